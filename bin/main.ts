@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { registerCommands } from '../commands/index.js';
+import { ExitCode, OrderbusError, isOrderbusError } from '../src/errors.js';
+
+/**
+ * The only place that wires everything together and prints fatal errors. Commands throw; this
+ * prints `error[CODE]: message` and the hint, and the stack trace only with --verbose.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const program = new Command('orderbus')
+    .description('Event-driven order pipeline on Kafka + RabbitMQ, and the console to operate it')
+    .option('--config <file>', 'config file (default ./orderbus.config.json)')
+    .option('--bootstrap-server <list>', 'Kafka bootstrap brokers host:port[,…] (overrides config)')
+    .option('--verbose', 'print stack traces of errors')
+    .showHelpAfterError('(run orderbus --help for usage)')
+    .exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    writeOut: (s) => process.stdout.write(s),
+  });
+  registerCommands(program);
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (e) {
+    return reportError(e, verbose);
+  }
+}
+
+export function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  const err = isOrderbusError(e)
+    ? e
+    : new OrderbusError('INTERNAL', e instanceof Error ? e.message : String(e), {
+        hint: 'rerun with --verbose and report the stack trace',
+        cause: e,
+      });
+  process.stderr.write(`error[${err.code}]: ${err.message}\n`);
+  if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+  if (verbose) {
+    process.stderr.write(
+      `${(err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? ''}\n`,
+    );
+  }
+  return err.exitCode;
+}

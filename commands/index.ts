@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { defineConfig } from './config.js';
+import { defineLoad } from './load.js';
+import { defineProviders } from './providers.js';
+import { defineRun } from './run.js';
+import { defineStack } from './stack.js';
+
+/**
+ * Every command is registered here, in one place. Each command module declares its options and
+ * imports its ops function lazily inside the action, so `orderbus --help` loads no driver.
+ */
+export function registerCommands(program: Command): void {
+  defineStack(program);
+  defineConfig(program);
+  defineRun(program);
+  defineLoad(program);
+  defineProviders(program);
+}

@@ -1,0 +1,62 @@
+import chalk from 'chalk';
+import { noColor } from '../src/config.js';
+
+/** Machine output: one JSON document on stdout. */
+export function printJson(data: unknown): void {
+  process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+}
+
+/** Logs and progress go to stderr so stdout stays parseable. */
+export function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export type Cell = string | number | boolean | null | undefined;
+
+/** A plain aligned table (numbers right-aligned), like kafka-consumer-groups.sh prints. */
+export function formatTable(headers: string[], rows: Cell[][]): string {
+  const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const widths = headers.map((h, i) =>
+    Math.max(visibleLength(h), ...text.map((r) => visibleLength(r[i] ?? ''))),
+  );
+  const numeric = headers.map(
+    (_, i) =>
+      rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? pad(c, widths[i] ?? 0, 'left') : pad(c, widths[i] ?? 0, 'right')))
+      .join('  ')
+      .trimEnd();
+  return [line(headers.map((h) => paint.bold(h))), ...text.map(line)].join('\n');
+}
+
+export function printTable(headers: string[], rows: Cell[][]): void {
+  process.stdout.write(`${formatTable(headers, rows)}\n`);
+}
+
+function visibleLength(s: string): number {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\u001b\[[0-9;]*m/g, '').length;
+}
+
+function pad(s: string, width: number, side: 'left' | 'right'): string {
+  const fill = ' '.repeat(Math.max(0, width - visibleLength(s)));
+  return side === 'left' ? fill + s : s + fill;
+}
+
+const enabled = () => !noColor() && process.stdout.isTTY === true;
+
+export const paint = {
+  bold: (s: string) => (enabled() ? chalk.bold(s) : s),
+  red: (s: string) => (enabled() ? chalk.red(s) : s),
+  green: (s: string) => (enabled() ? chalk.green(s) : s),
+  yellow: (s: string) => (enabled() ? chalk.yellow(s) : s),
+  dim: (s: string) => (enabled() ? chalk.dim(s) : s),
+  status: (s: string) => {
+    if (!enabled()) return s;
+    if (s === 'OK' || s === 'up') return chalk.green(s);
+    if (s === 'WARN' || s === 'REWIND') return chalk.yellow(s);
+    return chalk.red(s);
+  },
+};

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { usageError } from '../src/errors.js';
+import { configFrom } from './context.js';
+import { log, paint, printJson, printTable } from './output.js';
+
+export function defineStack(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description(
+      'bring the local stack (Kafka, RabbitMQ, PostgreSQL, schema registry) up, down, or report it',
+    );
+
+  stack
+    .command('up')
+    .description('start every component and wait until healthy (idempotent)')
+    .option('--brokers <n>', 'Kafka brokers: 1 or 3', '1')
+    .option('--local', 'use local processes even when a Docker engine answers')
+    .option('--json', 'machine output')
+    .action(async (opts: { brokers: string; local?: boolean; json?: boolean }, cmd: Command) => {
+      const brokers = Number(opts.brokers);
+      if (brokers !== 1 && brokers !== 3)
+        throw usageError(
+          'BAD_BROKERS',
+          `--brokers takes 1 or 3, got '${opts.brokers}'`,
+          'orderbus stack up --brokers 3',
+        );
+      const { stackUp } = await import('../src/stack/stack.js');
+      const result = await stackUp(configFrom(cmd), {
+        brokers,
+        log: (s) => log(s),
+        ...(opts.local ? { local: true } : {}),
+      });
+      if (opts.json) return printJson(result);
+      log(
+        result.changed.length === 0
+          ? 'everything was already up; nothing changed'
+          : `started: ${result.changed.join('; ')}`,
+      );
+      printTable(
+        ['COMPONENT', 'ENDPOINT'],
+        Object.entries(result.endpoints).map(([k, v]) => [k, v]),
+      );
+      log(
+        `stack up (${result.mode}, ${result.brokers} broker${result.brokers > 1 ? 's' : ''}) in ${result.seconds.toFixed(1)}s`,
+      );
+    });
+
+  stack
+    .command('down')
+    .description('stop only what `stack up` started; keeps data unless --purge')
+    .option('--purge', 'also delete Kafka and registry data')
+    .option('--json', 'machine output')
+    .action(async (opts: { purge?: boolean; json?: boolean }, cmd: Command) => {
+      const { stackDown } = await import('../src/stack/stack.js');
+      const result = await stackDown(configFrom(cmd), { purge: opts.purge ?? false, log: (s) => log(s) });
+      if (opts.json) return printJson(result);
+      log(
+        result.stopped.length === 0 ? 'nothing of ours was running' : `stopped: ${result.stopped.join('; ')}`,
+      );
+      if (result.purged) log('data purged');
+    });
+
+  stack
+    .command('status')
+    .description('each component: up/down, address, version, PID; Kafka controller and brokers')
+    .option('--json', 'machine output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { stackStatus } = await import('../src/stack/stack.js');
+      const status = await stackStatus(configFrom(cmd));
+      if (opts.json) {
+        printJson(status);
+      } else {
+        printTable(
+          ['COMPONENT', 'STATUS', 'ADDRESS', 'VERSION', 'PID', 'DETAIL'],
+          status.components.map((c) => [
+            c.name,
+            paint.status(c.status),
+            c.address,
+            c.version,
+            c.pid,
+            c.detail,
+          ]),
+        );
+        const kafka = status.components.find((c) => c.name === 'kafka');
+        if (kafka?.brokers && kafka.brokers.length > 0) {
+          process.stdout.write('\n');
+          printTable(
+            ['BROKER', 'ADDRESS', 'STATUS', 'PID', 'CONTROLLER'],
+            kafka.brokers.map((b) => [
+              b.nodeId,
+              b.address,
+              paint.status(b.status),
+              b.pid,
+              kafka.controller === b.nodeId ? 'yes' : '',
+            ]),
+          );
+        }
+      }
+      if (!status.healthy) process.exitCode = 1;
+    });
+}

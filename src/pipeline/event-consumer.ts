@@ -1,0 +1,236 @@
+import type { Consumer, EachMessagePayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import { idempotentProducer, kafkaClient } from '../adapters/kafka.js';
+import type { OrderbusConfig } from '../config.js';
+import { EventCodec, EventDecodeError } from '../events/codec.js';
+import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
+import type { Service, ServiceContext } from '../runtime/service.js';
+
+/**
+ * The pipeline's Kafka consumer: decode and validate, skip types the service does not handle
+ * (by header, without decoding), retry within a budget with backoff, and send what cannot be
+ * processed to the DLQ topic with its failure context, then move on. A record is committed only
+ * after it was handled or dead-lettered (confirmed by the broker), so nothing is lost; handlers
+ * are idempotent by eventId. Transient failures (a provider that is down) are retried without
+ * limit instead: the work waits, it is not dead-lettered.
+ */
+export interface RecordMeta {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  heartbeat: () => Promise<void>;
+}
+
+export interface EventConsumerOptions {
+  name: string;
+  groupId: string;
+  types?: EventType[];
+  handle?: (event: EventEnvelope, meta: RecordMeta) => Promise<void>;
+  /** Batch mode (eachBatch): the handler gets every decodable event of a fetched batch at once. */
+  handleBatch?: (events: EventEnvelope[], heartbeat: () => Promise<void>) => Promise<void>;
+  /** TEST-ONLY (batch mode): commit the batch before handling it — the bug chaos drills must catch. */
+  unsafeCommitBeforeHandle?: boolean;
+  /** Attempts for non-transient failures before the DLQ. */
+  attempts?: number;
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  partitionsConsumedConcurrently?: number;
+  /** Errors for which retrying until it works is right (a provider outage). */
+  isTransient?: (e: unknown) => boolean;
+  fromBeginning?: boolean;
+}
+
+export class EventConsumer implements Service {
+  readonly name: string;
+  private consumer: Consumer | undefined;
+  private dlqProducer: Producer | undefined;
+  private stopping = false;
+  handled = 0;
+  deadLettered = 0;
+
+  constructor(
+    private readonly config: OrderbusConfig,
+    private readonly ctx: Pick<ServiceContext, 'log'>,
+    private readonly options: EventConsumerOptions,
+    private readonly codec: EventCodec = EventCodec.fromConfig(config),
+  ) {
+    this.name = options.name;
+  }
+
+  /** The group id as the broker knows it (with the configured prefix). */
+  get groupId(): string {
+    return `${this.config.kafka.groupPrefix}${this.options.groupId}`;
+  }
+
+  async start(): Promise<void> {
+    const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-${this.options.name}`);
+    this.dlqProducer = idempotentProducer(kafka);
+    await this.dlqProducer.connect();
+    this.consumer = kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: 30000,
+      heartbeatInterval: 3000,
+      allowAutoTopicCreation: false,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topic: this.config.topics.orderEvents,
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
+    const concurrency = this.options.partitionsConsumedConcurrently ?? 3;
+    if (this.options.handleBatch) {
+      const handleBatch = this.options.handleBatch;
+      await this.consumer.run({
+        partitionsConsumedConcurrently: concurrency,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+          const events: EventEnvelope[] = [];
+          for (const message of batch.messages) {
+            const typeHeader = header(message.headers, EventHeaders.eventType);
+            if (this.options.types && typeHeader && !this.options.types.includes(typeHeader as EventType))
+              continue;
+            try {
+              const e = await this.codec.decode(message.value);
+              if (!this.options.types || this.options.types.includes(e.type)) events.push(e);
+            } catch (e) {
+              if (!(e instanceof EventDecodeError)) throw e;
+              const meta = {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: message.offset,
+                timestamp: message.timestamp,
+                heartbeat,
+              };
+              await this.deadLetter(meta, message, e.errorClass, e.message, 1, Date.now());
+            }
+          }
+          const last = batch.messages[batch.messages.length - 1];
+          if (this.options.unsafeCommitBeforeHandle && last) {
+            resolveOffset(last.offset);
+            await commitOffsetsIfNecessary();
+          }
+          if (events.length > 0) await handleBatch(events, heartbeat);
+          this.handled += events.length;
+          if (last) resolveOffset(last.offset);
+          await commitOffsetsIfNecessary();
+          await heartbeat();
+        },
+      });
+      return;
+    }
+    await this.consumer.run({
+      partitionsConsumedConcurrently: concurrency,
+      eachMessage: (p) => this.onMessage(p),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.dlqProducer?.disconnect().catch(() => undefined);
+  }
+
+  private async onMessage({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+    const typeHeader = header(message.headers, EventHeaders.eventType);
+    if (this.options.types && typeHeader && !this.options.types.includes(typeHeader as EventType)) return;
+    const meta: RecordMeta = {
+      topic,
+      partition,
+      offset: message.offset,
+      timestamp: message.timestamp,
+      heartbeat,
+    };
+    let event: EventEnvelope;
+    try {
+      event = await this.codec.decode(message.value);
+    } catch (e) {
+      if (e instanceof EventDecodeError)
+        return this.deadLetter(meta, message, e.errorClass, e.message, 1, Date.now());
+      throw e; // registry unreachable: not the record's fault; kafkajs retries it
+    }
+    if (this.options.types && !this.options.types.includes(event.type)) return;
+    const attempts = this.options.attempts ?? 3;
+    const base = this.options.backoffMs ?? 200;
+    const max = this.options.maxBackoffMs ?? 5000;
+    const firstFailure = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.handle?.(event, meta);
+        this.handled++;
+        return;
+      } catch (e) {
+        const transient = this.options.isTransient?.(e) ?? false;
+        if (this.stopping) throw e; // leave it uncommitted; it is redelivered after restart
+        if (!transient && attempt >= attempts) {
+          const cls = (e as { errorClass?: string }).errorClass ?? (e instanceof Error ? e.name : 'Error');
+          return this.deadLetter(
+            meta,
+            message,
+            cls,
+            e instanceof Error ? e.message : String(e),
+            attempt,
+            firstFailure,
+          );
+        }
+        if (attempt === 1 || attempt % 10 === 0)
+          this.ctx.log('consumer.retry', {
+            group: this.groupId,
+            orderId: event.orderId,
+            attempt,
+            transient,
+            error: e instanceof Error ? e.message : String(e),
+          });
+        await new Promise((r) => setTimeout(r, Math.min(max, base * 2 ** Math.min(attempt - 1, 10))));
+        await heartbeat().catch(() => undefined);
+      }
+    }
+  }
+
+  private async deadLetter(
+    meta: RecordMeta,
+    message: KafkaMessage,
+    errorClass: string,
+    errorMessage: string,
+    attempts: number,
+    firstFailure: number,
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    await this.dlqProducer?.send({
+      topic: this.config.topics.orderEventsDlq,
+      acks: -1,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...(message.headers ?? {}),
+            [KafkaDlqHeaders.originalTopic]: meta.topic,
+            [KafkaDlqHeaders.originalPartition]: String(meta.partition),
+            [KafkaDlqHeaders.originalOffset]: meta.offset,
+            [KafkaDlqHeaders.originalTimestamp]: meta.timestamp,
+            [KafkaDlqHeaders.consumerGroup]: this.groupId,
+            [KafkaDlqHeaders.errorClass]: errorClass,
+            [KafkaDlqHeaders.errorMessage]: errorMessage.slice(0, 1000),
+            [KafkaDlqHeaders.attempts]: String(attempts),
+            [KafkaDlqHeaders.firstFailureAt]: new Date(firstFailure).toISOString(),
+            [KafkaDlqHeaders.lastFailureAt]: now,
+          },
+        },
+      ],
+    });
+    this.deadLettered++;
+    this.ctx.log('consumer.dead-lettered', {
+      group: this.groupId,
+      partition: meta.partition,
+      offset: meta.offset,
+      errorClass,
+    });
+  }
+}
+
+export function header(headers: IHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
+}

@@ -1,0 +1,126 @@
+import type { Producer } from 'kafkajs';
+import type { Pool, PoolClient } from '../adapters/postgres.js';
+import { idempotentProducer, kafkaClient } from '../adapters/kafka.js';
+import type { OrderbusConfig } from '../config.js';
+import { EventCodec, eventHeaders } from '../events/codec.js';
+import type { EventEnvelope } from '../events/types.js';
+import type { Service, ServiceContext } from '../runtime/service.js';
+import { OUTBOX_SHARDS } from './outbox.js';
+
+/**
+ * Publishes outbox rows to Kafka in batches (idempotent producer, acks=all) and marks them sent
+ * only after the broker acknowledged. Each relay owns shards through session advisory locks, so
+ * with several relays an order's events are still published by one relay, in order; a relay that
+ * dies releases its locks with its connection and the others take its shards over. Wakes on
+ * LISTEN/NOTIFY, polls as the fallback. Killed anywhere, it resends at most a batch (duplicates
+ * are absorbed downstream by eventId).
+ */
+export class OutboxRelay implements Service {
+  readonly name = 'outbox-relay';
+  private producer: Producer | undefined;
+  private listener: PoolClient | undefined;
+  private readonly owned = new Set<number>();
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  published = 0;
+
+  constructor(
+    private readonly config: OrderbusConfig,
+    private readonly pool: Pool,
+    private readonly ctx: Pick<ServiceContext, 'log'>,
+    private readonly options: { batchSize?: number; pollMs?: number; lockNamespace?: string } = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const codec = EventCodec.fromConfig(this.config);
+    await codec.register();
+    this.producer = idempotentProducer(kafkaClient(this.config, `${this.config.kafka.clientId}-relay`));
+    await this.producer.connect();
+    this.listener = await this.pool.connect();
+    this.listener.on('notification', () => this.wake?.());
+    await this.listener.query('LISTEN orderbus_outbox');
+    await this.acquireShards();
+    this.loop = this.run(codec);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop?.catch(() => undefined);
+    await this.producer?.disconnect().catch(() => undefined);
+    if (this.listener) {
+      await this.listener.query('UNLISTEN *').catch(() => undefined);
+      await this.listener.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      this.listener.release();
+    }
+  }
+
+  private lockKey(shard: number): string {
+    return `${this.options.lockNamespace ?? this.config.database.schema}/outbox-shard/${shard}`;
+  }
+
+  private async acquireShards(): Promise<void> {
+    const listener = this.listener;
+    if (!listener) return;
+    for (let shard = 0; shard < OUTBOX_SHARDS; shard++) {
+      if (this.owned.has(shard)) continue;
+      const r = await listener.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+        this.lockKey(shard),
+      ]);
+      if (r.rows[0]?.ok) this.owned.add(shard);
+    }
+  }
+
+  private async run(codec: EventCodec): Promise<void> {
+    const batchSize = this.options.batchSize ?? 500;
+    const pollMs = this.options.pollMs ?? 500;
+    let lastAcquire = Date.now();
+    while (!this.stopped) {
+      let sent = 0;
+      try {
+        if (Date.now() - lastAcquire > 2000) {
+          await this.acquireShards();
+          lastAcquire = Date.now();
+        }
+        sent = await this.publishBatch(codec, batchSize);
+      } catch (e) {
+        this.ctx.log('relay.error', { error: e instanceof Error ? e.message : String(e) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (sent < batchSize && !this.stopped) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, pollMs);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  private async publishBatch(codec: EventCodec, batchSize: number): Promise<number> {
+    if (this.owned.size === 0 || !this.producer) return 0;
+    const { rows } = await this.pool.query<{ id: string; envelope: EventEnvelope }>(
+      'SELECT id, envelope FROM outbox WHERE sent_at IS NULL AND shard = ANY($1) ORDER BY id LIMIT $2',
+      [[...this.owned], batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const messages = await Promise.all(
+      rows.map(async (r) => ({
+        key: r.envelope.orderId,
+        value: await codec.encode(r.envelope),
+        headers: eventHeaders(r.envelope),
+      })),
+    );
+    // One send: kafkajs keeps the order within each partition, so an order's events stay in order.
+    await this.producer.send({ topic: this.config.topics.orderEvents, acks: -1, messages });
+    await this.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [
+      rows.map((r) => r.id),
+    ]);
+    this.published += rows.length;
+    return rows.length;
+  }
+}

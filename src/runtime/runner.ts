@@ -1,0 +1,50 @@
+import { OrderbusError, unknownNameError, usageError } from '../errors.js';
+import type { OrderbusConfig } from '../config.js';
+import { stderrLogger, type Service } from './service.js';
+import { SERVICES, serviceNames } from './services.js';
+
+/** Starts the named services in registry order; returns a stop function (reverse order). */
+export async function runServices(
+  config: OrderbusConfig,
+  names: string[],
+  options: { exclude?: string[] } = {},
+): Promise<{ services: Service[]; stop: () => Promise<void> }> {
+  const known = serviceNames();
+  for (const n of names)
+    if (!SERVICES[n])
+      throw unknownNameError('service', n, known, `orderbus run --help (services: ${known.join(', ')})`);
+  const selected = (names.length > 0 ? known.filter((n) => names.includes(n)) : known).filter(
+    (n) => !(options.exclude ?? []).includes(n),
+  );
+  if (selected.length === 0)
+    throw usageError(
+      'NO_SERVICES',
+      'no service selected',
+      'orderbus run (all services) or orderbus run --service payment',
+    );
+  const started: Service[] = [];
+  try {
+    for (const name of selected) {
+      const entry = SERVICES[name];
+      if (!entry) continue;
+      const service = await entry.build({ config, log: stderrLogger(name) });
+      await service.start();
+      started.push(service);
+    }
+  } catch (e) {
+    for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
+    throw e instanceof OrderbusError
+      ? e
+      : new OrderbusError(
+          'SERVICE_START_FAILED',
+          `could not start the pipeline: ${e instanceof Error ? e.message : String(e)}`,
+          { hint: 'orderbus stack status', cause: e },
+        );
+  }
+  return {
+    services: started,
+    stop: async () => {
+      for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
+    },
+  };
+}

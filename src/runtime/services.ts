@@ -1,0 +1,160 @@
+import type { Service, ServiceContext } from './service.js';
+
+/**
+ * Every service `orderbus run` knows, by name, with a lazy import so `--service payment` loads
+ * only what payment needs. `orderbus run` with no --service starts them in this order and stops
+ * them in reverse. Each service gets its own database pool.
+ */
+export type ServiceBuilder = (ctx: ServiceContext) => Promise<Service>;
+
+async function pool(ctx: ServiceContext, max = 8) {
+  const { createPool } = await import('../adapters/postgres.js');
+  return createPool(ctx.config, { max });
+}
+
+/** Wraps a service so stopping it also ends the pool it was given. */
+function owning(service: Service, end: () => Promise<void>): Service {
+  return {
+    name: service.name,
+    start: () => service.start(),
+    stop: async () => {
+      await service.stop();
+      await end();
+    },
+  };
+}
+
+export const SERVICES: Record<string, { description: string; build: ServiceBuilder }> = {
+  providers: {
+    description: 'the simulated payment, shipping, email and partner-webhook providers',
+    build: async (ctx) => {
+      const p = await pool(ctx, 16);
+      const { startProviders } = await import('../providers/index.js');
+      let running: Awaited<ReturnType<typeof startProviders>> | undefined;
+      return {
+        name: 'providers',
+        start: async () => {
+          running = await startProviders(ctx.config, p);
+        },
+        stop: async () => {
+          await Promise.all(Object.values(running ?? {}).map((x) => x.stop()));
+          await p.end();
+        },
+      };
+    },
+  },
+  'checkout-api': {
+    description: 'POST /api/checkout, GET /api/orders/:id, POST /api/orders/:id/cancel',
+    build: async (ctx) => {
+      const { CheckoutApi } = await import('../pipeline/checkout-api.js');
+      return new CheckoutApi(ctx.config, ctx);
+    },
+  },
+  'outbox-relay': {
+    description: 'publishes the outbox to Kafka (acks=all, idempotent)',
+    build: async (ctx) => {
+      const p = await pool(ctx, 4);
+      const { OutboxRelay } = await import('../pipeline/outbox-relay.js');
+      return owning(new OutboxRelay(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  payment: {
+    description: 'charges on order.placed (exactly-once in effect)',
+    build: async (ctx) => {
+      const p = await pool(ctx);
+      const { paymentService } = await import('../pipeline/payment.js');
+      return owning(paymentService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  inventory: {
+    description: 'reserves stock on payment.captured',
+    build: async (ctx) => {
+      const p = await pool(ctx);
+      const { inventoryService } = await import('../pipeline/inventory.js');
+      return owning(inventoryService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  shipping: {
+    description: 'creates labels on inventory.reserved (slow provider off the fetch loop)',
+    build: async (ctx) => {
+      const p = await pool(ctx, 12);
+      const { ShippingService } = await import('../pipeline/shipping.js');
+      return owning(new ShippingService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  saga: {
+    description: 'order state machine, compensation, stuck-order sweeper',
+    build: async (ctx) => {
+      const p = await pool(ctx);
+      const { SagaService } = await import('../pipeline/saga.js');
+      return owning(new SagaService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  loyalty: {
+    description: 'fan-out: points per paid order',
+    build: async (ctx) => {
+      const p = await pool(ctx, 4);
+      const { loyaltyService } = await import('../pipeline/fanout.js');
+      return owning(loyaltyService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  'fraud-audit': {
+    description: 'fan-out: append-only audit of every event',
+    build: async (ctx) => {
+      const p = await pool(ctx, 4);
+      const { fraudAuditService } = await import('../pipeline/fanout.js');
+      return owning(fraudAuditService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  recommendations: {
+    description: 'fan-out: purchases per SKU',
+    build: async (ctx) => {
+      const p = await pool(ctx, 4);
+      const { recommendationsService } = await import('../pipeline/fanout.js');
+      return owning(recommendationsService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  warehouse: {
+    description: 'fan-out: batched ingestion (eachBatch, ~200 ms per batch)',
+    build: async (ctx) => {
+      const p = await pool(ctx, 4);
+      const { warehouseService } = await import('../pipeline/fanout.js');
+      return owning(warehouseService(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  dispatcher: {
+    description: 'turns events into RabbitMQ tasks (commits only after publisher confirms)',
+    build: async (ctx) => {
+      const p = await pool(ctx, 4);
+      const { Dispatcher } = await import('../tasks/dispatcher.js');
+      return owning(new Dispatcher(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  'email-worker': {
+    description: 'sends emails (idempotent per order and template, shared rate limit)',
+    build: async (ctx) => {
+      const p = await pool(ctx, 8);
+      const { emailWorker } = await import('../tasks/workers.js');
+      return owning(emailWorker(ctx.config, p, ctx), () => p.end());
+    },
+  },
+  'webhook-worker': {
+    description: 'delivers partner webhooks (retry tiers, 410/404 dead-lettered at once)',
+    build: async (ctx) => {
+      const { webhookWorker } = await import('../tasks/workers.js');
+      return webhookWorker(ctx.config, ctx);
+    },
+  },
+  'analytics-worker': {
+    description: 'stores analytics in batches (best effort: the queue has a TTL)',
+    build: async (ctx) => {
+      const p = await pool(ctx, 2);
+      const { analyticsWorker } = await import('../tasks/workers.js');
+      return owning(analyticsWorker(ctx.config, p, ctx), () => p.end());
+    },
+  },
+};
+
+export function serviceNames(): string[] {
+  return Object.keys(SERVICES);
+}

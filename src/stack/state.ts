@@ -1,0 +1,43 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** What `stack up` started, so `down` stops only that. Written atomically. */
+export interface KafkaNodeState {
+  nodeId: number;
+  pid: number;
+  port: number;
+  controllerPort: number;
+  configFile: string;
+  logFile: string;
+}
+
+export interface StackState {
+  mode: 'local' | 'compose';
+  brokers: number;
+  clusterId?: string;
+  kafka: KafkaNodeState[];
+  registry?: { pid: number; port: number; logFile: string };
+  startedRabbitmq?: boolean;
+  updatedAt: string;
+}
+
+export function stateFile(dir: string): string {
+  return join(dir, 'stack.json');
+}
+
+export function readState(dir: string): StackState | undefined {
+  const f = stateFile(dir);
+  if (!existsSync(f)) return undefined;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(dir: string, state: StackState): void {
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${stateFile(dir)}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2));
+  renameSync(tmp, stateFile(dir));
+}

@@ -1,0 +1,265 @@
+import type { ConsumeMessage } from 'amqplib';
+import type { OrderbusConfig } from '../config.js';
+import { connectRabbit, type AmqpConnection, type ConfirmChannel } from '../adapters/rabbitmq.js';
+import type { Service, ServiceContext } from '../runtime/service.js';
+import { attemptOf, headerString, type Task } from './task.js';
+import {
+  declareTaskTopology,
+  dlqName,
+  retryQueueName,
+  TaskHeaders,
+  type TaskTopology,
+  type WorkQueue,
+} from './topology.js';
+
+/** A failure with the context the DLQ keeps; `retriable: false` goes to the DLQ at once. */
+export class TaskFailure extends Error {
+  constructor(
+    readonly errorClass: string,
+    message: string,
+    readonly retriable: boolean,
+    readonly statusCode?: number,
+    readonly responseBody?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TaskWorkerOptions<T extends Task> {
+  queue: WorkQueue;
+  name: string;
+  prefetch?: number;
+  perform?: (task: T, attempt: number) => Promise<void>;
+  /** Batch mode: perform a batch, ack all of it at once (analytics). */
+  batch?: { size: number; waitMs: number; perform: (tasks: T[]) => Promise<void> };
+  validate: (body: unknown) => body is T;
+}
+
+/**
+ * A worker on one work queue. Success acks. A retriable failure publishes a copy to the wait
+ * queue of the next delay tier (TTL, then dead-lettered back to the work exchange) with the
+ * attempt counter raised, waits for the confirm, and only then acks the original — never a
+ * setTimeout re-publish after an ack. After the last attempt, or at once for a non-retryable
+ * failure, the task goes to `<queue>.dlq` with its failure context, confirmed before the ack.
+ * Killed anywhere, an unacked task is redelivered; the perform step is idempotent by task id.
+ */
+export class TaskWorker<T extends Task> implements Service {
+  readonly name: string;
+  private conn: AmqpConnection | undefined;
+  private ch: ConfirmChannel | undefined;
+  private tag: string | undefined;
+  private topology!: TaskTopology;
+  private stopping = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private pendingBatch: { msg: ConsumeMessage; task: T }[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
+  processed = 0;
+  retried = 0;
+  deadLettered = 0;
+
+  constructor(
+    private readonly config: OrderbusConfig,
+    private readonly ctx: Pick<ServiceContext, 'log'>,
+    private readonly options: TaskWorkerOptions<T>,
+  ) {
+    this.name = options.name;
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const conn = await connectRabbit(this.config, `orderbus-${this.options.name}`);
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    this.topology = await declareTaskTopology(ch, {
+      prefix: this.config.rabbitPrefix,
+      retryDelaysMs: this.config.workers.retryDelaysMs,
+    });
+    await ch.prefetch(this.options.prefetch ?? this.config.workers.prefetch);
+    conn.on('close', () => {
+      this.conn = undefined;
+      this.ch = undefined;
+      if (!this.stopping) void this.reconnect();
+    });
+    this.conn = conn;
+    this.ch = ch;
+    const { consumerTag } = await ch.consume(this.topology.queues[this.options.queue], (msg) => {
+      if (!msg) return;
+      const p = this.onMessage(ch, msg).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    });
+    this.tag = consumerTag;
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+      try {
+        await this.connect();
+        this.ctx.log('worker.reconnected', { queue: this.options.queue });
+        return;
+      } catch (e) {
+        if (attempt % 10 === 0)
+          this.ctx.log('worker.reconnect-failed', {
+            queue: this.options.queue,
+            error: e instanceof Error ? e.message : String(e),
+          });
+      }
+    }
+  }
+
+  /** Stops taking new tasks, finishes the ones in flight, then closes (unacked ones are requeued). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.ch && this.tag) await this.ch.cancel(this.tag).catch(() => undefined);
+    await this.flushBatch();
+    await Promise.allSettled([...this.inFlight]);
+    await this.ch?.close().catch(() => undefined);
+    await this.conn?.close().catch(() => undefined);
+  }
+
+  private async onMessage(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    let body: unknown;
+    try {
+      body = JSON.parse(msg.content.toString('utf8'));
+    } catch {
+      return this.deadLetter(ch, msg, new TaskFailure('MalformedTask', 'the task is not valid JSON', false));
+    }
+    if (!this.options.validate(body))
+      return this.deadLetter(
+        ch,
+        msg,
+        new TaskFailure('MalformedTask', 'the task does not have the expected shape', false),
+      );
+    const task = body;
+    if (this.options.batch) {
+      this.pendingBatch.push({ msg, task });
+      if (this.pendingBatch.length >= this.options.batch.size) await this.flushBatch();
+      else this.batchTimer ??= setTimeout(() => void this.flushBatch(), this.options.batch.waitMs);
+      return;
+    }
+    const attempt = attemptOf(msg.properties.headers);
+    try {
+      await this.options.perform?.(task, attempt);
+      ch.ack(msg);
+      this.processed++;
+    } catch (e) {
+      const failure =
+        e instanceof TaskFailure
+          ? e
+          : new TaskFailure(
+              e instanceof Error ? e.name : 'Error',
+              e instanceof Error ? e.message : String(e),
+              true,
+            );
+      await this.fail(ch, msg, failure, attempt);
+    }
+  }
+
+  private async flushBatch(): Promise<void> {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const batch = this.pendingBatch;
+    this.pendingBatch = [];
+    const ch = this.ch;
+    if (batch.length === 0 || !ch || !this.options.batch) return;
+    try {
+      await this.options.batch.perform(batch.map((b) => b.task));
+      const last = batch[batch.length - 1];
+      // Deliveries arrive in tag order on one channel: ack everything up to the last one at once.
+      if (last) ch.ack(last.msg, true);
+      this.processed += batch.length;
+    } catch (e) {
+      for (const b of batch) ch.nack(b.msg, false, true);
+      this.ctx.log('worker.batch-failed', {
+        queue: this.options.queue,
+        size: batch.length,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+
+  private async fail(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    failure: TaskFailure,
+    attempt: number,
+  ): Promise<void> {
+    const delays = this.topology.retryDelaysMs;
+    if (!failure.retriable || attempt >= this.config.workers.maxAttempts || delays.length === 0)
+      return this.deadLetter(ch, msg, failure, attempt);
+    const delay = delays[Math.min(attempt - 1, delays.length - 1)] as number;
+    const queue = this.topology.queues[this.options.queue];
+    const headers = {
+      ...(msg.properties.headers ?? {}),
+      ...this.failureHeaders(msg, failure),
+      [TaskHeaders.attempt]: attempt + 1,
+    };
+    ch.publish(this.topology.retryExchange, retryQueueName(queue, delay), msg.content, {
+      ...msg.properties,
+      headers,
+      persistent: true,
+    });
+    try {
+      await ch.waitForConfirms();
+    } catch {
+      ch.nack(msg, false, true);
+      return;
+    }
+    ch.ack(msg);
+    this.retried++;
+  }
+
+  private failureHeaders(msg: ConsumeMessage, failure: TaskFailure): Record<string, unknown> {
+    const now = new Date().toISOString();
+    const h = msg.properties.headers;
+    return {
+      [TaskHeaders.originalExchange]: this.topology.taskExchange,
+      [TaskHeaders.originalRoutingKey]: this.topology.queues[this.options.queue],
+      [TaskHeaders.originalQueue]: this.topology.queues[this.options.queue],
+      [TaskHeaders.errorClass]: failure.errorClass,
+      [TaskHeaders.errorMessage]: failure.message.slice(0, 1000),
+      ...(failure.statusCode !== undefined ? { [TaskHeaders.statusCode]: failure.statusCode } : {}),
+      ...(failure.responseBody !== undefined
+        ? { [TaskHeaders.responseBody]: failure.responseBody.slice(0, 2000) }
+        : {}),
+      [TaskHeaders.firstFailureAt]: headerString(h, TaskHeaders.firstFailureAt) ?? now,
+      [TaskHeaders.lastFailureAt]: now,
+    };
+  }
+
+  private async deadLetter(
+    ch: ConfirmChannel,
+    msg: ConsumeMessage,
+    failure: TaskFailure,
+    attempt = attemptOf(msg.properties.headers),
+  ): Promise<void> {
+    const queue = this.topology.queues[this.options.queue];
+    const headers = {
+      ...(msg.properties.headers ?? {}),
+      ...this.failureHeaders(msg, failure),
+      [TaskHeaders.attempt]: attempt,
+      'x-attempts': attempt,
+    };
+    ch.publish(this.topology.dlxExchange, dlqName(queue), msg.content, {
+      ...msg.properties,
+      headers,
+      persistent: true,
+    });
+    try {
+      await ch.waitForConfirms();
+    } catch {
+      ch.nack(msg, false, true);
+      return;
+    }
+    ch.ack(msg);
+    this.deadLettered++;
+    this.ctx.log('worker.dead-lettered', {
+      queue,
+      taskId: headerString(msg.properties.headers, TaskHeaders.taskId),
+      errorClass: failure.errorClass,
+    });
+  }
+}

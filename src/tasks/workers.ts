@@ -1,0 +1,139 @@
+import type { Pool } from '../adapters/postgres.js';
+import type { OrderbusConfig } from '../config.js';
+import { nextEvent } from '../events/codec.js';
+import { appendOutbox, processOnce } from '../pipeline/outbox.js';
+import { callProvider, ProviderCallError } from '../providers/client.js';
+import type { ServiceContext } from '../runtime/service.js';
+import { SharedRateLimiter } from './rate-limit.js';
+import { uuidFromString, type AnalyticsTask, type EmailTask, type WebhookTask } from './task.js';
+import { TaskFailure, TaskWorker } from './worker.js';
+
+type Ctx = Pick<ServiceContext, 'log'>;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** Provider errors as task failures: 4xx other than 429 (and 410, 404) are not worth a retry. */
+export function toTaskFailure(e: unknown): TaskFailure {
+  if (e instanceof ProviderCallError) {
+    const body =
+      e.responseBody === undefined
+        ? undefined
+        : typeof e.responseBody === 'string'
+          ? e.responseBody
+          : JSON.stringify(e.responseBody);
+    return new TaskFailure(e.errorClass, e.message, e.retriable, e.status ?? undefined, body);
+  }
+  return new TaskFailure(
+    e instanceof Error ? e.name : 'Error',
+    e instanceof Error ? e.message : String(e),
+    true,
+  );
+}
+
+/**
+ * Email: idempotency key per (order, template), so a redelivered task never sends twice; a token
+ * bucket in PostgreSQL holds the provider's rate across every instance. When the shipping notice
+ * is sent, customer.notified is written to the outbox with the same dedup (one per task).
+ */
+export function emailWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskWorker<EmailTask> {
+  const limiter = new SharedRateLimiter(
+    pool,
+    `${config.rabbitPrefix}email`,
+    config.workers.emailRatePerSecond,
+  );
+  return new TaskWorker<EmailTask>(config, ctx, {
+    queue: 'email.tasks',
+    name: 'email-worker',
+    validate: (b): b is EmailTask =>
+      isObj(b) &&
+      b.kind === 'email' &&
+      typeof b.taskId === 'string' &&
+      typeof b.to === 'string' &&
+      typeof b.template === 'string' &&
+      typeof b.orderId === 'string',
+    perform: async (task) => {
+      await limiter.acquire();
+      let messageId: string;
+      try {
+        const res = await callProvider<{ messageId: string }>(
+          `${config.providers.emailUrl}/messages`,
+          { to: task.to, template: task.template, orderId: task.orderId, data: task.data },
+          `email-${task.orderId}-${task.template}`,
+        );
+        messageId = res.body.messageId;
+      } catch (e) {
+        throw toTaskFailure(e);
+      }
+      if (task.template !== 'shipping-notification') return;
+      const client = await pool.connect();
+      try {
+        await processOnce(client, 'email-notified', uuidFromString(task.taskId), async () => {
+          const cause = {
+            eventId: task.causationId,
+            orderId: task.orderId,
+            correlationId: task.correlationId,
+          };
+          await appendOutbox(client, [
+            nextEvent(
+              cause,
+              'customer.notified',
+              'email-worker',
+              { template: task.template, messageId },
+              uuidFromString(`${task.taskId}:notified`),
+            ),
+          ]);
+        });
+      } finally {
+        client.release();
+      }
+    },
+  });
+}
+
+/** Webhook: POST with a 10 s timeout; 2xx acks, 5xx/timeout/429 retry, 410/404 dead-letter at once. */
+export function webhookWorker(config: OrderbusConfig, ctx: Ctx): TaskWorker<WebhookTask> {
+  return new TaskWorker<WebhookTask>(config, ctx, {
+    queue: 'webhook.tasks',
+    name: 'webhook-worker',
+    validate: (b): b is WebhookTask =>
+      isObj(b) &&
+      b.kind === 'webhook' &&
+      typeof b.taskId === 'string' &&
+      typeof b.url === 'string' &&
+      /^https?:\/\//.test(b.url) &&
+      isObj(b.payload),
+    perform: async (task) => {
+      try {
+        await callProvider(task.url, task.payload, task.taskId, 10_000);
+      } catch (e) {
+        throw toTaskFailure(e);
+      }
+    },
+  });
+}
+
+/** Analytics: consumed in batches, stored idempotently by task id. Drops only by the queue's TTL/length. */
+export function analyticsWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskWorker<AnalyticsTask> {
+  return new TaskWorker<AnalyticsTask>(config, ctx, {
+    queue: 'analytics.tasks',
+    name: 'analytics-worker',
+    prefetch: 500,
+    validate: (b): b is AnalyticsTask =>
+      isObj(b) && b.kind === 'analytics' && typeof b.taskId === 'string' && typeof b.type === 'string',
+    batch: {
+      size: 200,
+      waitMs: 200,
+      perform: async (tasks) => {
+        await pool.query(
+          `INSERT INTO analytics_events (task_id, order_id, type, at)
+           SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
+          [
+            tasks.map((t) => t.taskId),
+            tasks.map((t) => t.orderId),
+            tasks.map((t) => t.type),
+            tasks.map((t) => t.at),
+          ],
+        );
+      },
+    },
+  });
+}

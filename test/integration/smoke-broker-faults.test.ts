@@ -1,0 +1,96 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTopicsAndWait, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
+import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
+import { waitUntil } from '../support/wait.js';
+
+// Private clusters on their own ports: killing brokers here never disturbs the shared stack.
+const clusters: PrivateKafka[] = [];
+afterAll(async () => {
+  await Promise.all(clusters.map((c) => c.stop()));
+});
+
+async function countRecords(k: PrivateKafka, topic: string): Promise<number> {
+  const admin = kafkaClient(k.config, 'count').admin();
+  await admin.connect();
+  const offs = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  return offs.reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
+}
+
+describe('broker faults', () => {
+  it('a producer with acks=all survives a broker restart without losing an acknowledged record', async () => {
+    const k = await startPrivateKafka(1, 19192);
+    clusters.push(k);
+    const kafka = kafkaClient(k.config, 'restart', {
+      retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: 'restart', numPartitions: 2, replicationFactor: 1 }],
+    });
+    await admin.disconnect();
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    let acked = 0;
+    for (let i = 0; i < 50; i++) {
+      await producer.send({ topic: 'restart', acks: -1, messages: [{ key: `k${i}`, value: `v${i}` }] });
+      acked++;
+    }
+    k.kill(1, 'SIGKILL');
+    const sending = (async () => {
+      for (let i = 50; i < 100; i++) {
+        await producer.send({ topic: 'restart', acks: -1, messages: [{ key: `k${i}`, value: `v${i}` }] });
+        acked++;
+      }
+    })();
+    await k.start(1);
+    await k.waitHealthy();
+    await sending;
+    await producer.disconnect();
+    expect(acked).toBe(100);
+    expect(await countRecords(k, 'restart')).toBe(100);
+  });
+
+  it('a three-broker cluster (RF 3, min.insync 2) keeps accepting acks=all writes with one broker killed', async () => {
+    const k = await startPrivateKafka(3, 19292);
+    clusters.push(k);
+    const kafka = kafkaClient(k.config, 'three', {
+      retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await createTopicsAndWait(admin, [
+      {
+        topic: 'three',
+        numPartitions: 6,
+        replicationFactor: 3,
+        configEntries: [{ name: 'min.insync.replicas', value: '2' }],
+      },
+    ]);
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    await producer.send({
+      topic: 'three',
+      acks: -1,
+      messages: Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: `a${i}` })),
+    });
+    k.kill(2, 'SIGKILL');
+    for (let i = 0; i < 60; i++)
+      await producer.send({ topic: 'three', acks: -1, messages: [{ key: `k${i}`, value: `b${i}` }] });
+    await k.start(2);
+    await k.waitHealthy();
+    await waitUntil(
+      'partitions fully replicated again',
+      async () => {
+        const meta = await admin.fetchTopicMetadata({ topics: ['three'] });
+        return meta.topics[0]?.partitions.every((p) => p.isr.length === 3);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    await producer.disconnect();
+    await admin.disconnect();
+    expect(await countRecords(k, 'three')).toBe(120);
+  });
+});

@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectRabbit } from '../../src/adapters/rabbitmq.js';
+import { providerAdmin } from '../../src/providers/client.js';
+import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
+import { toMessage } from '../../src/tasks/dispatcher.js';
+import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';
+import type { WebhookTask } from '../../src/tasks/task.js';
+import { CORE, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { waitUntil } from '../support/wait.js';
+
+let p: TestPipeline | undefined;
+afterEach(async () => {
+  await p?.stop();
+  p = undefined;
+});
+
+async function queueDepth(p: TestPipeline, name: string): Promise<number> {
+  const conn = await connectRabbit(p.config, 'test-depth');
+  const ch = await conn.createChannel();
+  const q = await ch.checkQueue(name);
+  await conn.close();
+  return q.messageCount;
+}
+
+function webhookTask(p: TestPipeline, i: number, path: string): WebhookTask {
+  return {
+    kind: 'webhook',
+    taskId: `${p.ns}-task-${i}`,
+    orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    url: `${p.providers.webhook.url}${path}`,
+    payload: { event: 'order.paid', orderId: `o-${i}` },
+  };
+}
+
+describe('task layer on RabbitMQ', () => {
+  it('a moved partner URL (410) dead-letters every webhook at once with its failure context while the queue keeps flowing', async () => {
+    p = await startTestPipeline({ label: 'moved', services: ['webhook-worker'] });
+    await providerAdmin.faults(p.providers.webhook.adminUrl, {
+      movedFrom: '/hooks/v1',
+      movedTo: '/hooks/v2',
+    });
+    const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
+    const t = await pub.topologyNames();
+    await pub.publishAll([
+      ...Array.from({ length: 8 }, (_, i) => toMessage(t, webhookTask(p!, i, '/hooks/v1/orders'))),
+      toMessage(t, webhookTask(p, 100, '/hooks/v2/orders')),
+    ]);
+    await waitUntil(
+      '8 dead letters',
+      async () => (await queueDepth(p!, dlqName(t.queues['webhook.tasks']))) === 8,
+    );
+    expect((await providerAdmin.ledger(p.providers.webhook.adminUrl)).counts.delivery).toBe(1); // the good one went through
+    const conn = await connectRabbit(p.config, 'test-browse');
+    const ch = await conn.createChannel();
+    const m = await ch.get(dlqName(t.queues['webhook.tasks']), { noAck: false });
+    expect(m).toBeTruthy();
+    const h = (m as { properties: { headers: Record<string, unknown> } }).properties.headers;
+    expect(String(h[TaskHeaders.errorClass])).toBe('HttpGone');
+    expect(Number(h[TaskHeaders.statusCode])).toBe(410);
+    expect(String(h[TaskHeaders.responseBody])).toContain('/hooks/v2/orders');
+    expect(String(h[TaskHeaders.originalQueue])).toBe(t.queues['webhook.tasks']);
+    expect(String(h[TaskHeaders.originalExchange])).toBe(t.taskExchange);
+    expect(Number(h[TaskHeaders.attempt])).toBe(1);
+    expect(String(h[TaskHeaders.firstFailureAt])).toMatch(/^\d{4}-/);
+    ch.nack(m as never, false, true);
+    await conn.close();
+    await pub.close();
+  });
+
+  it('retries through the delay tiers: failing twice then succeeding is delivered on attempt 3', async () => {
+    p = await startTestPipeline({ label: 'retry', services: ['webhook-worker'], retryDelaysMs: [300, 600] });
+    const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
+    const t = await pub.topologyNames();
+    await providerAdmin.faults(p.providers.webhook.adminUrl, { errorRate: 1, errorStatus: 503 });
+    const started = Date.now();
+    await pub.publishAll([toMessage(t, webhookTask(p, 1, '/hooks/v1/orders'))]);
+    await waitUntil(
+      'two failed attempts',
+      async () => (await queueDepth(p!, `${t.queues['webhook.tasks']}.retry.600`)) === 1,
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
+    await providerAdmin.faults(p.providers.webhook.adminUrl, {});
+    await waitUntil(
+      'delivered',
+      async () => (await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery === 1,
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+    // Attempt 1 failed, waited ≥ 300 ms, attempt 2 failed, waited ≥ 600 ms, attempt 3 delivered.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    await pub.close();
+  });
+
+  it('a worker killed -9 with unacked tasks: they are redelivered and each delivered once', async () => {
+    p = await startTestPipeline({ label: 'wkill' });
+    await providerAdmin.faults(p.providers.webhook.adminUrl, { latencyMs: 300 });
+    const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
+    const t = await pub.topologyNames();
+    await pub.publishAll(
+      Array.from({ length: 30 }, (_, i) => toMessage(t, webhookTask(p!, i, '/hooks/v1/orders'))),
+    );
+    const worker = p.spawnService('webhook-worker');
+    await waitUntil(
+      'some delivered',
+      async () => ((await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery ?? 0) >= 3,
+      { timeoutMs: 30_000 },
+    );
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.once('exit', r));
+    const again = p.spawnService('webhook-worker');
+    await waitUntil(
+      'all delivered',
+      async () => (await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery === 30,
+      { timeoutMs: 60_000 },
+    );
+    again.kill('SIGKILL');
+    const ledger = await providerAdmin.ledger(p.providers.webhook.adminUrl);
+    expect(ledger.duplicates).toBe(0);
+    expect(new Set(ledger.entries.map((e) => e.key)).size).toBe(30);
+    await pub.close();
+  });
+
+  it('the dispatcher killed -9 between publish and commit: no lost task, no duplicate side effect', async () => {
+    p = await startTestPipeline({ label: 'dkill', services: [...CORE, 'email-worker'] });
+    let dispatcher = p.spawnService('dispatcher');
+    const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => p!.placeOrder('normal', i)));
+    await waitUntil(
+      'some emails sent',
+      async () => ((await providerAdmin.ledger(p!.providers.email.adminUrl)).counts.email ?? 0) >= 3,
+      { timeoutMs: 60_000 },
+    );
+    dispatcher.kill('SIGKILL');
+    await new Promise((r) => dispatcher.once('exit', r));
+    dispatcher = p.spawnService('dispatcher');
+    await waitUntil(
+      'every order notified',
+      async () => Object.values(await p!.statuses(ids)).every((s) => s === 'notified'),
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    dispatcher.kill('SIGKILL');
+    const ledger = await providerAdmin.ledger(p.providers.email.adminUrl);
+    expect(ledger.counts.email).toBe(2 * ids.length);
+    expect(ledger.duplicates).toBe(0);
+  });
+});

@@ -1,0 +1,126 @@
+import React from 'react';
+import { Box } from 'ink';
+import type { DlqMessageView, DlqView, RedrivePreview } from '../model.js';
+import { fit, humanNumber } from './format.js';
+import { CText } from './theme.js';
+
+export function DlqList({ dlqs, cursor }: { dlqs: DlqView[]; cursor: number }) {
+  return (
+    <Box flexDirection="column">
+      <CText bold>
+        {fit('DEAD-LETTER QUEUE', 28)} {fit('KIND', 8)} {fit('COUNT', 7, 'right')} {fit('NEWEST', 20)} BY
+        FAILURE CLASS
+      </CText>
+      {dlqs.length === 0 ? <CText dimColor>no dead-letter destinations</CText> : null}
+      {dlqs.map((d, i) => (
+        <CText key={d.name} inverse={i === cursor}>
+          {fit(d.name, 28)} {fit(d.kind, 8)}{' '}
+          <CText color={d.count > 0 ? 'red' : 'green'}>{fit(humanNumber(d.count), 7, 'right')}</CText>{' '}
+          {fit(d.newest ?? '-', 20)}{' '}
+          {Object.entries(d.byClass)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k}:${v}`)
+            .join(' ')}
+        </CText>
+      ))}
+      <CText dimColor>enter: browse · P: purge</CText>
+    </Box>
+  );
+}
+
+export function DlqMessages({
+  dlq,
+  messages,
+  cursor,
+  selected,
+  preview,
+  progress,
+  width,
+  height,
+}: {
+  dlq: string;
+  messages: DlqMessageView[];
+  cursor: number;
+  selected: string[];
+  preview: RedrivePreview | null;
+  progress: { done: number; total: number } | null;
+  width: number;
+  height: number;
+}) {
+  const current = messages[cursor];
+  const listRows = Math.max(3, Math.floor((height - 6) / 2));
+  const start = Math.max(0, Math.min(cursor - listRows + 1, messages.length - listRows));
+  return (
+    <Box flexDirection="column">
+      <CText bold>
+        {dlq}: {messages.length} shown · {selected.length} selected
+      </CText>
+      {messages.slice(start, start + listRows).map((m, i) => (
+        <CText key={m.id} inverse={start + i === cursor}>
+          {selected.includes(m.id) ? '[x]' : '[ ]'} {fit(m.id, 10)} {fit(m.errorClass ?? '-', 16)}{' '}
+          {fit(String(m.attempts ?? '-'), 3, 'right')} {fit(m.destination ?? '-', Math.max(10, width - 40))}
+        </CText>
+      ))}
+      {preview ? (
+        <RedrivePreviewBox
+          preview={preview}
+          progress={progress}
+          width={width}
+          height={Math.max(4, height - listRows - 6)}
+        />
+      ) : current ? (
+        <Box flexDirection="column" borderStyle="single" paddingX={1}>
+          <CText>
+            <CText bold>error</CText> {current.errorClass ?? '-'}:{' '}
+            {fit(current.errorMessage ?? '-', width - 20)}
+          </CText>
+          <CText>
+            <CText bold>to</CText> {current.destination ?? '-'} · <CText bold>attempts</CText>{' '}
+            {current.attempts ?? '-'}
+          </CText>
+          <CText>{fit(current.payload.replace(/\s+/g, ' '), Math.max(20, (width - 4) * 2))}</CText>
+        </Box>
+      ) : (
+        <CText dimColor>this dead-letter queue is empty</CText>
+      )}
+      <CText dimColor>
+        space: select · R: redrive selected · A: redrive all · u: fix URL · e: edit · P: purge
+      </CText>
+    </Box>
+  );
+}
+
+export function RedrivePreviewBox({
+  preview,
+  progress,
+  width,
+  height,
+}: {
+  preview: RedrivePreview;
+  progress: { done: number; total: number } | null;
+  width: number;
+  height: number;
+}) {
+  const barWidth = Math.max(10, width - 30);
+  return (
+    <Box flexDirection="column" borderStyle="single" paddingX={1}>
+      <CText bold>
+        DRY RUN: {preview.toRedrive} to redrive · {preview.unchanged} unchanged · {preview.invalid} invalid
+      </CText>
+      {preview.diffs.slice(0, Math.max(1, height - 3)).map((d, i) => (
+        <CText key={i}>{fit(d, width - 4)}</CText>
+      ))}
+      {progress ? (
+        <CText>
+          [
+          {'#'
+            .repeat(Math.round((progress.done / Math.max(1, progress.total)) * barWidth))
+            .padEnd(barWidth, '.')}
+          ] {progress.done}/{progress.total}
+        </CText>
+      ) : (
+        <CText>type yes and enter to redrive; esc cancels</CText>
+      )}
+    </Box>
+  );
+}

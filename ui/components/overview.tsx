@@ -1,0 +1,138 @@
+import React, { memo } from 'react';
+import { Box } from 'ink';
+import type { ComponentView, GroupView, QueueView } from '../model.js';
+import { fit, humanDuration, humanNumber, rate, severity, sparkline, statusColor } from './format.js';
+import { CText } from './theme.js';
+
+export interface OverviewProps {
+  groups: GroupView[];
+  queues: QueueView[];
+  components: ComponentView[];
+  history: Record<string, number[]>;
+  panel: 'groups' | 'queues';
+  cursor: { groups: number; queues: number };
+  width: number;
+  height: number;
+}
+
+/** Worst first: status severity, then lag. */
+export function sortGroups(groups: GroupView[]): GroupView[] {
+  return [...groups].sort(
+    (a, b) =>
+      severity(b.status) - severity(a.status) || b.totalLag - a.totalLag || a.group.localeCompare(b.group),
+  );
+}
+
+export function sortQueues(queues: QueueView[]): QueueView[] {
+  return [...queues].sort(
+    (a, b) => (b.dlqDepth ?? 0) - (a.dlqDepth ?? 0) || b.ready - a.ready || a.name.localeCompare(b.name),
+  );
+}
+
+const GroupRow = memo(function GroupRow({
+  g,
+  selected,
+  spark,
+  nameWidth,
+  sparkWidth,
+}: {
+  g: GroupView;
+  selected: boolean;
+  spark: string;
+  nameWidth: number;
+  sparkWidth: number;
+}) {
+  return (
+    <CText inverse={selected}>
+      {fit(g.group, nameWidth)} <CText color={statusColor(g.status)}>{fit(g.status, 6)}</CText>{' '}
+      {fit(humanNumber(g.totalLag), 7, 'right')} {fit(humanDuration(g.timeLagMs), 7, 'right')}{' '}
+      {fit(g.etaSeconds === null ? '-' : humanDuration(g.etaSeconds * 1000), 7, 'right')}{' '}
+      {fit(spark, sparkWidth)}
+    </CText>
+  );
+});
+
+const QueueRow = memo(function QueueRow({
+  q,
+  selected,
+  nameWidth,
+}: {
+  q: QueueView;
+  selected: boolean;
+  nameWidth: number;
+}) {
+  return (
+    <CText inverse={selected}>
+      {fit(q.name, nameWidth)} {fit(humanNumber(q.ready), 7, 'right')}{' '}
+      {fit(humanNumber(q.unacked), 7, 'right')} {fit(rate(q.publishRate), 8, 'right')}{' '}
+      {fit(rate(q.ackRate), 8, 'right')}{' '}
+      <CText color={q.dlqDepth ? 'red' : undefined}>{fit(humanNumber(q.dlqDepth), 6, 'right')}</CText>
+    </CText>
+  );
+});
+
+export function Overview({
+  groups,
+  queues,
+  components,
+  history,
+  panel,
+  cursor,
+  width,
+  height,
+}: OverviewProps) {
+  const sparkWidth = Math.max(8, Math.min(30, width - 60));
+  const nameWidth = Math.max(12, Math.min(28, width - 40 - sparkWidth));
+  // Header, component line, two panel titles and column heads, status line: ~8 rows of chrome.
+  const room = Math.max(4, height - 8);
+  const groupRows = Math.max(2, Math.min(groups.length, Math.ceil(room / 2)));
+  const queueRows = Math.max(2, room - groupRows);
+  const sortedGroups = sortGroups(groups);
+  const sortedQueues = sortQueues(queues);
+  const windowOf = <T,>(rows: T[], cur: number, size: number) => {
+    const start = Math.max(0, Math.min(cur - size + 1, rows.length - size));
+    return { start: Math.max(0, start), rows: rows.slice(Math.max(0, start), Math.max(0, start) + size) };
+  };
+  const gw = windowOf(sortedGroups, cursor.groups, groupRows);
+  const qw = windowOf(sortedQueues, cursor.queues, queueRows);
+  return (
+    <Box flexDirection="column">
+      <Box>
+        {components.map((c) => (
+          <CText key={c.name}>
+            {c.name} <CText color={statusColor(c.status)}>{c.status}</CText>
+            {'  '}
+          </CText>
+        ))}
+      </Box>
+      <CText bold underline={panel === 'groups'}>
+        {fit(`CONSUMER GROUPS (${groups.length})`, nameWidth)} {fit('STATUS', 6)} {fit('LAG', 7, 'right')}{' '}
+        {fit('TIMELAG', 7, 'right')} {fit('ETA', 7, 'right')} {fit('LAG TREND', sparkWidth)}
+      </CText>
+      {gw.rows.length === 0 ? <CText dimColor>no consumer groups</CText> : null}
+      {gw.rows.map((g, i) => (
+        <GroupRow
+          key={g.group}
+          g={g}
+          selected={panel === 'groups' && gw.start + i === cursor.groups}
+          spark={sparkline(history[g.group] ?? [g.totalLag], sparkWidth)}
+          nameWidth={nameWidth}
+          sparkWidth={sparkWidth}
+        />
+      ))}
+      <CText bold underline={panel === 'queues'}>
+        {fit(`QUEUES (${queues.length})`, nameWidth)} {fit('READY', 7, 'right')} {fit('UNACKED', 7, 'right')}{' '}
+        {fit('PUB', 8, 'right')} {fit('ACK', 8, 'right')} {fit('DLQ', 6, 'right')}
+      </CText>
+      {qw.rows.length === 0 ? <CText dimColor>no queues</CText> : null}
+      {qw.rows.map((q, i) => (
+        <QueueRow
+          key={q.name}
+          q={q}
+          selected={panel === 'queues' && qw.start + i === cursor.queues}
+          nameWidth={nameWidth}
+        />
+      ))}
+    </Box>
+  );
+}
