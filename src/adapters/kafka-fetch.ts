@@ -19,7 +19,12 @@ interface RawBroker {
     minBytes: number;
     maxBytes: number;
     topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{ responses: { topicName: string; partitions: { partition: number; errorCode: number; messages: RawMessage[] }[] }[] }>;
+  }): Promise<{
+    responses: {
+      topicName: string;
+      partitions: { partition: number; errorCode: number; messages: RawMessage[] }[];
+    }[];
+  }>;
 }
 interface RawCluster {
   connect(): Promise<void>;
@@ -43,9 +48,18 @@ export class RecordTimestampReader {
 
   private async connect(): Promise<RawCluster> {
     if (this.cluster) return this.cluster;
-    const sym = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
-    const create = sym ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined) : undefined;
-    if (!create) throw new OrderbusError('KAFKA_CLIENT_UNSUPPORTED', 'this kafkajs version does not expose its cluster; time lag is unavailable', { hint: 'orderbus lag still reports offsets' });
+    const sym = Object.getOwnPropertySymbols(this.kafka).find(
+      (s) => s.description === 'private:Kafka:createCluster',
+    );
+    const create = sym
+      ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
+      : undefined;
+    if (!create)
+      throw new OrderbusError(
+        'KAFKA_CLIENT_UNSUPPORTED',
+        'this kafkajs version does not expose its cluster; time lag is unavailable',
+        { hint: 'orderbus lag still reports offsets' },
+      );
     const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
     await cluster.connect();
     this.cluster = cluster;
@@ -79,7 +93,11 @@ export class RecordTimestampReader {
     return out;
   }
 
-  private async fetchRound(cluster: RawCluster, round: OffsetProbe[], out: Map<string, number>): Promise<void> {
+  private async fetchRound(
+    cluster: RawCluster,
+    round: OffsetProbe[],
+    out: Map<string, number>,
+  ): Promise<void> {
     const byLeader = new Map<string, OffsetProbe[]>();
     for (const p of round) {
       const leaders = cluster.findLeaderForPartitions(p.topic, [p.partition]);
@@ -92,9 +110,18 @@ export class RecordTimestampReader {
         const broker = await cluster.findBroker({ nodeId });
         const topics = [...new Set(ps.map((p) => p.topic))].map((topic) => ({
           topic,
-          partitions: ps.filter((p) => p.topic === topic).map((p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes: 1024 })),
+          partitions: ps
+            .filter((p) => p.topic === topic)
+            .map((p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes: 1024 })),
         }));
-        const res = await broker.fetch({ replicaId: -1, isolationLevel: 1, maxWaitTime: 0, minBytes: 0, maxBytes: 1024 * 1024, topics });
+        const res = await broker.fetch({
+          replicaId: -1,
+          isolationLevel: 1,
+          maxWaitTime: 0,
+          minBytes: 0,
+          maxBytes: 1024 * 1024,
+          topics,
+        });
         for (const t of res.responses) {
           for (const part of t.partitions) {
             const probe = ps.find((p) => p.topic === t.topicName && p.partition === part.partition);
