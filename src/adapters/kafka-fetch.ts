@@ -2,14 +2,24 @@ import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 
 /**
- * Reads the timestamp of the record at given offsets with raw Fetch requests — what time lag
- * needs (the age of the oldest unconsumed record) without joining a consumer group. kafkajs has
- * no public API for this, so this adapter uses its cluster internals, kept here in one place so
- * the client can be swapped. One Fetch per broker per round; a round holds each partition once.
+ * Reads records straight from partition leaders with raw Fetch requests, without joining a
+ * consumer group and without committing anything: what `dlq show`, `trace`, `replay` and time
+ * lag need. kafkajs has no public API for this, so this adapter uses its cluster internals, kept
+ * here in one place so the client can be swapped.
  */
 interface RawMessage {
   offset: string;
   timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | Buffer[] | undefined>;
+  isControlRecord?: boolean;
+}
+interface RawFetchPartition {
+  partition: number;
+  errorCode: number;
+  highWatermark: string;
+  messages: RawMessage[];
 }
 interface RawBroker {
   fetch(args: {
@@ -19,12 +29,7 @@ interface RawBroker {
     minBytes: number;
     maxBytes: number;
     topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{
-    responses: {
-      topicName: string;
-      partitions: { partition: number; errorCode: number; messages: RawMessage[] }[];
-    }[];
-  }>;
+  }): Promise<{ responses: { topicName: string; partitions: RawFetchPartition[] }[] }>;
 }
 interface RawCluster {
   connect(): Promise<void>;
@@ -41,39 +46,59 @@ export interface OffsetProbe {
   offset: number;
 }
 
-export class RecordTimestampReader {
+/** One record as read from the log. Header values are decoded as UTF-8. */
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface ReadRangeOptions {
+  /** Bytes asked per fetch for this partition (a batch larger than this is still returned whole). */
+  maxBytes?: number;
+  /** Stop after this many records. */
+  maxRecords?: number;
+}
+
+export class KafkaLogReader {
   private cluster: RawCluster | undefined;
 
   constructor(private readonly kafka: Kafka) {}
 
-  private async connect(): Promise<RawCluster> {
-    if (this.cluster) return this.cluster;
-    const sym = Object.getOwnPropertySymbols(this.kafka).find(
-      (s) => s.description === 'private:Kafka:createCluster',
-    );
-    const create = sym
-      ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
-      : undefined;
-    if (!create)
-      throw new OrderbusError(
-        'KAFKA_CLIENT_UNSUPPORTED',
-        'this kafkajs version does not expose its cluster; time lag is unavailable',
-        { hint: 'orderbus lag still reports offsets' },
+  private async connect(topics: string[]): Promise<RawCluster> {
+    if (!this.cluster) {
+      const sym = Object.getOwnPropertySymbols(this.kafka).find(
+        (s) => s.description === 'private:Kafka:createCluster',
       );
-    const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
-    await cluster.connect();
-    this.cluster = cluster;
-    return cluster;
+      const create = sym
+        ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as
+            | ((o: object) => RawCluster)
+            | undefined)
+        : undefined;
+      if (!create)
+        throw new OrderbusError(
+          'KAFKA_CLIENT_UNSUPPORTED',
+          'this kafkajs version does not expose its cluster; reading records directly is unavailable',
+          { hint: 'pin kafkajs to 2.2.x (package.json)' },
+        );
+      const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
+      await cluster.connect();
+      this.cluster = cluster;
+    }
+    await this.cluster.addMultipleTargetTopics(topics);
+    return this.cluster;
   }
 
   /** Timestamps (ms) of the records at the given offsets; absent when there is no record there. */
   async timestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (probes.length === 0) return out;
-    const cluster = await this.connect();
-    await cluster.addMultipleTargetTopics([...new Set(probes.map((p) => p.topic))]);
-    const unique = [...new Map(probes.map((p) => [key(p), p])).values()];
-    let remaining = unique;
+    const cluster = await this.connect([...new Set(probes.map((p) => p.topic))]);
+    let remaining = [...new Map(probes.map((p) => [probeKey(p), p])).values()];
     while (remaining.length > 0) {
       // One round: each topic-partition at most once.
       const round: OffsetProbe[] = [];
@@ -87,22 +112,80 @@ export class RecordTimestampReader {
           round.push(p);
         }
       }
-      await this.fetchRound(cluster, round, out);
+      const results = await this.fetchMany(cluster, round, 4096);
+      for (const p of round) {
+        const m = results.get(`${p.topic}/${p.partition}`)?.find((r) => r.offset >= p.offset);
+        if (m) out.set(probeKey(p), m.timestamp);
+      }
       remaining = later;
     }
     return out;
   }
 
-  private async fetchRound(
+  /**
+   * Reads [from, until) of one partition, calling `onBatch` with each fetched batch in order.
+   * Returns the number of records delivered.
+   */
+  async readRange(
+    topic: string,
+    partition: number,
+    from: number,
+    until: number,
+    onBatch: (records: KafkaRecord[]) => Promise<void> | void,
+    options: ReadRangeOptions = {},
+  ): Promise<number> {
+    const cluster = await this.connect([topic]);
+    let next = from;
+    let delivered = 0;
+    const max = options.maxRecords ?? Number.POSITIVE_INFINITY;
+    while (next < until && delivered < max) {
+      const got = await this.fetchMany(
+        cluster,
+        [{ topic, partition, offset: next }],
+        options.maxBytes ?? 4 * 1024 * 1024,
+      );
+      const records = (got.get(`${topic}/${partition}`) ?? []).filter(
+        (r) => r.offset >= next && r.offset < until,
+      );
+      if (records.length === 0) {
+        // Nothing at or after `next` below `until`: a gap (compaction, aborted transactions) or the end.
+        break;
+      }
+      const batch = records.slice(0, Math.max(0, max - delivered));
+      await onBatch(batch);
+      delivered += batch.length;
+      next = (batch[batch.length - 1]?.offset ?? next) + 1;
+    }
+    return delivered;
+  }
+
+  /** Convenience: every record of [from, until). */
+  async readAll(topic: string, partition: number, from: number, until: number): Promise<KafkaRecord[]> {
+    const out: KafkaRecord[] = [];
+    await this.readRange(topic, partition, from, until, (b) => {
+      out.push(...b);
+    });
+    return out;
+  }
+
+  private async fetchMany(
     cluster: RawCluster,
-    round: OffsetProbe[],
-    out: Map<string, number>,
-  ): Promise<void> {
+    probes: OffsetProbe[],
+    maxBytes: number,
+  ): Promise<Map<string, KafkaRecord[]>> {
+    const out = new Map<string, KafkaRecord[]>();
     const byLeader = new Map<string, OffsetProbe[]>();
-    for (const p of round) {
-      const leaders = cluster.findLeaderForPartitions(p.topic, [p.partition]);
-      const leader = Object.keys(leaders)[0];
-      if (leader === undefined) continue;
+    for (const p of probes) {
+      let leader = Object.keys(cluster.findLeaderForPartitions(p.topic, [p.partition]))[0];
+      if (leader === undefined) {
+        await cluster.refreshMetadata();
+        leader = Object.keys(cluster.findLeaderForPartitions(p.topic, [p.partition]))[0];
+      }
+      if (leader === undefined)
+        throw new OrderbusError('KAFKA_NO_LEADER', `${p.topic}/${p.partition} has no leader`, {
+          hint: 'orderbus stack status',
+          retriable: true,
+        });
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
     }
     await Promise.all(
@@ -112,27 +195,37 @@ export class RecordTimestampReader {
           topic,
           partitions: ps
             .filter((p) => p.topic === topic)
-            .map((p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes: 1024 })),
+            .map((p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes })),
         }));
         const res = await broker.fetch({
           replicaId: -1,
           isolationLevel: 1,
           maxWaitTime: 0,
           minBytes: 0,
-          maxBytes: 1024 * 1024,
+          maxBytes: Math.max(maxBytes * ps.length, 1024 * 1024),
           topics,
         });
         for (const t of res.responses) {
           for (const part of t.partitions) {
-            const probe = ps.find((p) => p.topic === t.topicName && p.partition === part.partition);
-            if (!probe) continue;
-            // A batch may start before the offset asked for: take the first record at or after it.
-            const m = part.messages.find((x) => Number(x.offset) >= probe.offset);
-            if (m) out.set(key(probe), Number(m.timestamp));
+            out.set(
+              `${t.topicName}/${part.partition}`,
+              part.messages
+                .filter((m) => !m.isControlRecord)
+                .map((m) => ({
+                  topic: t.topicName,
+                  partition: part.partition,
+                  offset: Number(m.offset),
+                  timestamp: Number(m.timestamp),
+                  key: m.key,
+                  value: m.value,
+                  headers: decodeHeaders(m.headers),
+                })),
+            );
           }
         }
       }),
     );
+    return out;
   }
 
   async close(): Promise<void> {
@@ -141,6 +234,16 @@ export class RecordTimestampReader {
   }
 }
 
-export function key(p: OffsetProbe): string {
+function decodeHeaders(h: RawMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (v === undefined) continue;
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last) out[k] = last.toString('utf8');
+  }
+  return out;
+}
+
+export function probeKey(p: OffsetProbe): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }

@@ -1,0 +1,88 @@
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { OrderbusConfig } from '../config.js';
+import { connectAdmin, idempotentProducer, kafkaClient, kafkaUnreachable } from '../adapters/kafka.js';
+import { KafkaLogReader } from '../adapters/kafka-fetch.js';
+import { connectRabbit, type AmqpConnection } from '../adapters/rabbitmq.js';
+
+/**
+ * What an ops call needs, created lazily and closed once: one admin client, one log reader, one
+ * producer, one AMQP connection. The CLI makes one per command; the console keeps one open.
+ */
+export class OpsContext {
+  private admin_: Promise<Admin> | undefined;
+  private reader_: KafkaLogReader | undefined;
+  private producer_: Promise<Producer> | undefined;
+  private amqp_: Promise<AmqpConnection> | undefined;
+  readonly kafka: Kafka;
+
+  constructor(readonly config: OrderbusConfig) {
+    this.kafka = kafkaClient(config, `${config.kafka.clientId}-ops`, {
+      retry: { retries: 1, initialRetryTime: 300, maxRetryTime: 1000 },
+    });
+  }
+
+  admin(): Promise<Admin> {
+    this.admin_ ??= connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`).catch((e: unknown) => {
+      this.admin_ = undefined;
+      throw e;
+    });
+    return this.admin_;
+  }
+
+  reader(): KafkaLogReader {
+    this.reader_ ??= new KafkaLogReader(this.kafka);
+    return this.reader_;
+  }
+
+  producer(): Promise<Producer> {
+    this.producer_ ??= (async () => {
+      const p = idempotentProducer(this.kafka);
+      try {
+        await p.connect();
+      } catch (e) {
+        this.producer_ = undefined;
+        throw kafkaUnreachable(this.config, e);
+      }
+      return p;
+    })();
+    return this.producer_;
+  }
+
+  amqp(): Promise<AmqpConnection> {
+    this.amqp_ ??= connectRabbit(this.config, 'orderbus-ops').then(
+      (c) => {
+        c.on('close', () => (this.amqp_ = undefined));
+        return c;
+      },
+      (e: unknown) => {
+        this.amqp_ = undefined;
+        throw e;
+      },
+    );
+    return this.amqp_;
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin_;
+    const producer = this.producer_;
+    const amqp = this.amqp_;
+    this.admin_ = this.producer_ = this.amqp_ = undefined;
+    await Promise.all([
+      admin?.then((a) => a.disconnect()).catch(() => undefined),
+      producer?.then((p) => p.disconnect()).catch(() => undefined),
+      amqp?.then((c) => c.close()).catch(() => undefined),
+      this.reader_?.close(),
+    ]);
+    this.reader_ = undefined;
+  }
+}
+
+/** Runs `fn` with a fresh context and always closes it. */
+export async function withOps<T>(config: OrderbusConfig, fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
+  const ctx = new OpsContext(config);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
