@@ -22,10 +22,12 @@ export class OpsContext {
   }
 
   admin(): Promise<Admin> {
-    this.admin_ ??= connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`).catch((e: unknown) => {
-      this.admin_ = undefined;
-      throw e;
-    });
+    this.admin_ ??= connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`).catch(
+      (e: unknown) => {
+        this.admin_ = undefined;
+        throw e;
+      },
+    );
     return this.admin_;
   }
 

@@ -292,7 +292,9 @@ export class LagMonitor {
         if (c0 !== null && cn !== null) consumeRate = Math.max(0, (cn - c0) / ((hn.at - h0.at) / 1000));
         const rewound = hist.some((h, i) => {
           const prev = hist[i - 1]?.p.committed;
-          return i > 0 && prev !== null && prev !== undefined && h.p.committed !== null && h.p.committed < prev;
+          return (
+            i > 0 && prev !== null && prev !== undefined && h.p.committed !== null && h.p.committed < prev
+          );
         });
         const lags = hist.map((h) => (h.p.committed === null ? null : h.p.logEnd - h.p.committed));
         if (rewound) {
@@ -405,7 +407,8 @@ export function sortWorstFirst(r: LagReport): LagReport {
   return {
     ...r,
     groups: [...r.groups].sort(
-      (a, b) => SEVERITY[b.status] - SEVERITY[a.status] || b.totalLag - a.totalLag || a.group.localeCompare(b.group),
+      (a, b) =>
+        SEVERITY[b.status] - SEVERITY[a.status] || b.totalLag - a.totalLag || a.group.localeCompare(b.group),
     ),
   };
 }

@@ -1,0 +1,79 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { OpsContext } from './context.js';
+
+/**
+ * The audit trail: every changing command (and every chaos drill) appends one record to the
+ * `orderbus.audit` topic (one partition, kept forever), before it reports success.
+ */
+export interface AuditRecord {
+  id: string;
+  at: string;
+  operator: string;
+  host: string;
+  command: string;
+  /** What the dry run showed (summary). */
+  plan: unknown;
+  result: unknown;
+  /** sha256 of payloads before/after, for the messages a command changed or removed. */
+  payloadHashes?: { id: string; before: string; after?: string }[];
+}
+
+export const sha256 = (data: Buffer | string | null): string =>
+  createHash('sha256')
+    .update(data ?? '')
+    .digest('hex');
+
+export function newAuditRef(): string {
+  return randomUUID();
+}
+
+export async function appendAudit(
+  ctx: OpsContext,
+  entry: Omit<AuditRecord, 'at' | 'operator' | 'host' | 'id'> & { id?: string },
+): Promise<AuditRecord> {
+  const record: AuditRecord = {
+    ...entry,
+    id: entry.id ?? newAuditRef(),
+    at: new Date().toISOString(),
+    operator: ctx.config.operator,
+    host: hostname(),
+  };
+  const producer = await ctx.producer();
+  await producer.send({
+    topic: ctx.config.topics.audit,
+    acks: -1,
+    messages: [{ key: record.command, value: JSON.stringify(record), headers: { 'audit-id': record.id } }],
+  });
+  return record;
+}
+
+export interface AuditQuery {
+  since?: Date;
+  command?: string;
+  limit?: number;
+}
+
+/** The audit records, oldest first (filtered). */
+export async function listAudit(ctx: OpsContext, query: AuditQuery = {}): Promise<AuditRecord[]> {
+  const admin = await ctx.admin();
+  const topic = ctx.config.topics.audit;
+  const marks = await admin.fetchTopicOffsets(topic);
+  const out: AuditRecord[] = [];
+  for (const m of marks) {
+    await ctx.reader().readRange(topic, m.partition, Number(m.low), Number(m.high), (batch) => {
+      for (const r of batch) {
+        if (query.since && r.timestamp < query.since.getTime()) continue;
+        try {
+          const rec = JSON.parse(r.value?.toString('utf8') ?? '') as AuditRecord;
+          if (query.command && !rec.command.startsWith(query.command)) continue;
+          out.push(rec);
+        } catch {
+          // not ours
+        }
+      }
+    });
+  }
+  out.sort((a, b) => a.at.localeCompare(b.at));
+  return query.limit ? out.slice(-query.limit) : out;
+}
