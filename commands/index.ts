@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
 import { defineConfig } from './config.js';
+import { defineDlq } from './dlq.js';
+import { defineLag } from './lag.js';
+import { defineOffsets, defineReplay } from './offsets.js';
+import { defineTrace } from './trace.js';
 import { defineLoad } from './load.js';
 import { defineProviders } from './providers.js';
 import { defineRun } from './run.js';
@@ -15,4 +19,9 @@ export function registerCommands(program: Command): void {
   defineRun(program);
   defineLoad(program);
   defineProviders(program);
+  defineLag(program);
+  defineDlq(program);
+  defineOffsets(program);
+  defineReplay(program);
+  defineTrace(program);
 }

@@ -1,6 +1,26 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { createTopicsAndWait } from '../adapters/kafka.js';
 import type { OpsContext } from './context.js';
+
+async function auditTopicExists(ctx: OpsContext, create: boolean): Promise<boolean> {
+  const admin = await ctx.admin();
+  const topic = ctx.config.topics.audit;
+  if ((await admin.listTopics()).includes(topic)) return true;
+  if (!create) return false;
+  // Normally created by `stack up`; created here too so an audit record is never lost to a missing topic.
+  await createTopicsAndWait(admin, [
+    {
+      topic,
+      numPartitions: 1,
+      replicationFactor: ctx.config.topics.replicationFactor,
+      configEntries: [{ name: 'retention.ms', value: '-1' }],
+    },
+  ]).catch((e: unknown) => {
+    if (!/already exists/i.test(String(e))) throw e;
+  });
+  return true;
+}
 
 /**
  * The audit trail: every changing command (and every chaos drill) appends one record to the
@@ -39,6 +59,7 @@ export async function appendAudit(
     operator: ctx.config.operator,
     host: hostname(),
   };
+  await auditTopicExists(ctx, true);
   const producer = await ctx.producer();
   await producer.send({
     topic: ctx.config.topics.audit,
@@ -56,6 +77,7 @@ export interface AuditQuery {
 
 /** The audit records, oldest first (filtered). */
 export async function listAudit(ctx: OpsContext, query: AuditQuery = {}): Promise<AuditRecord[]> {
+  if (!(await auditTopicExists(ctx, false))) return [];
   const admin = await ctx.admin();
   const topic = ctx.config.topics.audit;
   const marks = await admin.fetchTopicOffsets(topic);

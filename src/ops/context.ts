@@ -14,11 +14,14 @@ export class OpsContext {
   private producer_: Promise<Producer> | undefined;
   private amqp_: Promise<AmqpConnection> | undefined;
   readonly kafka: Kafka;
+  /** For producers: the default retries ride out leader moves and fresh topics' metadata. */
+  readonly producerKafka: Kafka;
 
   constructor(readonly config: OrderbusConfig) {
     this.kafka = kafkaClient(config, `${config.kafka.clientId}-ops`, {
       retry: { retries: 1, initialRetryTime: 300, maxRetryTime: 1000 },
     });
+    this.producerKafka = kafkaClient(config, `${config.kafka.clientId}-ops`);
   }
 
   admin(): Promise<Admin> {
@@ -38,7 +41,7 @@ export class OpsContext {
 
   producer(): Promise<Producer> {
     this.producer_ ??= (async () => {
-      const p = idempotentProducer(this.kafka);
+      const p = idempotentProducer(this.producerKafka);
       try {
         await p.connect();
       } catch (e) {

@@ -3,7 +3,7 @@ import type { IHeaders } from 'kafkajs';
 import { EventCodec } from '../events/codec.js';
 import { KafkaDlqHeaders, EventHeaders, type EventEnvelope } from '../events/types.js';
 import { ExitCode, OrderbusError, closeMatches, errorMessage } from '../errors.js';
-import { TaskHeaders, dlqName as taskDlqName } from '../tasks/topology.js';
+import { TaskHeaders } from '../tasks/topology.js';
 import { headerString } from '../tasks/task.js';
 import { validateTask } from '../tasks/task-schema.js';
 import type { KafkaRecord } from '../adapters/kafka-fetch.js';
@@ -805,4 +805,3 @@ export function redriveExitCode(r: RedriveResult): number {
   return r.failed > 0 || r.invalid > 0 ? ExitCode.partial : ExitCode.ok;
 }
 
-export { taskDlqName };

@@ -91,6 +91,11 @@ export interface LagQuery {
 }
 
 const CONCURRENCY = 16;
+/**
+ * A member that has not moved a partition for this long (with lag) is STALL. Shorter windows
+ * cannot tell a stalled consumer from one working through a slow batch, so they say nothing.
+ */
+export const STALL_MIN_WINDOW_MS = 10_000;
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
@@ -232,7 +237,8 @@ export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promis
  * - REWIND: a committed offset went backwards within the window.
  * - STOP: lag > 0, the committed offset did not move across the window, and no member owns the
  *   partition (nobody is consuming it).
- * - STALL: the same, but a member owns it (a consumer is there and not progressing).
+ * - STALL: the same, but a member owns it (a consumer is there and not progressing) and the
+ *   window spans at least STALL_MIN_WINDOW_MS.
  * - WARN: lag grew in every interval of the window (consumers falling behind), or a threshold.
  * - ERR (group): the group is gone, or an error threshold is crossed.
  */
@@ -300,7 +306,13 @@ export class LagMonitor {
         if (rewound) {
           status = 'REWIND';
           reasons.push(`${p.topic}/${p.partition}: committed offset went backwards`);
-        } else if (lag !== null && lag > 0 && c0 !== null && c0 === cn) {
+        } else if (
+          lag !== null &&
+          lag > 0 &&
+          c0 !== null &&
+          c0 === cn &&
+          (!p.owner || hn.at - h0.at >= STALL_MIN_WINDOW_MS)
+        ) {
           status = p.owner ? 'STALL' : 'STOP';
           reasons.push(
             p.owner

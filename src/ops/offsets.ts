@@ -18,7 +18,8 @@ export type ResetStrategy =
   | { kind: 'datetime'; at: Date }
   | { kind: 'duration'; ms: number; spec: string }
   | { kind: 'shift'; by: number }
-  | { kind: 'file'; file: string };
+  | { kind: 'file'; file: string }
+  | { kind: 'map'; offsets: Map<number, number>; label: string };
 
 export function describeStrategy(s: ResetStrategy): string {
   switch (s.kind) {
@@ -35,6 +36,8 @@ export function describeStrategy(s: ResetStrategy): string {
       return `shift-by ${s.by}`;
     case 'file':
       return `from-file ${s.file}`;
+    case 'map':
+      return s.label;
   }
 }
 
@@ -193,6 +196,10 @@ export async function planReset(
       case 'file':
         if (!fromFile?.has(p)) continue;
         target = fromFile.get(p) as number;
+        break;
+      case 'map':
+        if (!strategy.offsets.has(p)) continue;
+        target = strategy.offsets.get(p) as number;
         break;
       default:
         target = byTime?.get(p) ?? high;

@@ -1,0 +1,276 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { ExitCode, OrderbusError, usageError } from '../src/errors.js';
+import type { DlqMessage, RedriveResult } from '../src/ops/dlq.js';
+import type { Json } from '../src/ops/edits.js';
+import { configFrom } from './context.js';
+import { progressBar } from './format-ops.js';
+import { formatTable, log, paint, printJson } from './output.js';
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) <= 0)
+    throw usageError(
+      'BAD_NUMBER',
+      `${flag} takes a positive integer, got '${v}'`,
+      `orderbus dlq show DLQ ${flag} 10`,
+    );
+  return Number(v);
+}
+
+function renderMessage(m: DlqMessage): string {
+  const lines = [
+    `${paint.bold(m.id)}  order ${m.orderId ?? '-'}  → ${m.destination ?? '?'}`,
+    `  failure: ${m.errorClass ?? '-'}${m.statusCode !== null ? ` (${m.statusCode})` : ''}: ${m.errorMessage ?? ''}`,
+    `  attempts ${m.attempts ?? '-'}, first ${m.firstFailureAt ?? '-'}, last ${m.lastFailureAt ?? '-'}, redriven ${m.redriveCount}x`,
+  ];
+  if (m.decodeError) lines.push(paint.yellow(`  decode: ${m.decodeError}`));
+  const body = m.payload !== null ? JSON.stringify(m.payload, null, 2) : m.raw;
+  lines.push(...body.split('\n').map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+export function renderRedrive(r: RedriveResult): string {
+  const out: string[] = [];
+  for (const it of r.items) {
+    const mark =
+      it.outcome === 'invalid'
+        ? paint.red('invalid')
+        : it.outcome === 'failed'
+          ? paint.red('failed')
+          : it.changed
+            ? paint.yellow('changed')
+            : 'as-is';
+    out.push(`${it.id} (order ${it.orderId ?? '-'}) → ${it.destination ?? '?'}  [${mark}]`);
+    for (const d of it.diff) out.push(`    ${d.startsWith('+') ? paint.green(d) : paint.red(d)}`);
+    for (const p of it.problems) out.push(`    ${paint.red(p)}`);
+  }
+  if (r.items.length < r.selected) out.push(paint.dim(`… ${r.selected - r.items.length} more not listed`));
+  out.push(
+    r.execute
+      ? `redriven ${r.redriven}, failed ${r.failed}, invalid (left in ${r.dlq}) ${r.invalid}; ${r.remaining} remain in ${r.dlq}; audit ${r.auditRef ?? '-'}`
+      : `dry run: ${r.toRedrive} to redrive (${r.unchanged} unchanged), ${r.invalid} invalid; nothing was sent. Add --execute to redrive.`,
+  );
+  return out.join('\n');
+}
+
+/** Opens $EDITOR on the selection (a JSON object id → payload) and returns what changed. */
+function editInEditor(messages: DlqMessage[]): Record<string, Json> {
+  const editor = process.env.VISUAL ?? process.env.EDITOR;
+  if (!editor)
+    throw usageError(
+      'NO_EDITOR',
+      '--edit needs $EDITOR (or $VISUAL) set',
+      'EDITOR=vi orderbus dlq redrive DLQ --edit',
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'orderbus-edit-'));
+  const file = join(dir, 'dead-letters.json');
+  const before = Object.fromEntries(messages.map((m) => [m.id, m.payload ?? m.raw]));
+  writeFileSync(file, `${JSON.stringify(before, null, 2)}\n`);
+  try {
+    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
+    if (r.status !== 0)
+      throw new OrderbusError(
+        'EDITOR_FAILED',
+        `${editor} exited with ${r.status ?? r.signal ?? '?'}; nothing was redriven`,
+        {
+          hint: 'orderbus dlq redrive DLQ --edit (again)',
+        },
+      );
+    let after: Record<string, Json>;
+    try {
+      after = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Json>;
+    } catch (e) {
+      throw usageError(
+        'EDIT_NOT_JSON',
+        `the edited file is not valid JSON (${(e as Error).message}); nothing was redriven`,
+        'orderbus dlq redrive DLQ --edit (again)',
+      );
+    }
+    const changed: Record<string, Json> = {};
+    for (const [id, v] of Object.entries(after))
+      if (JSON.stringify(v) !== JSON.stringify(before[id])) changed[id] = v;
+    return changed;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function confirmTyped(name: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`type the DLQ's name (${name}) to purge it: `);
+    return answer.trim() === name;
+  } finally {
+    rl.close();
+  }
+}
+
+export function defineDlq(program: Command): void {
+  const dlq = program
+    .command('dlq')
+    .description('dead letters on Kafka and RabbitMQ: list, show, redrive (with edits), purge');
+
+  dlq
+    .command('list')
+    .description('every dead-letter topic and queue: count, oldest/newest failure, counts by failure class')
+    .option('--json', 'machine output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const { withOps } = await import('../src/ops/context.js');
+      const { listDlqs } = await import('../src/ops/dlq.js');
+      const list = await withOps(config, (ctx) => listDlqs(ctx));
+      if (opts.json) return printJson(list);
+      process.stdout.write(
+        `${formatTable(
+          ['DLQ', 'KIND', 'COUNT', 'OLDEST', 'NEWEST', 'BY FAILURE CLASS'],
+          list.map((d) => [
+            d.name,
+            d.kind,
+            d.count,
+            d.oldest,
+            d.newest,
+            Object.entries(d.byClass)
+              .sort((a, b) => b[1] - a[1])
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(', '),
+          ]),
+        )}\n`,
+      );
+    });
+
+  dlq
+    .command('show <dlq>')
+    .description('browse dead letters without removing them')
+    .option('--limit <n>', 'at most N messages', '20')
+    .option('--filter <expr>', "e.g. 'errorClass=HttpGone && payload.url~^http://old'")
+    .option('--json', 'machine output')
+    .action(async (name: string, opts: { limit: string; filter?: string; json?: boolean }, cmd: Command) => {
+      const limit = positiveInt(opts.limit, '--limit') ?? 20;
+      const config = configFrom(cmd);
+      const { parseFilter } = await import('../src/ops/edits.js');
+      parseFilter(opts.filter);
+      const { withOps } = await import('../src/ops/context.js');
+      const { showDlq } = await import('../src/ops/dlq.js');
+      const msgs = await withOps(config, (ctx) =>
+        showDlq(ctx, name, { limit, ...(opts.filter ? { filter: opts.filter } : {}) }),
+      );
+      if (opts.json) return printJson(msgs);
+      process.stdout.write(
+        msgs.length
+          ? `${msgs.map(renderMessage).join('\n\n')}\n`
+          : `no dead letters${opts.filter ? ' match' : ''} in ${name}\n`,
+      );
+    });
+
+  dlq
+    .command('redrive <dlq>')
+    .description(
+      're-publish dead letters to where they came from, optionally edited (dry run until --execute)',
+    )
+    .option('--fix-url <old=new>', 'rewrite a URL prefix (a partner moved its endpoint)')
+    .option(
+      '--set <path=value>',
+      'set a JSON path in the payload (repeatable; VALUE is JSON or a string)',
+      collect,
+    )
+    .option('--patch <file>', 'apply a JSON merge patch (RFC 7396) to each payload')
+    .option('--edit', 'open $EDITOR on the selected payloads')
+    .option('--filter <expr>', 'only messages matching')
+    .option('--limit <n>', 'at most N messages')
+    .option('--rate <n>', 'at most N messages per second')
+    .option('--execute', 'really redrive (otherwise a dry run)')
+    .option('--json', 'machine output')
+    .action(
+      async (
+        name: string,
+        opts: {
+          fixUrl?: string;
+          set?: string[];
+          patch?: string;
+          edit?: boolean;
+          filter?: string;
+          limit?: string;
+          rate?: string;
+          execute?: boolean;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        // Every argument is checked before anything is touched.
+        const edits = await import('../src/ops/edits.js');
+        const fixUrl = opts.fixUrl !== undefined ? edits.parseFixUrl(opts.fixUrl) : undefined;
+        const set = (opts.set ?? []).map(edits.parseSet);
+        const patch = opts.patch !== undefined ? edits.readPatch(opts.patch) : undefined;
+        edits.parseFilter(opts.filter);
+        const limit = positiveInt(opts.limit, '--limit');
+        const rate = positiveInt(opts.rate, '--rate');
+        const config = configFrom(cmd);
+        const { withOps } = await import('../src/ops/context.js');
+        const { redriveDlq, showDlq, redriveExitCode } = await import('../src/ops/dlq.js');
+        const result = await withOps(config, async (ctx) => {
+          let replacements: Record<string, Json> | undefined;
+          if (opts.edit) {
+            const selection = await showDlq(ctx, name, {
+              limit: limit ?? 1000,
+              ...(opts.filter ? { filter: opts.filter } : {}),
+            });
+            replacements = editInEditor(selection);
+          }
+          return redriveDlq(ctx, name, {
+            ...(fixUrl ? { fixUrl } : {}),
+            set,
+            ...(patch !== undefined ? { patch } : {}),
+            ...(replacements ? { replacements } : {}),
+            ...(opts.filter ? { filter: opts.filter } : {}),
+            ...(limit ? { limit } : {}),
+            ...(rate ? { rate } : {}),
+            execute: opts.execute ?? false,
+            command: process.argv.slice(2).join(' '),
+            ...(opts.execute && !opts.json ? { onProgress: progressBar('redrive') } : {}),
+          });
+        });
+        if (opts.json) printJson(result);
+        else process.stdout.write(`${renderRedrive(result)}\n`);
+        process.exitCode = redriveExitCode(result);
+      },
+    );
+
+  dlq
+    .command('purge <dlq>')
+    .description('remove every dead letter (recorded in the audit trail); dry run until --execute')
+    .option('--execute', 'really purge')
+    .option('--yes', 'do not ask for the name to be typed')
+    .option('--json', 'machine output')
+    .action(
+      async (name: string, opts: { execute?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
+        const config = configFrom(cmd);
+        const { withOps } = await import('../src/ops/context.js');
+        const { purgeDlq } = await import('../src/ops/dlq.js');
+        const result = await withOps(config, async (ctx) => {
+          const plan = await purgeDlq(ctx, name, { execute: false });
+          if (!opts.execute) return plan;
+          if (!opts.yes && !(await confirmTyped(name)))
+            throw new OrderbusError('NOT_CONFIRMED', `the name typed was not ${name}; nothing was purged`, {
+              exitCode: ExitCode.unsafe,
+              hint: `orderbus dlq purge ${name} --execute (and type ${name}), or --yes in scripts`,
+            });
+          return purgeDlq(ctx, name, { execute: true, command: `dlq purge ${name}` });
+        });
+        if (opts.json) return printJson(result);
+        log(
+          result.execute
+            ? `purged ${result.count} dead letter(s) from ${name}; audit ${result.auditRef ?? '-'}`
+            : `dry run: ${result.count} dead letter(s) in ${name} would be purged. Add --execute.`,
+        );
+      },
+    );
+}

@@ -1,0 +1,70 @@
+import { errorMessage } from '../errors.js';
+import { stackStatus, type ComponentStatus } from '../stack/stack.js';
+import type { OpsContext } from './context.js';
+import { lagReport, type GroupLag } from './lag.js';
+import { listQueues, type QueueInfo } from './queues.js';
+import { cursorGroup } from './dlq.js';
+
+/** `orderbus status`: the pipeline's health on one screen — components, lag, queues, dead letters. */
+export interface StatusReport {
+  at: string;
+  healthy: boolean;
+  components: ComponentStatus[];
+  groups: GroupLag[];
+  queues: QueueInfo[];
+  dlqs: { name: string; kind: 'kafka' | 'rabbitmq'; count: number }[];
+  problems: string[];
+}
+
+export async function statusReport(
+  ctx: OpsContext,
+  options: { sampleSeconds?: number } = {},
+): Promise<StatusReport> {
+  const problems: string[] = [];
+  const stack = await stackStatus(ctx.config);
+  for (const c of stack.components)
+    if (c.status !== 'up') problems.push(`${c.name} is ${c.status}: ${c.detail ?? ''}`);
+  let groups: GroupLag[] = [];
+  const dlqs: StatusReport['dlqs'] = [];
+  try {
+    const report = await lagReport(ctx, { sampleSeconds: options.sampleSeconds ?? 2, samples: 2 });
+    groups = report.groups.filter((g) => !g.group.startsWith('orderbus-dlq.'));
+    for (const g of report.groups) {
+      if (g.group.startsWith('orderbus-dlq.')) continue;
+      if (g.status !== 'OK') problems.push(`group ${g.group} is ${g.status}: ${g.reasons.join('; ')}`);
+    }
+    const admin = await ctx.admin();
+    for (const t of (await admin.listTopics()).filter((x) => x.endsWith('.dlq'))) {
+      const [marks, cur] = await Promise.all([
+        admin.fetchTopicOffsets(t),
+        admin.fetchOffsets({ groupId: cursorGroup(t), topics: [t] }),
+      ]);
+      const c = new Map((cur[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      const count = marks.reduce(
+        (s, m) => s + Number(m.high) - Math.max(Number(m.low), c.get(m.partition) ?? -1),
+        0,
+      );
+      dlqs.push({ name: t, kind: 'kafka', count });
+    }
+  } catch (e) {
+    problems.push(`kafka: ${errorMessage(e)}`);
+  }
+  let queues: QueueInfo[] = [];
+  try {
+    queues = await listQueues(ctx);
+    for (const q of queues.filter((x) => x.role === 'dlq'))
+      dlqs.push({ name: q.name, kind: 'rabbitmq', count: q.ready + q.unacked });
+  } catch (e) {
+    problems.push(`rabbitmq: ${errorMessage(e)}`);
+  }
+  for (const d of dlqs) if (d.count > 0) problems.push(`${d.name} holds ${d.count} dead letter(s)`);
+  return {
+    at: new Date().toISOString(),
+    healthy: problems.length === 0,
+    components: stack.components,
+    groups,
+    queues,
+    dlqs,
+    problems,
+  };
+}
