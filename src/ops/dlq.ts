@@ -88,7 +88,7 @@ export async function locateDlq(ctx: OpsContext, name: string): Promise<Located>
   if (kafka.includes(name)) return { name, kind: 'kafka' };
   if (rabbit.includes(name)) return { name, kind: 'rabbitmq' };
   const down = [k, r].find((x) => x.status === 'rejected');
-  if (down && kafka.length + rabbit.length === 0) throw (down as PromiseRejectedResult).reason;
+  if (down && kafka.length + rabbit.length === 0) throw down.reason;
   const near = closeMatches(name, [...kafka, ...rabbit]);
   throw new OrderbusError(
     'UNKNOWN_DLQ',
@@ -154,7 +154,7 @@ function rabbitDestination(
 }
 
 function rabbitView(dlq: string, m: GetMessage | ConsumeMessage, position: number): DlqMessage {
-  const h = amqpHeaders(m.properties.headers as Record<string, unknown> | undefined);
+  const h = amqpHeaders(m.properties.headers);
   const raw = m.content.toString('utf8');
   let payload: Json | null = null;
   let decodeError: string | null = null;
@@ -804,4 +804,3 @@ export function redriveExitCode(r: RedriveResult): number {
   if (!r.execute) return ExitCode.ok;
   return r.failed > 0 || r.invalid > 0 ? ExitCode.partial : ExitCode.ok;
 }
-

@@ -198,8 +198,7 @@ export function parseFilter(expr: string | undefined): Predicate {
     const keys = parsePath(path);
     return (view: Record<string, unknown>) => {
       const v = getPath(view, keys);
-      const s =
-        v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v as string);
+      const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
       switch (op) {
         case '=':
           return s === value;

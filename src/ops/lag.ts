@@ -321,7 +321,7 @@ export class LagMonitor {
           );
         } else if (
           lags.every((l) => l !== null) &&
-          lags.every((l, i) => i === 0 || (l as number) >= (lags[i - 1] as number)) &&
+          lags.every((l, i) => i === 0 || l >= (lags[i - 1] as number)) &&
           (lags[lags.length - 1] as number) > (lags[0] as number)
         ) {
           status = 'WARN';

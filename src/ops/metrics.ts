@@ -3,7 +3,6 @@ import { errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
 import { LagMonitor, lagSnapshot, type LagStatus } from './lag.js';
 import { listQueues } from './queues.js';
-import { cursorGroup } from './dlq.js';
 
 /**
  * `orderbus metrics --listen HOST:PORT`: Prometheus text exposition of lag, time lag and
@@ -137,7 +136,6 @@ export class MetricsCollector {
     return `${out.join('\n')}\n`;
   }
 }
-
 
 export interface MetricsServer {
   server: Server;

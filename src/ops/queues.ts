@@ -57,7 +57,7 @@ export async function listQueues(ctx: OpsContext): Promise<QueueInfo[]> {
     .map((q) => {
       const dlqName =
         typeof q.arguments?.['x-dead-letter-routing-key'] === 'string'
-          ? (q.arguments['x-dead-letter-routing-key'] as string)
+          ? q.arguments['x-dead-letter-routing-key']
           : `${q.name}.dlq`;
       const dlq = queueRole(q.name) === 'work' ? byName.get(dlqName) : undefined;
       return {
