@@ -198,7 +198,14 @@ export function parseFilter(expr: string | undefined): Predicate {
     const keys = parsePath(path);
     return (view: Record<string, unknown>) => {
       const v = getPath(view, keys);
-      const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      const s =
+        v === undefined || v === null
+          ? ''
+          : typeof v === 'string'
+            ? v
+            : typeof v === 'number' || typeof v === 'boolean'
+              ? String(v)
+              : JSON.stringify(v);
       switch (op) {
         case '=':
           return s === value;
