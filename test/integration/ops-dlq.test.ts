@@ -1,0 +1,298 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectRabbit } from '../../src/adapters/rabbitmq.js';
+import { kafkaClient } from '../../src/adapters/kafka.js';
+import { EventCodec, nextEvent } from '../../src/events/codec.js';
+import { KafkaDlqHeaders } from '../../src/events/types.js';
+import { providerAdmin } from '../../src/providers/client.js';
+import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
+import { toMessage } from '../../src/tasks/dispatcher.js';
+import { dlqName } from '../../src/tasks/topology.js';
+import type { WebhookTask } from '../../src/tasks/task.js';
+import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq.js';
+import type { AuditRecord } from '../../src/ops/audit.js';
+import type { QueueInfo } from '../../src/ops/queues.js';
+import type { TraceResult } from '../../src/ops/trace.js';
+import type { StatusReport } from '../../src/ops/status.js';
+import { projectRoot } from '../../src/stack/paths.js';
+import { runCli } from '../support/cli.js';
+import { CORE, TASKS, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { waitUntil } from '../support/wait.js';
+
+/** Dead letters, trace, queues, status and metrics through the real CLI against the real stack. */
+let p: TestPipeline | undefined;
+afterEach(async () => {
+  await p?.stop();
+  p = undefined;
+});
+
+async function depth(p: TestPipeline, name: string): Promise<number> {
+  const conn = await connectRabbit(p.config, 'test-depth');
+  const ch = await conn.createChannel();
+  const q = await ch.checkQueue(name);
+  await conn.close();
+  return q.messageCount;
+}
+
+function webhookTask(p: TestPipeline, i: number, path: string): WebhookTask {
+  return {
+    kind: 'webhook',
+    taskId: `${p.ns}-task-${i}`,
+    orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    url: `${p.providers.webhook.url}${path}`,
+    payload: { event: 'order.paid', orderId: `o-${i}` },
+  };
+}
+
+const json = <T>(s: string): T => JSON.parse(s) as T;
+
+describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () => {
+  it('lists, browses without removing, dry-runs with a diff, then redrives --fix-url with each delivery exactly once', async () => {
+    p = await startTestPipeline({ label: 'redrive', services: ['webhook-worker'] });
+    const env = p.env;
+    await providerAdmin.faults(p.providers.webhook.adminUrl, {
+      movedFrom: '/hooks/v1',
+      movedTo: '/hooks/v2',
+    });
+    const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
+    const t = await pub.topologyNames();
+    await pub.publishAll(
+      Array.from({ length: 8 }, (_, i) => toMessage(t, webhookTask(p!, i, '/hooks/v1/orders'))),
+    );
+    await pub.close();
+    const dlq = dlqName(t.queues['webhook.tasks']);
+    await waitUntil('8 dead letters', async () => (await depth(p!, dlq)) === 8);
+
+    const list = await runCli(['dlq', 'list', '--json'], { env });
+    expect(list.code, list.stderr).toBe(0);
+    const mine = json<DlqSummary[]>(list.stdout).find((d) => d.name === dlq);
+    expect(mine).toMatchObject({ kind: 'rabbitmq', count: 8, byClass: { 'HttpGone (410)': 8 } });
+    expect(mine?.oldest).toMatch(/^\d{4}-/);
+
+    const show = await runCli(['dlq', 'show', dlq, '--limit', '3', '--json'], { env });
+    expect(show.code, show.stderr).toBe(0);
+    const shown = json<DlqMessage[]>(show.stdout);
+    expect(shown.map((m) => m.id)).toEqual([0, 1, 2].map((i) => `${p!.ns}-task-${i}`));
+    expect(shown[0]).toMatchObject({ errorClass: 'HttpGone', statusCode: 410, attempts: 1 });
+    expect(shown[0]?.destination).toBe(`${t.taskExchange}/${t.queues['webhook.tasks']}`);
+    expect(await depth(p, dlq)).toBe(8);
+    const again = json<DlqMessage[]>(
+      (await runCli(['dlq', 'show', dlq, '--limit', '8', '--json'], { env })).stdout,
+    );
+    expect(again.map((m) => m.id)).toEqual(Array.from({ length: 8 }, (_, i) => `${p!.ns}-task-${i}`));
+
+    const oldUrl = `${p.providers.webhook.url}/hooks/v1`;
+    const newUrl = `${p.providers.webhook.url}/hooks/v2`;
+    const dry = await runCli(['dlq', 'redrive', dlq, '--fix-url', `${oldUrl}=${newUrl}`, '--json'], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = json<RedriveResult>(dry.stdout);
+    expect(plan).toMatchObject({
+      execute: false,
+      selected: 8,
+      toRedrive: 8,
+      unchanged: 0,
+      invalid: 0,
+      redriven: 0,
+    });
+    expect(plan.items[0]?.diff.join('\n')).toContain(`+   "url": "${newUrl}/orders"`);
+    expect(await depth(p, dlq)).toBe(8);
+
+    const invalid = await runCli(
+      ['dlq', 'redrive', dlq, '--set', 'url=not a url', '--limit', '2', '--json'],
+      { env },
+    );
+    expect(json<RedriveResult>(invalid.stdout)).toMatchObject({ selected: 2, invalid: 2, toRedrive: 0 });
+    const badFix = await runCli(['dlq', 'redrive', dlq, '--fix-url', 'nonsense', '--execute'], { env });
+    expect(badFix.code).toBe(2);
+    expect(badFix.stderr).toContain('error[BAD_FIX_URL]');
+    const badFilter = await runCli(['dlq', 'redrive', dlq, '--filter', 'errorClass', '--execute'], { env });
+    expect(badFilter.code).toBe(2);
+    expect(badFilter.stderr).toContain('error[BAD_FILTER]');
+    const unknown = await runCli(['dlq', 'show', `${dlq}x`], { env });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('error[UNKNOWN_DLQ]');
+    expect(unknown.stderr).toContain(dlq);
+    expect(await depth(p, dlq)).toBe(8);
+
+    const exec = await runCli(
+      ['dlq', 'redrive', dlq, '--fix-url', `${oldUrl}=${newUrl}`, '--execute', '--json'],
+      { env },
+    );
+    expect(exec.code, exec.stderr).toBe(0);
+    const done = json<RedriveResult>(exec.stdout);
+    expect(done).toMatchObject({ execute: true, redriven: 8, failed: 0, remaining: 0 });
+    await waitUntil(
+      'every redriven webhook delivered',
+      async () => ((await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery ?? 0) >= 8,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const ledger = await providerAdmin.ledger(p.providers.webhook.adminUrl);
+    expect(ledger.counts.delivery).toBe(8);
+    expect(await depth(p, dlq)).toBe(0);
+
+    const audit = await runCli(['audit', '--command', 'dlq redrive', '--json'], { env });
+    const records = json<AuditRecord[]>(audit.stdout);
+    expect(records).toHaveLength(1);
+    expect(records[0]?.id).toBe(done.auditRef);
+    expect(records[0]?.payloadHashes).toHaveLength(8);
+    expect(records[0]?.payloadHashes?.[0]?.after).toMatch(/^[0-9a-f]{64}$/);
+  }, 120_000);
+
+  it('queues and status show the work queue with its DLQ depth beside it; metrics serve Prometheus text', async () => {
+    p = await startTestPipeline({ label: 'queues', services: ['webhook-worker'] });
+    const env = p.env;
+    const t = topologyOf(p);
+    await waitUntil('queue stats', async () => {
+      const r = await runCli(['queues', '--json'], { env });
+      const q = json<QueueInfo[]>(r.stdout).find((x) => x.name === t);
+      return q && q.consumers === 1 && q.dlq === `${t}.dlq` && q.dlqDepth === 0 && q.type === 'quorum';
+    });
+    const status = await runCli(['status', '--json'], { env });
+    const s = json<StatusReport>(status.stdout);
+    expect(s.components.map((c) => c.name).sort()).toEqual(['kafka', 'postgres', 'rabbitmq', 'registry']);
+    expect(s.queues.some((q) => q.name === t)).toBe(true);
+    expect(s.dlqs.some((d) => d.name === `${t}.dlq` && d.kind === 'rabbitmq')).toBe(true);
+
+    const child = spawn(
+      process.execPath,
+      [join(projectRoot(), 'bin', 'orderbus'), 'metrics', '--listen', '127.0.0.1:0'],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
+    try {
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const url = await waitUntil('metrics url', () => /serving (\S+)/.exec(err)?.[1]);
+      const text = await (await fetch(url)).text();
+      expect(text).toContain('# TYPE orderbus_group_lag gauge');
+      expect(text).toMatch(
+        new RegExp(`orderbus_queue_ready\\{queue="${t.replace(/\./g, '\\.')}",role="work"\\} \\d+`),
+      );
+      expect(text).toContain('orderbus_up{} 1');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const bad = await runCli(['metrics', '--listen', 'nowhere']);
+    expect(bad.code).toBe(2);
+  }, 90_000);
+});
+
+function topologyOf(p: TestPipeline): string {
+  return `${p.config.rabbitPrefix}webhook.tasks`;
+}
+
+describe('orderbus dlq on Kafka', () => {
+  it('shows decoded and undecodable dead letters, redrives the valid one (exit 4: one left), then purges', async () => {
+    p = await startTestPipeline({ label: 'kdlq', services: [] });
+    const env = p.env;
+    const dlq = p.config.topics.orderEventsDlq;
+    const codec = EventCodec.fromConfig(p.config);
+    const orderId = randomUUID();
+    const event = nextEvent(
+      { eventId: randomUUID(), orderId, correlationId: randomUUID() },
+      'payment.failed',
+      'test',
+      {
+        reason: 'card declined',
+      },
+    );
+    const kafka = kafkaClient(p.config, p.ns);
+    const producer = kafka.producer();
+    await producer.connect();
+    const dlqHeaders = (offset: string, cls: string) => ({
+      [KafkaDlqHeaders.originalTopic]: p!.config.topics.orderEvents,
+      [KafkaDlqHeaders.originalPartition]: '0',
+      [KafkaDlqHeaders.originalOffset]: offset,
+      [KafkaDlqHeaders.consumerGroup]: `${p!.ns}.payment`,
+      [KafkaDlqHeaders.errorClass]: cls,
+      [KafkaDlqHeaders.errorMessage]: 'boom',
+      [KafkaDlqHeaders.attempts]: '3',
+      [KafkaDlqHeaders.lastFailureAt]: new Date().toISOString(),
+      'event-type': 'payment.failed',
+    });
+    await producer.send({
+      topic: dlq,
+      acks: -1,
+      messages: [
+        { key: orderId, value: await codec.encode(event), headers: dlqHeaders('7', 'TransientExhausted') },
+        { key: 'garbage', value: Buffer.from([1, 2, 3, 4]), headers: dlqHeaders('8', 'UndecodableRecord') },
+      ],
+    });
+    await producer.disconnect();
+
+    const show = json<DlqMessage[]>((await runCli(['dlq', 'show', dlq, '--json'], { env })).stdout);
+    expect(show).toHaveLength(2);
+    expect(show[0]).toMatchObject({
+      id: '0:0',
+      orderId,
+      errorClass: 'TransientExhausted',
+      attempts: 3,
+      decodeError: null,
+    });
+    expect((show[0]?.payload as { data: unknown }).data).toEqual({ reason: 'card declined' });
+    expect(show[1]?.decodeError).toContain('wire format');
+    const filtered = json<DlqMessage[]>(
+      (await runCli(['dlq', 'show', dlq, '--filter', 'errorClass=UndecodableRecord', '--json'], { env }))
+        .stdout,
+    );
+    expect(filtered.map((m) => m.id)).toEqual(['0:1']);
+
+    const exec = await runCli(['dlq', 'redrive', dlq, '--execute', '--json'], { env });
+    expect(exec.code).toBe(4);
+    const r = json<RedriveResult>(exec.stdout);
+    expect(r).toMatchObject({ redriven: 1, invalid: 1, remaining: 1 });
+    // The redriven event is back on its topic, same key, with a redrive counter.
+    const c = kafka.consumer({ groupId: `${p.ns}.check` });
+    await c.connect();
+    await c.subscribe({ topic: p.config.topics.orderEvents, fromBeginning: true });
+    const got: { key: string; headers: Record<string, string> }[] = [];
+    await c.run({
+      eachMessage: async ({ message }) => {
+        got.push({
+          key: message.key?.toString() ?? '',
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        });
+      },
+    });
+    await waitUntil('the redriven event', () => got.length === 1);
+    await c.disconnect();
+    expect(got[0]?.key).toBe(orderId);
+    expect(got[0]?.headers[KafkaDlqHeaders.redriveCount]).toBe('1');
+    expect(got[0]?.headers[KafkaDlqHeaders.errorClass]).toBeUndefined();
+
+    const left = json<DlqMessage[]>((await runCli(['dlq', 'show', dlq, '--json'], { env })).stdout);
+    expect(left.map((m) => m.id)).toEqual(['0:1']);
+    const dryPurge = json<PurgeResult>((await runCli(['dlq', 'purge', dlq, '--json'], { env })).stdout);
+    expect(dryPurge).toMatchObject({ execute: false, count: 1 });
+    const refused = await runCli(['dlq', 'purge', dlq, '--execute'], { env, input: 'wrong-name\n' });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('error[NOT_CONFIRMED]');
+    const purge = await runCli(['dlq', 'purge', dlq, '--execute'], { env, input: `${dlq}\n` });
+    expect(purge.code, purge.stderr).toBe(0);
+    expect(json<DlqMessage[]>((await runCli(['dlq', 'show', dlq, '--json'], { env })).stdout)).toEqual([]);
+  }, 90_000);
+});
+
+describe('orderbus trace', () => {
+  it("follows one order through its events, the database, providers and each group's position", async () => {
+    p = await startTestPipeline({ label: 'trace', services: [...CORE, ...TASKS] });
+    const id = await p.placeOrder('normal', 1);
+    await p.waitForTerminal([id]);
+    const r = await runCli(['trace', id, '--json'], { env: p.env });
+    expect(r.code, r.stderr).toBe(0);
+    const t = json<TraceResult>(r.stdout);
+    expect(t.status).toBe((await p.statuses([id]))[id]);
+    const kafkaTypes = t.entries.filter((e) => e.source === 'kafka').map((e) => e.what);
+    expect(kafkaTypes.slice(0, 3)).toEqual(['order.placed', 'payment.captured', 'inventory.reserved']);
+    expect(t.entries.some((e) => e.source === 'provider' && e.where.endsWith('payment'))).toBe(true);
+    expect(t.entries.some((e) => e.source === 'database' && e.where === 'order_timeline')).toBe(true);
+    const payment = t.groups.find((g) => g.group === `${p!.ns}.payment`);
+    expect(payment?.committed).not.toBeNull();
+    const bad = await runCli(['trace', 'not-an-id']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('error[BAD_ORDER_ID]');
+  }, 90_000);
+});
