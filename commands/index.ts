@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { defineConfig } from './config.js';
+import { defineConsole } from './console.js';
 import { defineDlq } from './dlq.js';
 import { defineLag } from './lag.js';
 import { defineOffsets, defineReplay } from './offsets.js';
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   defineOffsets(program);
   defineReplay(program);
   defineTrace(program);
+  defineConsole(program);
 }

@@ -1,5 +1,5 @@
 import React, { useCallback, useReducer, useRef } from 'react';
-import { Box, useApp, useInput } from 'ink';
+import { Box, useApp, useInput, type Key } from 'ink';
 import { actionFor } from './keys.js';
 import { toStatusMessage, type ConsoleOps, type RedriveRequest } from './model.js';
 import { applyFilter, initialState, reduce, type ConsoleState, type PromptKind } from './state.js';
@@ -220,7 +220,7 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
     }
   };
 
-  useInput((input, key) => {
+  const handleKey = (input: string, key: Key) => {
     const { state, groups, queues, dlqRows, messageRows, group } = live.current;
     if (promptKind.current) {
       if (key.return) submitPrompt(promptText.current);
@@ -337,6 +337,18 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
       default:
         return;
     }
+  };
+
+  // A terminal may deliver several typed characters in one chunk (a paste, or keys typed faster
+  // than a frame): each is handled as its own keypress, so '/' followed by text opens the filter
+  // and fills it, and a trailing Enter submits.
+  useInput((input, key) => {
+    const plain = input.length > 1 && !key.ctrl && !key.meta && !input.includes('\u001b');
+    if (!plain) return handleKey(input, key);
+    for (const ch of input) {
+      if (ch === '\r' || ch === '\n') handleKey('', { ...key, return: true });
+      else handleKey(ch, key);
+    }
   });
 
   const pollError = overview.error ?? (onDlqScreens ? dlqs.error : null) ?? messages.error ?? trace.error;
@@ -371,7 +383,7 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
           height={bodyHeight}
         />
       ) : state.screen === 'dlqs' ? (
-        <DlqList dlqs={dlqRows} cursor={state.cursor.dlqs} />
+        <DlqList dlqs={dlqRows} cursor={state.cursor.dlqs} width={width} />
       ) : state.screen === 'dlqMessages' ? (
         <DlqMessages
           dlq={state.dlq ?? ''}

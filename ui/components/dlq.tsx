@@ -4,17 +4,19 @@ import type { DlqMessageView, DlqView, RedrivePreview } from '../model.js';
 import { fit, humanNumber } from './format.js';
 import { CText } from './theme.js';
 
-export function DlqList({ dlqs, cursor }: { dlqs: DlqView[]; cursor: number }) {
+export function DlqList({ dlqs, cursor, width = 80 }: { dlqs: DlqView[]; cursor: number; width?: number }) {
+  // Names get the room a wider terminal has.
+  const nameWidth = Math.max(28, Math.min(60, width - 52));
   return (
     <Box flexDirection="column">
       <CText bold>
-        {fit('DEAD-LETTER QUEUE', 28)} {fit('KIND', 8)} {fit('COUNT', 7, 'right')} {fit('NEWEST', 20)} BY
-        FAILURE CLASS
+        {fit('DEAD-LETTER QUEUE', nameWidth)} {fit('KIND', 8)} {fit('COUNT', 7, 'right')} {fit('NEWEST', 20)}{' '}
+        BY FAILURE CLASS
       </CText>
       {dlqs.length === 0 ? <CText dimColor>no dead-letter destinations</CText> : null}
       {dlqs.map((d, i) => (
         <CText key={d.name} inverse={i === cursor}>
-          {fit(d.name, 28)} {fit(d.kind, 8)}{' '}
+          {fit(d.name, nameWidth)} {fit(d.kind, 8)}{' '}
           <CText color={d.count > 0 ? 'red' : 'green'}>{fit(humanNumber(d.count), 7, 'right')}</CText>{' '}
           {fit(d.newest ?? '-', 20)}{' '}
           {Object.entries(d.byClass)
@@ -48,6 +50,7 @@ export function DlqMessages({
   height: number;
 }) {
   const current = messages[cursor];
+  const idWidth = Math.max(10, Math.min(40, width - 70));
   const listRows = Math.max(3, Math.floor((height - 6) / 2));
   const start = Math.max(0, Math.min(cursor - listRows + 1, messages.length - listRows));
   return (
@@ -57,8 +60,9 @@ export function DlqMessages({
       </CText>
       {messages.slice(start, start + listRows).map((m, i) => (
         <CText key={m.id} inverse={start + i === cursor}>
-          {selected.includes(m.id) ? '[x]' : '[ ]'} {fit(m.id, 10)} {fit(m.errorClass ?? '-', 16)}{' '}
-          {fit(String(m.attempts ?? '-'), 3, 'right')} {fit(m.destination ?? '-', Math.max(10, width - 40))}
+          {selected.includes(m.id) ? '[x]' : '[ ]'} {fit(m.id, idWidth)} {fit(m.errorClass ?? '-', 16)}{' '}
+          {fit(String(m.attempts ?? '-'), 3, 'right')}{' '}
+          {fit(m.destination ?? '-', Math.max(10, width - 30 - idWidth))}
         </CText>
       ))}
       {preview ? (
@@ -107,9 +111,12 @@ export function RedrivePreviewBox({
       <CText bold>
         DRY RUN: {preview.toRedrive} to redrive · {preview.unchanged} unchanged · {preview.invalid} invalid
       </CText>
-      {preview.diffs.slice(0, Math.max(1, height - 3)).map((d, i) => (
-        <CText key={i}>{fit(d, width - 4)}</CText>
-      ))}
+      {preview.diffs
+        .flatMap((d) => d.split('\n'))
+        .slice(0, Math.max(1, height - 3))
+        .map((d, i) => (
+          <CText key={i}>{fit(d, width - 4)}</CText>
+        ))}
       {progress ? (
         <CText>
           [

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { noColor } from '../src/config.js';
+import { OrderbusError, usageError } from '../src/errors.js';
+import { configFrom } from './context.js';
+
+export function defineConsole(program: Command): void {
+  program
+    .command('console')
+    .description('the terminal console: live lag, queues, dead letters (browse, edit, redrive), trace')
+    .option('--refresh <seconds>', 'refresh interval', '3')
+    .action(async (opts: { refresh: string }, cmd: Command) => {
+      const seconds = Number(opts.refresh);
+      if (!Number.isFinite(seconds) || seconds < 0.5)
+        throw usageError(
+          'BAD_REFRESH',
+          `--refresh takes seconds ≥ 0.5, got '${opts.refresh}'`,
+          'orderbus console --refresh 3',
+        );
+      if (!process.stdout.isTTY || !process.stdin.isTTY)
+        throw new OrderbusError('NOT_A_TERMINAL', 'the console needs an interactive terminal', {
+          hint: 'orderbus status --json (or lag/queues/dlq list) for scripts',
+        });
+      const config = configFrom(cmd);
+      const { runConsole } = await import('../ui/console.js');
+      await runConsole(config, { refreshMs: seconds * 1000, color: !noColor() });
+    });
+}

@@ -1,0 +1,225 @@
+import type { OrderbusConfig } from '../src/config.js';
+import { usageError } from '../src/errors.js';
+import { OpsContext } from '../src/ops/context.js';
+import { listDlqs, purgeDlq, redriveDlq, showDlq, type RedriveOptions } from '../src/ops/dlq.js';
+import type { Json } from '../src/ops/edits.js';
+import { LagMonitor, lagSnapshot } from '../src/ops/lag.js';
+import { planReset, resetOffsets } from '../src/ops/offsets.js';
+import { listQueues } from '../src/ops/queues.js';
+import { traceOrder } from '../src/ops/trace.js';
+import { stackStatus } from '../src/stack/stack.js';
+import type {
+  ComponentView,
+  ConsoleOps,
+  DlqMessageView,
+  GroupView,
+  OverviewData,
+  QueueView,
+  RedriveRequest,
+  ResetPlanView,
+} from './model.js';
+
+/**
+ * The console's port onto `src/ops`: the same calls the CLI makes, mapped to view models. No
+ * logic of its own beyond keeping the lag window between refreshes and reconnecting after an
+ * outage (a broker that stops answering shows as down; the next refresh tries again).
+ */
+export class OpsAdapter implements ConsoleOps {
+  private ctx: OpsContext;
+  private readonly monitor: LagMonitor;
+  private lastGroups: GroupView[] = [];
+
+  constructor(private readonly config: OrderbusConfig) {
+    this.ctx = new OpsContext(config);
+    this.monitor = new LagMonitor(config.lag.windowSamples, config.lag.thresholds);
+  }
+
+  private async renew(): Promise<void> {
+    const old = this.ctx;
+    this.ctx = new OpsContext(this.config);
+    await old.close();
+  }
+
+  async overview(): Promise<OverviewData> {
+    const [groups, queues, components] = await Promise.all([
+      this.groups(),
+      listQueues(this.ctx).then(
+        (qs) => qs.filter((q) => q.role !== 'retry').map(toQueueView),
+        () => [] as QueueView[],
+      ),
+      stackStatus(this.config).then(
+        (s) =>
+          s.components.map((c): ComponentView => ({ name: c.name, status: c.status, address: c.address })),
+        () => [] as ComponentView[],
+      ),
+    ]);
+    return { groups, queues, components };
+  }
+
+  private async groups(): Promise<GroupView[]> {
+    try {
+      this.monitor.add(await lagSnapshot(this.ctx, { timeLag: true }));
+    } catch {
+      await this.renew();
+      // Kafka is down: keep the last numbers, each group marked ERR until it answers again.
+      return this.lastGroups.map((g) => ({ ...g, status: 'ERR', state: 'unreachable' }));
+    }
+    const report = this.monitor.evaluate();
+    this.lastGroups = report.groups
+      .filter((g) => !g.group.startsWith('orderbus-dlq.'))
+      .map((g) => ({
+        group: g.group,
+        state: g.state,
+        members: g.members,
+        status: g.status,
+        totalLag: g.totalLag,
+        timeLagMs: g.maxTimeLagMs,
+        etaSeconds: g.etaSeconds,
+        partitions: g.partitions.map((p) => ({
+          topic: p.topic,
+          partition: p.partition,
+          committed: p.committed,
+          end: p.logEnd,
+          lag: p.lag ?? 0,
+          timeLagMs: p.timeLagMs,
+          owner: p.owner ? `${p.owner.clientId}@${p.owner.host}` : null,
+          status: p.status,
+        })),
+      }));
+    return this.lastGroups;
+  }
+
+  async planReset(group: string, topic: string, strategy: 'earliest' | 'latest'): Promise<ResetPlanView> {
+    const plan = await planReset(this.ctx, group, topic, { kind: strategy });
+    return {
+      group,
+      topic,
+      strategy,
+      rows: plan.rows.map((r) => ({
+        partition: r.partition,
+        current: r.current,
+        target: r.target,
+        delta: r.delta ?? 0,
+      })),
+    };
+  }
+
+  async executeReset(plan: ResetPlanView): Promise<void> {
+    const kind = plan.strategy === 'latest' ? 'latest' : 'earliest';
+    await resetOffsets(this.ctx, plan.group, plan.topic, { kind }, undefined, {
+      execute: true,
+      command: `console: offsets reset --group ${plan.group} --topic ${plan.topic} --to-${kind}`,
+    });
+  }
+
+  async dlqs() {
+    const list = await listDlqs(this.ctx);
+    return list.map((d) => ({
+      name: d.name,
+      kind: d.kind,
+      count: d.count,
+      oldest: d.oldest,
+      newest: d.newest,
+      byClass: d.byClass,
+    }));
+  }
+
+  async dlqMessages(dlq: string, limit: number): Promise<DlqMessageView[]> {
+    const msgs = await showDlq(this.ctx, dlq, { limit });
+    return msgs.map((m) => ({
+      id: m.id,
+      payload: m.payload !== null ? JSON.stringify(m.payload, null, 2) : m.raw,
+      headers: m.headers,
+      attempts: m.attempts,
+      errorClass: m.errorClass,
+      errorMessage: m.errorMessage,
+      destination: m.destination,
+    }));
+  }
+
+  private options(request: RedriveRequest): RedriveOptions {
+    const replacements: Record<string, Json> = {};
+    for (const [id, text] of Object.entries(request.edits ?? {})) {
+      try {
+        replacements[id] = JSON.parse(text) as Json;
+      } catch (e) {
+        throw usageError(
+          'EDIT_NOT_JSON',
+          `the edited payload of ${id} is not valid JSON: ${(e as Error).message}`,
+          'press e to edit it again',
+        );
+      }
+    }
+    return {
+      ...(request.ids ? { ids: request.ids } : {}),
+      ...(request.fixUrl ? { fixUrl: request.fixUrl } : {}),
+      replacements,
+    };
+  }
+
+  async planRedrive(request: RedriveRequest) {
+    const r = await redriveDlq(this.ctx, request.dlq, { ...this.options(request), execute: false });
+    return {
+      toRedrive: r.toRedrive,
+      unchanged: r.unchanged,
+      invalid: r.invalid,
+      diffs: r.items
+        .filter((i) => i.changed || !i.valid)
+        .map((i) =>
+          [`${i.id} → ${i.destination ?? '?'}`, ...i.diff, ...i.problems.map((p) => `! ${p}`)].join('\n'),
+        ),
+    };
+  }
+
+  async executeRedrive(request: RedriveRequest, onProgress: (done: number, total: number) => void) {
+    const r = await redriveDlq(this.ctx, request.dlq, {
+      ...this.options(request),
+      execute: true,
+      onProgress,
+      command: `console: dlq redrive ${request.dlq}${request.fixUrl ? ` --fix-url ${request.fixUrl.from}=${request.fixUrl.to}` : ''}`,
+    });
+    return { redriven: r.redriven, failed: r.failed + r.invalid, remaining: r.remaining };
+  }
+
+  async purge(dlq: string) {
+    const r = await purgeDlq(this.ctx, dlq, { execute: true, command: `console: dlq purge ${dlq}` });
+    return { removed: r.count };
+  }
+
+  async trace(orderId: string) {
+    const t = await traceOrder(this.ctx, orderId);
+    return {
+      orderId: t.orderId,
+      status: t.status,
+      entries: t.entries.map((e) => ({ at: e.at, where: `${e.source} ${e.where}`, what: e.what })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.close();
+  }
+}
+
+function toQueueView(q: {
+  name: string;
+  type: string;
+  ready: number;
+  unacked: number;
+  consumers: number;
+  publishRate: number;
+  deliverRate: number;
+  ackRate: number;
+  dlqDepth: number | null;
+}): QueueView {
+  return {
+    name: q.name,
+    type: q.type,
+    ready: q.ready,
+    unacked: q.unacked,
+    consumers: q.consumers,
+    publishRate: q.publishRate,
+    deliverRate: q.deliverRate,
+    ackRate: q.ackRate,
+    dlqDepth: q.dlqDepth,
+  };
+}
