@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { defineConfig } from './config.js';
 import { defineConsole } from './console.js';
+import { defineDemo } from './demo.js';
 import { defineDlq } from './dlq.js';
 import { defineLag } from './lag.js';
 import { defineOffsets, defineReplay } from './offsets.js';
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   defineReplay(program);
   defineTrace(program);
   defineConsole(program);
+  defineDemo(program);
 }

@@ -132,6 +132,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await consumer?.disconnect();
+  const admin = await connectAdmin(config);
+  await admin.deleteGroups([idle, active, `${ns}.check`]).catch(() => undefined);
+  await admin.deleteTopics({ topics: [topic, `${topic}.sandbox`, `${ns}.audit`] }).catch(() => undefined);
+  await admin.disconnect();
 });
 
 describe('orderbus lag', () => {
