@@ -18,7 +18,9 @@ export async function run(argv: string[]): Promise<number> {
     writeErr: (s) => process.stderr.write(s),
     writeOut: (s) => process.stdout.write(s),
   });
-  registerCommands(program);
+  registerCommands(program, {
+    openConsole: async (config, options) => (await import('../ui/console.js')).runConsole(config, options),
+  });
   const verbose = argv.includes('--verbose');
   try {
     await program.parseAsync(argv);

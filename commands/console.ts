@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { noColor } from '../src/config.js';
 import { OrderbusError, usageError } from '../src/errors.js';
-import { configFrom } from './context.js';
+import { configFrom, type OpenConsole } from './context.js';
 
-export function defineConsole(program: Command): void {
+export function defineConsole(program: Command, openConsole: OpenConsole): void {
   program
     .command('console')
     .description('the terminal console: live lag, queues, dead letters (browse, edit, redrive), trace')
@@ -21,7 +21,6 @@ export function defineConsole(program: Command): void {
           hint: 'orderbus status --json (or lag/queues/dlq list) for scripts',
         });
       const config = configFrom(cmd);
-      const { runConsole } = await import('../ui/console.js');
-      await runConsole(config, { refreshMs: seconds * 1000, color: !noColor() });
+      await openConsole(config, { refreshMs: seconds * 1000, color: !noColor() });
     });
 }

@@ -8,3 +8,13 @@ export function configFrom(cmd: Command): OrderbusConfig {
   if (root.bootstrapServer) flags['kafka.brokers'] = root.bootstrapServer;
   return loadConfig({ ...(root.config ? { file: root.config } : {}), flags });
 }
+
+/** Opens the terminal console (wired in bin/, so commands never import ui/). */
+export type OpenConsole = (
+  config: OrderbusConfig,
+  options: { refreshMs: number; color: boolean },
+) => Promise<void>;
+
+export interface CommandDeps {
+  openConsole: OpenConsole;
+}

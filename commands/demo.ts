@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { noColor } from '../src/config.js';
 import { OrderbusError, usageError } from '../src/errors.js';
 import { projectRoot, stackDir } from '../src/stack/paths.js';
-import { configFrom } from './context.js';
+import { configFrom, type OpenConsole } from './context.js';
 import { log } from './output.js';
 
 /**
@@ -13,7 +13,7 @@ import { log } from './output.js';
  * load of orders, and the console on top. Without a terminal it prints `status` every few
  * seconds instead of the console.
  */
-export function defineDemo(program: Command): void {
+export function defineDemo(program: Command, openConsole: OpenConsole): void {
   program
     .command('demo')
     .description('stack up, run the pipeline under a steady load, and open the console (npm start)')
@@ -79,8 +79,7 @@ export function defineDemo(program: Command): void {
         }
         start('load', ['load', '--rate', String(rate), '--duration', '0']);
         if (process.stdout.isTTY && process.stdin.isTTY) {
-          const { runConsole } = await import('../ui/console.js');
-          await runConsole(config, { refreshMs: 2000, color: !noColor() });
+          await openConsole(config, { refreshMs: 2000, color: !noColor() });
         } else {
           log('no terminal: printing orderbus status every 10s instead of the console (Ctrl-C stops)');
           const { withOps } = await import('../src/ops/context.js');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { defineConfig } from './config.js';
+import type { CommandDeps } from './context.js';
 import { defineConsole } from './console.js';
 import { defineDemo } from './demo.js';
 import { defineDlq } from './dlq.js';
@@ -15,7 +16,7 @@ import { defineStack } from './stack.js';
  * Every command is registered here, in one place. Each command module declares its options and
  * imports its ops function lazily inside the action, so `orderbus --help` loads no driver.
  */
-export function registerCommands(program: Command): void {
+export function registerCommands(program: Command, deps: CommandDeps): void {
   defineStack(program);
   defineConfig(program);
   defineRun(program);
@@ -26,6 +27,6 @@ export function registerCommands(program: Command): void {
   defineOffsets(program);
   defineReplay(program);
   defineTrace(program);
-  defineConsole(program);
-  defineDemo(program);
+  defineConsole(program, deps.openConsole);
+  defineDemo(program, deps.openConsole);
 }

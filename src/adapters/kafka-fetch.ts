@@ -75,9 +75,7 @@ export class KafkaLogReader {
         (s) => s.description === 'private:Kafka:createCluster',
       );
       const create = sym
-        ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as
-            | ((o: object) => RawCluster)
-            | undefined)
+        ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
         : undefined;
       if (!create)
         throw new OrderbusError(

@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { usageError } from '../src/errors.js';
+import { configFrom } from './context.js';
+import { parseDuration } from './load.js';
+import { log, paint, printJson, printTable } from './output.js';
+
+export function defineChaos(program: Command): void {
+  const chaos = program
+    .command('chaos')
+    .description('chaos drills against the stack, with a business-invariant report');
+
+  chaos
+    .command('list')
+    .description('the scenarios, one line each')
+    .option('--json', 'machine output')
+    .action(async (opts: { json?: boolean }) => {
+      const { SCENARIOS } = await import('../src/chaos/scenarios.js');
+      const rows = SCENARIOS.map((s) => ({
+        name: s.name,
+        fault: s.summary,
+        proves: s.proves,
+        ...(s.requiresBrokers ? { requiresBrokers: s.requiresBrokers } : {}),
+      }));
+      if (opts.json) return printJson(rows);
+      printTable(
+        ['SCENARIO', 'FAULT', 'PROVES'],
+        rows.map((r) => [
+          r.name,
+          r.requiresBrokers ? `${r.fault} (needs ${r.requiresBrokers} brokers)` : r.fault,
+          r.proves,
+        ]),
+      );
+    });
+
+  chaos
+    .command('run')
+    .description(
+      'steady state → inject the fault under load → hold → heal → settle → verify; exits 1 if an invariant breaks',
+    )
+    .argument('<scenario>', 'a scenario from `orderbus chaos list`')
+    .option('--duration <d>', 'how long the fault is held while the load runs (e.g. 20s, 2m)', '20s')
+    .option('--rate <n>', 'orders per second placed during the drill', '20')
+    .option('--baseline <d>', 'steady-state measurement before the fault (default: a third of --duration)')
+    .option('--settle-timeout <d>', 'how long the pipeline may take to settle after the heal')
+    .option('--json', 'machine output (the full report)')
+    .action(
+      async (
+        scenario: string,
+        opts: { duration: string; rate: string; baseline?: string; settleTimeout?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        const rate = Number(opts.rate);
+        if (!Number.isFinite(rate) || rate <= 0)
+          throw usageError(
+            'BAD_RATE',
+            `--rate takes a positive number, got '${opts.rate}'`,
+            `orderbus chaos run ${scenario} --rate 20 --duration 20s`,
+          );
+        const durationMs = parseDuration(opts.duration);
+        if (durationMs <= 0)
+          throw usageError(
+            'BAD_DURATION',
+            `--duration must be longer than 0, got '${opts.duration}'`,
+            `orderbus chaos run ${scenario} --duration 20s`,
+          );
+        const { findScenario } = await import('../src/chaos/scenarios.js');
+        findScenario(scenario);
+        const config = configFrom(cmd);
+        const { runDrill } = await import('../src/chaos/drill.js');
+        const { reportLine } = await import('../src/chaos/report.js');
+        const ac = new AbortController();
+        const onSignal = () => {
+          log('interrupted: healing the fault and cleaning up (Ctrl-C again to abandon)');
+          ac.abort();
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const report = await runDrill(config, {
+            scenario,
+            ratePerSecond: rate,
+            durationMs,
+            ...(opts.baseline ? { baselineMs: parseDuration(opts.baseline) } : {}),
+            ...(opts.settleTimeout ? { settleTimeoutMs: parseDuration(opts.settleTimeout) } : {}),
+            signal: ac.signal,
+            log: (l) => log(l),
+            command: `chaos run ${scenario} --duration ${opts.duration} --rate ${opts.rate}`,
+          });
+          if (report.verdict !== 'PASS') process.exitCode = 1;
+          if (opts.json) return printJson(report);
+          const { renderReport } = await import('./format-chaos.js');
+          renderReport(report);
+          log(reportLine(report));
+        } finally {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+        }
+      },
+    );
+}
+
+export { paint };
