@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { configFrom } from './context.js';
 import { parseDuration } from './load.js';
+import type { DrillReport } from '../src/chaos/report.js';
+import { formatSeconds } from '../src/chaos/report.js';
 import { log, paint, printJson, printTable } from './output.js';
 
 export function defineChaos(program: Command): void {
@@ -88,7 +90,6 @@ export function defineChaos(program: Command): void {
           });
           if (report.verdict !== 'PASS') process.exitCode = 1;
           if (opts.json) return printJson(report);
-          const { renderReport } = await import('./format-chaos.js');
           renderReport(report);
           log(reportLine(report));
         } finally {
@@ -99,4 +100,53 @@ export function defineChaos(program: Command): void {
     );
 }
 
-export { paint };
+/** The report as an operator reads it: verdict and invariants first, then the figures. */
+function renderReport(r: DrillReport): void {
+  const out = (s = '') => process.stdout.write(`${s}\n`);
+  const verdict = r.verdict === 'PASS' ? paint.green('PASS') : paint.red('FAIL');
+  out(`${paint.bold(`chaos drill ${r.scenario}`)}: ${r.summary} — ${verdict}`);
+  for (const w of r.warnings) out(paint.yellow(`warning: ${w}`));
+  out();
+  printTable(
+    ['INVARIANT', 'VALUE', 'OK', 'DETAIL'],
+    r.invariants.map((i) => [i.name, i.value, i.ok ? paint.green('ok') : paint.red('BROKEN'), i.detail]),
+  );
+  out();
+  const c = r.checkout;
+  printTable(
+    ['CHECKOUT', 'REQUESTS', 'P50 MS', 'P99 MS'],
+    [
+      ['baseline', c.baseline.requests, c.baseline.p50, c.baseline.p99],
+      ['during fault', c.fault.requests, c.fault.p50, c.fault.p99],
+    ],
+  );
+  out(
+    `checkout success ${c.successPct}% (${c.succeeded}/${c.attempted}); orders: ${Object.entries(
+      r.orders.byStatus,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; placed → notified p50 ${r.orderCompletionMs.p50} ms, p99 ${r.orderCompletionMs.p99} ms`,
+  );
+  out();
+  printTable(
+    ['GROUP', 'PEAK LAG', 'PEAK TIME LAG MS'],
+    r.lag.map((g) => [g.group, g.peakLag, g.peakTimeLagMs]),
+  );
+  out();
+  printTable(
+    ['QUEUE', 'PEAK DEPTH'],
+    Object.entries(r.peakQueueDepths).map(([q, d]) => [q, d]),
+  );
+  out();
+  out(
+    `dead letters: +${r.dlq.delta} (order.events.dlq ${r.dlq.kafka}, email ${r.dlq.email}, webhook ${r.dlq.webhook}, analytics ${r.dlq.analytics})`,
+  );
+  out(`time to recover ${formatSeconds(r.recoveryMs)}; settled ${formatSeconds(r.settleMs)} after the heal`);
+  const seen = Object.entries(r.observed);
+  if (seen.length > 0) out(`observed: ${seen.map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  out();
+  out('timeline:');
+  for (const t of r.timeline) out(`  ${(t.atMs / 1000).toFixed(1).padStart(6)}s  ${t.event}`);
+  for (const m of r.remediation) out(`remedy: ${m}`);
+  for (const n of r.next) out(`next: ${n}`);
+}

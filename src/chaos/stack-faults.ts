@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { OrderbusConfig } from '../config.js';
 import { OrderbusError } from '../errors.js';
 import { connectRabbit } from '../adapters/rabbitmq.js';
@@ -65,8 +66,11 @@ export async function restartKafkaNode(
     return;
   }
   const dir = stackDir(config);
-  const spec = kafkaNodeSpecs(dir, state.brokers).find((s) => s.nodeId === nodeId);
   const current = state.kafka.find((n) => n.nodeId === nodeId);
+  // The spec comes from what the node was started with, so a cluster on other ports restarts too.
+  const spec = current
+    ? { nodeId, port: current.port, controllerPort: current.controllerPort, dir: dirname(current.configFile) }
+    : kafkaNodeSpecs(dir, state.brokers).find((s) => s.nodeId === nodeId);
   if (!spec || !current)
     throw new OrderbusError('KAFKA_NODE_UNKNOWN', `no Kafka node ${nodeId} in this stack`, {
       hint: 'orderbus stack status',
@@ -89,18 +93,18 @@ export async function restartKafkaNode(
   await waitForCluster(config, next.kafka, timeoutMs);
 }
 
-/** Restarts the RabbitMQ application (connections drop, durable queues and messages survive). */
-export async function restartRabbitmq(config: OrderbusConfig, downMs = 3000): Promise<void> {
+/** Stops the RabbitMQ application (connections drop; durable queues and persistent messages stay). */
+export async function stopRabbitmq(config: OrderbusConfig): Promise<void> {
   const state = readState(stackDir(config));
-  if (state?.mode === 'compose') {
-    await composeService('stop', 'rabbitmq');
-    await new Promise((r) => setTimeout(r, downMs));
-    await composeService('start', 'rabbitmq');
-  } else {
-    await execFileAsync('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
-    await new Promise((r) => setTimeout(r, downMs));
-    await execFileAsync('rabbitmqctl', ['start_app'], { timeout: 120_000 });
-  }
+  if (state?.mode === 'compose') await composeService('stop', 'rabbitmq');
+  else await execFileAsync('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
+}
+
+/** Starts the RabbitMQ application again and waits until it takes connections. */
+export async function startRabbitmq(config: OrderbusConfig): Promise<void> {
+  const state = readState(stackDir(config));
+  if (state?.mode === 'compose') await composeService('start', 'rabbitmq');
+  else await execFileAsync('rabbitmqctl', ['start_app'], { timeout: 120_000 });
   await waitFor(
     'rabbitmq back',
     async () => {
@@ -117,4 +121,11 @@ export async function restartRabbitmq(config: OrderbusConfig, downMs = 3000): Pr
         }),
     },
   );
+}
+
+/** Restarts the RabbitMQ application (connections drop, durable queues and messages survive). */
+export async function restartRabbitmq(config: OrderbusConfig, downMs = 3000): Promise<void> {
+  await stopRabbitmq(config);
+  await new Promise((r) => setTimeout(r, downMs));
+  await startRabbitmq(config);
 }

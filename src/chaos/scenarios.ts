@@ -1,0 +1,328 @@
+import type { OrderbusConfig } from '../config.js';
+import { closeMatches, ExitCode, OrderbusError } from '../errors.js';
+import { EventCodec } from '../events/codec.js';
+import { nextEvent } from '../events/codec.js';
+import type { OpsContext } from '../ops/context.js';
+import { redriveDlq } from '../ops/dlq.js';
+import type { ProviderName } from '../providers/index.js';
+import { readState } from '../stack/state.js';
+import { stackDir } from '../stack/paths.js';
+import { dlqName, topologyNames } from '../tasks/topology.js';
+import type { Verification } from './invariants.js';
+import type { DrillPipeline } from './pipeline.js';
+import { invariant, type Invariant } from './report.js';
+import { restartKafkaNode, signalKafkaNode, startRabbitmq, stopRabbitmq } from './stack-faults.js';
+
+/**
+ * The drills. Each one injects a fault while the load keeps placing orders, heals it at the end
+ * of the fault window (heal is idempotent: the drill calls it again on any failure or Ctrl-C),
+ * and may run the runbook's remedy once the pipeline settled (a DLQ redrive).
+ */
+export interface DrillContext {
+  /** The operator's config: where the stack is (faults on its processes use it). */
+  config: OrderbusConfig;
+  pipeline: DrillPipeline;
+  /** Ops calls against the drill pipeline's namespace. */
+  ops: OpsContext;
+  signal: AbortSignal;
+  /** How long the fault is held while the load runs. */
+  faultWindowMs: number;
+  note(event: string): void;
+  observe(key: string, value: number | string): void;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Scenario {
+  name: string;
+  summary: string;
+  /** What the drill proves, for `chaos list`. */
+  proves: string;
+  requiresBrokers?: number;
+  /** Multiplies the load rate in the middle third of the fault window. */
+  burstFactor?: number;
+  /** Extra time the pipeline may need to settle after this fault. */
+  settleExtraMs?: number;
+  inject(ctx: DrillContext): Promise<void>;
+  heal(ctx: DrillContext): Promise<void>;
+  /** Runs after the pipeline settled; true when it did something (the drill settles again). */
+  remedy?(ctx: DrillContext): Promise<boolean>;
+  checks?(ctx: DrillContext, v: Verification, figures: { faultP99: number }): Invariant[];
+  next?(ctx: DrillContext): string[];
+}
+
+async function faults(ctx: DrillContext, name: ProviderName, f: Record<string, unknown>): Promise<void> {
+  await ctx.pipeline.providers[name].setFaults(f);
+  ctx.note(`${name} provider faults ${JSON.stringify(f)}`);
+}
+
+function queueName(ctx: DrillContext, queue: 'email.tasks' | 'webhook.tasks'): string {
+  const c = ctx.pipeline.config;
+  return dlqName(
+    topologyNames({ prefix: c.rabbitPrefix, retryDelaysMs: c.workers.retryDelaysMs }).queues[queue],
+  );
+}
+
+/** Redrives a task DLQ of the drill pipeline, the way `orderbus dlq redrive … --execute` does. */
+async function redriveTasks(
+  ctx: DrillContext,
+  queue: 'email.tasks' | 'webhook.tasks',
+  fixUrl?: { from: string; to: string },
+): Promise<boolean> {
+  const name = queueName(ctx, queue);
+  const dry = await redriveDlq(ctx.ops, name, fixUrl ? { fixUrl } : {});
+  ctx.observe(`${queue}.dlq before remedy`, dry.selected);
+  if (dry.selected === 0) return false;
+  const r = await redriveDlq(ctx.ops, name, {
+    ...(fixUrl ? { fixUrl } : {}),
+    execute: true,
+    command: `dlq redrive ${name}${fixUrl ? ` --fix-url ${fixUrl.from}=${fixUrl.to}` : ''} --execute`,
+  });
+  ctx.note(`redrove ${r.redriven} of ${dry.selected} from ${name} (${r.remaining} left)`);
+  ctx.observe(`${queue}.dlq redriven`, r.redriven);
+  return true;
+}
+
+function requireLocalStack(config: OrderbusConfig, what: string): void {
+  if (!readState(stackDir(config)))
+    throw new OrderbusError('STACK_NOT_STARTED', `${what} needs a stack started by orderbus`, {
+      hint: 'orderbus stack up',
+    });
+}
+
+/** The broker leading most of the drill topic's partitions (killing it moves the most leaders). */
+async function busiestBroker(ctx: DrillContext): Promise<number> {
+  const admin = await ctx.ops.admin();
+  const meta = await admin.fetchTopicMetadata({ topics: [ctx.pipeline.config.topics.orderEvents] });
+  const count = new Map<number, number>();
+  for (const p of meta.topics[0]?.partitions ?? []) count.set(p.leader, (count.get(p.leader) ?? 0) + 1);
+  return [...count.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 1;
+}
+
+const killed = new WeakMap<DrillContext, number[]>();
+
+async function poisonRecords(ctx: DrillContext, n: number): Promise<void> {
+  const c = ctx.pipeline.config;
+  const codec = EventCodec.fromConfig(c);
+  const sample = await codec.encode(
+    nextEvent(
+      { eventId: '00000000-0000-4000-8000-000000000000', orderId: 'poison', correlationId: 'poison' },
+      'order.cancelled',
+      'chaos-drill',
+      { reason: 'poison template' },
+    ),
+  );
+  const wireHeader = sample.subarray(0, 5);
+  const messages = [];
+  for (let i = 0; i < n; i++) {
+    messages.push({ key: `poison-undecodable-${i}`, value: Buffer.from(`not an event ${i} \u0000\u00ff`) });
+    messages.push({
+      key: `poison-invalid-${i}`,
+      value: Buffer.concat([
+        wireHeader,
+        Buffer.from(JSON.stringify({ type: 'order.cancelled', eventId: i })),
+      ]),
+    });
+  }
+  const producer = await ctx.ops.producer();
+  await producer.send({ topic: c.topics.orderEvents, acks: -1, messages });
+  ctx.observe('poison records injected', messages.length);
+  ctx.note(`injected ${n} undecodable and ${n} schema-invalid records`);
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'shipping-slow',
+    summary: 'the shipping API answers in 8–12 s',
+    proves: 'checkout never waits on a provider; orders complete once labels come back',
+    settleExtraMs: 30_000,
+    inject: (ctx) => faults(ctx, 'shipping', { latencyMs: [8000, 12000] }),
+    heal: (ctx) => faults(ctx, 'shipping', {}),
+    checks: (_ctx, _v, f) => [
+      invariant(
+        'checkout does not wait on shipping',
+        Math.round(f.faultP99),
+        f.faultP99 < 8000,
+        `checkout p99 ${f.faultP99.toFixed(0)} ms during the fault; the provider took 8–12 s`,
+      ),
+    ],
+  },
+  {
+    name: 'email-down',
+    summary: 'the e-mail provider answers 503 to everything',
+    proves: 'an outage loses nothing: tasks retry, dead-letter, and are redriven once',
+    inject: (ctx) => faults(ctx, 'email', { down: '503' }),
+    heal: (ctx) => faults(ctx, 'email', {}),
+    remedy: (ctx) => redriveTasks(ctx, 'email.tasks'),
+    next: (ctx) => [
+      `orderbus dlq redrive ${ctx.config.rabbitPrefix}email.tasks.dlq --execute (after an outage longer than the retry tiers)`,
+    ],
+  },
+  {
+    name: 'payment-timeout',
+    summary: 'the payment gateway answers after the 10 s client timeout (and still charges)',
+    proves: 'a timed-out charge is retried with its idempotency key: never charged twice',
+    settleExtraMs: 30_000,
+    inject: (ctx) => faults(ctx, 'payment', { latencyMs: [10_500, 12_000] }),
+    heal: (ctx) => faults(ctx, 'payment', {}),
+  },
+  {
+    name: 'webhook-moved',
+    summary: 'the partner moved its webhook URL (410 Gone at the old one)',
+    proves: 'moved deliveries dead-letter at once; a --fix-url redrive delivers each exactly once',
+    inject: (ctx) => faults(ctx, 'webhook', { movedFrom: '/hooks/v1', movedTo: '/hooks/v2' }),
+    // The partner stays moved: the remedy is the redrive, not the partner coming back.
+    heal: async () => undefined,
+    remedy: (ctx) => {
+      const base = ctx.pipeline.providers.webhook.url;
+      return redriveTasks(ctx, 'webhook.tasks', { from: `${base}/hooks/v1`, to: `${base}/hooks/v2` });
+    },
+    checks: (_ctx, v) => [
+      invariant(
+        'moved webhooks redriven',
+        v.dlq.webhook,
+        v.dlq.webhook === 0,
+        `${v.dlq.webhook} webhook tasks left in the DLQ after the --fix-url redrive`,
+      ),
+    ],
+    next: (ctx) => {
+      const old = ctx.config.workers.partnerWebhookUrl;
+      const moved = old.includes('/hooks/v1') ? old.replace('/hooks/v1', '/hooks/v2') : `${old}-NEW`;
+      return [
+        `orderbus dlq redrive ${ctx.config.rabbitPrefix}webhook.tasks.dlq --fix-url ${old}=${moved} --execute`,
+      ];
+    },
+  },
+  {
+    name: 'kafka-broker-kill',
+    summary: 'one Kafka broker of three is killed -9, then restarted',
+    proves: 'RF 3 / min.insync 2: the pipeline rides out a broker loss without losing a record',
+    requiresBrokers: 3,
+    settleExtraMs: 30_000,
+    inject: async (ctx) => {
+      requireLocalStack(ctx.config, 'kafka-broker-kill');
+      const node = await busiestBroker(ctx);
+      killed.set(ctx, [node]);
+      await signalKafkaNode(ctx.config, node, 'SIGKILL');
+      ctx.observe('killed broker', node);
+      ctx.note(`Kafka broker ${node} killed -9`);
+    },
+    heal: async (ctx) => {
+      for (const node of killed.get(ctx) ?? []) {
+        await restartKafkaNode(ctx.config, node);
+        ctx.note(`Kafka broker ${node} restarted; cluster healthy`);
+      }
+      killed.delete(ctx);
+    },
+  },
+  {
+    name: 'kafka-restart',
+    summary: 'Kafka is stopped, held down, and started again',
+    proves: 'checkout keeps taking orders (outbox) and every service resumes where it stopped',
+    settleExtraMs: 30_000,
+    inject: async (ctx) => {
+      requireLocalStack(ctx.config, 'kafka-restart');
+      const nodes = (readState(stackDir(ctx.config))?.kafka ?? []).map((n) => n.nodeId);
+      killed.set(ctx, nodes);
+      for (const n of nodes) await signalKafkaNode(ctx.config, n, 'SIGTERM');
+      ctx.note(`Kafka stopped (nodes ${nodes.join(', ')})`);
+    },
+    heal: async (ctx) => {
+      const nodes = killed.get(ctx) ?? [];
+      for (const n of nodes) await restartKafkaNode(ctx.config, n);
+      if (nodes.length > 0) ctx.note('Kafka restarted; cluster healthy');
+      killed.delete(ctx);
+    },
+  },
+  {
+    name: 'rabbitmq-restart',
+    summary: 'RabbitMQ is stopped, held down, and started again',
+    proves: 'the dispatcher waits and re-publishes; durable tasks survive; nothing is lost',
+    settleExtraMs: 30_000,
+    inject: async (ctx) => {
+      killed.set(ctx, [1]);
+      await stopRabbitmq(ctx.config);
+      ctx.note('RabbitMQ stopped');
+    },
+    heal: async (ctx) => {
+      if (!killed.get(ctx)) return;
+      await startRabbitmq(ctx.config);
+      killed.delete(ctx);
+      ctx.note('RabbitMQ started; taking connections');
+    },
+  },
+  {
+    name: 'service-crash',
+    summary: 'kill -9 payment, outbox relay, dispatcher and a worker in turn, mid-flood',
+    proves: 'a crash anywhere (also while catching up) loses nothing and duplicates nothing',
+    inject: async (ctx) => {
+      const targets = ['payment', 'outbox-relay', 'dispatcher', 'email-worker'];
+      const slot = Math.max(1000, ctx.faultWindowMs / targets.length);
+      const t0 = Date.now();
+      let kills = 0;
+      for (const [i, name] of targets.entries()) {
+        await ctx.sleep(Math.max(0, t0 + i * slot + slot / 3 - Date.now()));
+        // Once mid-flood, and once again right after it came back (a crash while catching up).
+        for (let round = 0; round < 2; round++) {
+          const pid = await ctx.pipeline.kill(name);
+          if (pid !== undefined) kills++;
+          ctx.note(`${name} killed -9 (pid ${pid ?? '?'})${round === 1 ? ' while catching up' : ''}`);
+          await ctx.sleep(round === 0 ? 800 : 200);
+          await ctx.pipeline.startProcess(name);
+          ctx.note(`${name} restarted (pid ${ctx.pipeline.pid(name) ?? '?'})`);
+          if (round === 0) await ctx.sleep(150);
+        }
+      }
+      ctx.observe('processes killed -9', kills);
+    },
+    heal: async (ctx) => {
+      const restarted = await ctx.pipeline.ensureRunning();
+      if (restarted.length > 0) ctx.note(`restarted ${restarted.join(', ')}`);
+    },
+  },
+  {
+    name: 'flash-sale',
+    summary: 'a 10× traffic burst',
+    proves: 'checkout holds a connection for one short transaction: the burst queues, nothing breaks',
+    burstFactor: 10,
+    inject: async (ctx) => ctx.note('10× burst in the middle third of the fault window'),
+    heal: async () => undefined,
+  },
+  {
+    name: 'poison',
+    summary: 'undecodable and schema-invalid records injected into order.events',
+    proves: 'every consumer dead-letters a poison record with its context and keeps going',
+    inject: (ctx) => poisonRecords(ctx, 5),
+    heal: async () => undefined,
+    checks: (ctx, v) => {
+      const expected = 10 * ctx.pipeline.groups.length;
+      return [
+        invariant(
+          'poison dead-lettered by every group',
+          Math.max(0, expected - v.poisonDeadLettered),
+          v.poisonDeadLettered >= expected,
+          `${v.poisonDeadLettered} of ${expected} (10 records × ${ctx.pipeline.groups.length} groups) on the DLQ topic`,
+        ),
+      ];
+    },
+  },
+];
+
+export function scenarioNames(): string[] {
+  return SCENARIOS.map((s) => s.name);
+}
+
+export function findScenario(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (s) return s;
+  const near = closeMatches(name, scenarioNames());
+  throw new OrderbusError(
+    'UNKNOWN_SCENARIO',
+    `unknown chaos scenario '${name}'${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(', ')}?` : ''}`,
+    {
+      hint: 'orderbus chaos list',
+      exitCode: ExitCode.usage,
+      subject: name,
+      details: { closeMatches: near },
+    },
+  );
+}
