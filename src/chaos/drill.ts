@@ -168,6 +168,8 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
     }
     note(settledAt === null ? `did not settle within ${settleTimeoutMs / 1000}s` : 'settled');
 
+    for (const u of pipeline.unexpected) warnings.push(`service crashed: ${u}`);
+    observed['unexpected service exits'] = pipeline.unexpected.length;
     const placed = [...orderIdsOf(baseline), ...orderIdsOf(fault)];
     const v = await verifyDrill(ops, pipeline, placed, settledAt !== null);
     report = buildReport({

@@ -59,6 +59,8 @@ interface Running {
   ready: Promise<void>;
   log: string[];
   exited: boolean;
+  /** Killed by the drill (a crash it injected), as opposed to one it did not expect. */
+  killed: boolean;
 }
 
 export interface DrillPipelineOptions {
@@ -125,6 +127,9 @@ export class DrillPipeline {
   private readonly procs = new Map<string, Running>();
   private readonly log: (line: string) => void;
   private created = { schema: false, topics: false, rabbit: false };
+  private stopping = false;
+  /** Service processes that died without the drill killing them (a finding in itself). */
+  readonly unexpected: string[] = [];
 
   constructor(
     readonly base: OrderbusConfig,
@@ -227,7 +232,7 @@ export class DrillPipeline {
       env: childEnv(configEnv(this.config)),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const running: Running = { child, log: [], exited: false, ready: Promise.resolve() };
+    const running: Running = { child, log: [], exited: false, killed: false, ready: Promise.resolve() };
     running.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -257,6 +262,10 @@ export class DrillPipeline {
       child.once('exit', (code, signal) => {
         running.exited = true;
         clearTimeout(timer);
+        if (!running.killed && !this.stopping)
+          this.unexpected.push(
+            `${name} (pid ${child.pid}) exited on its own (${signal ?? `code ${code}`}): ${running.log.slice(-3).join(' | ')}`,
+          );
         reject(
           new OrderbusError(
             'DRILL_SERVICE_EXITED',
@@ -278,6 +287,7 @@ export class DrillPipeline {
     const r = this.procs.get(name);
     if (!r || r.exited) return undefined;
     const pid = r.child.pid;
+    r.killed = true;
     const gone = new Promise((res) => r.child.once('exit', res));
     r.child.kill('SIGKILL');
     await gone;
@@ -312,6 +322,8 @@ export class DrillPipeline {
         problems.push(`${what}: ${errorMessage(e)}`);
       }
     };
+    const stopping = Date.now();
+    this.stopping = true;
     await step('stop services', async () => {
       await Promise.all(
         [...this.procs.values()]
@@ -319,7 +331,7 @@ export class DrillPipeline {
           .map(
             (r) =>
               new Promise<void>((resolve) => {
-                const t = setTimeout(() => r.child.kill('SIGKILL'), 10_000);
+                const t = setTimeout(() => r.child.kill('SIGKILL'), 3000);
                 r.child.once('exit', () => {
                   clearTimeout(t);
                   resolve();
@@ -329,6 +341,7 @@ export class DrillPipeline {
           ),
       );
     });
+    this.log(`services stopped in ${((Date.now() - stopping) / 1000).toFixed(1)}s`);
     if (this.providers)
       await step('stop providers', () => Promise.all(Object.values(this.providers).map((p) => p.stop())));
     if (this.config && this.created.topics)
@@ -338,10 +351,12 @@ export class DrillPipeline {
           await a.deleteTopics({
             topics: [this.config.topics.orderEvents, this.config.topics.orderEventsDlq],
           });
+          // Groups that still have members (a process that had to be killed) cannot be deleted
+          // yet; with their topic gone the broker drops them once their sessions expire.
           const groups = (await a.listGroups()).groups
             .map((g) => g.groupId)
             .filter((g) => g.startsWith(`${this.ns}.`));
-          if (groups.length > 0) await a.deleteGroups(groups);
+          if (groups.length > 0) await a.deleteGroups(groups).catch(() => undefined);
         } finally {
           await a.disconnect().catch(() => undefined);
         }

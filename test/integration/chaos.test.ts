@@ -1,0 +1,195 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import type { DrillReport } from '../../src/chaos/report.js';
+import { listAudit } from '../../src/ops/audit.js';
+import { withOps } from '../../src/ops/context.js';
+import { runCli } from '../support/cli.js';
+import {
+  startDrillKafka,
+  startDrillRabbit,
+  type DrillKafka,
+  type DrillRabbit,
+} from '../support/chaos-stack.js';
+import { testNamespace } from '../support/namespace.js';
+
+// Every drill runs through the real CLI against real brokers, at a small scale (seconds of load,
+// a few orders per second). Drills that stop or kill a broker get a private one, so the shared
+// stack other test files use is never disturbed.
+const audit = `${testNamespace('chaos')}.audit`;
+const SMALL = ['--duration', '5s', '--rate', '8', '--json'];
+
+async function drill(
+  scenario: string,
+  env: Record<string, string> = {},
+  args: string[] = SMALL,
+): Promise<{ code: number; report: DrillReport; stderr: string }> {
+  const r = await runCli(['chaos', 'run', scenario, ...args], {
+    env: { ORDERBUS_TOPIC_AUDIT: audit, ...env },
+    timeoutMs: 300_000,
+  });
+  let report: DrillReport;
+  try {
+    report = JSON.parse(r.stdout) as DrillReport;
+  } catch {
+    throw new Error(`chaos run ${scenario} printed no report (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
+  }
+  return { code: r.code, report, stderr: r.stderr };
+}
+
+function expectPass(r: { code: number; report: DrillReport; stderr: string }): void {
+  const broken = r.report.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail}`);
+  expect(broken, r.stderr.slice(-2000)).toEqual([]);
+  expect(r.report.verdict).toBe('PASS');
+  expect(r.code).toBe(0);
+  expect(r.report.orders.placed).toBeGreaterThan(20);
+  expect(r.report.orders.completed).toBeGreaterThan(0);
+  expect(r.report.warnings.filter((w) => w.startsWith('service crashed'))).toEqual([]);
+}
+
+const privates: { stop(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const p of privates.reverse()) await p.stop().catch(() => undefined);
+  await withOps(loadConfig({ env: { ...process.env, ORDERBUS_TOPIC_AUDIT: audit } }), async (ctx) => {
+    const admin = await ctx.admin();
+    await admin.deleteTopics({ topics: [audit] }).catch(() => undefined);
+  });
+}, 180_000);
+
+describe('orderbus chaos', () => {
+  it('lists the scenarios, and refuses an unknown one with the close matches (exit 2)', async () => {
+    const list = await runCli(['chaos', 'list', '--json']);
+    expect(list.code).toBe(0);
+    const names = (JSON.parse(list.stdout) as { name: string }[]).map((s) => s.name);
+    for (const n of [
+      'shipping-slow',
+      'email-down',
+      'payment-timeout',
+      'webhook-moved',
+      'kafka-broker-kill',
+      'kafka-restart',
+      'rabbitmq-restart',
+      'service-crash',
+      'flash-sale',
+      'poison',
+    ])
+      expect(names).toContain(n);
+    const bad = await runCli(['chaos', 'run', 'shiping-slow']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("error[UNKNOWN_SCENARIO]: unknown chaos scenario 'shiping-slow'");
+    expect(bad.stderr).toContain("did you mean 'shipping-slow'");
+    expect(bad.stderr).toContain('hint: orderbus chaos list');
+  });
+
+  it('shipping-slow: checkout never waits on the 8–12 s provider; every order completes; verdict audited', async () => {
+    const r = await drill('shipping-slow');
+    expectPass(r);
+    // The fault really hit: orders placed during it took at least a label's 8 s to complete.
+    expect(r.report.orderCompletionMs.p99).toBeGreaterThanOrEqual(8000);
+    expect(r.report.checkout.fault.p99).toBeLessThan(2000);
+    const records = await withOps(
+      loadConfig({ env: { ...process.env, ORDERBUS_TOPIC_AUDIT: audit } }),
+      (ctx) => listAudit(ctx, { command: 'chaos run shipping-slow' }),
+    );
+    expect(records.length).toBe(1);
+    expect(records[0]?.result).toMatchObject({ verdict: 'PASS' });
+  });
+
+  it('email-down: tasks wait through the outage; every e-mail is sent exactly once', async () => {
+    const r = await drill('email-down');
+    expectPass(r);
+    const retried = Object.entries(r.report.peakQueueDepths)
+      .filter(([q]) => q.startsWith('email.tasks.retry') || q === 'email.tasks.dlq')
+      .reduce((n, [, d]) => n + d, 0);
+    expect(retried).toBeGreaterThan(0);
+    expect(r.report.duplicates.emails).toBe(0);
+  });
+
+  it('payment-timeout: charges that time out are retried by key and never made twice', async () => {
+    const r = await drill('payment-timeout');
+    expectPass(r);
+    expect(r.report.orderCompletionMs.p99).toBeGreaterThanOrEqual(10_000);
+    expect(r.report.lag.find((g) => g.group === 'payment')?.peakLag).toBeGreaterThan(0);
+  });
+
+  it('webhook-moved: 410s dead-letter, the --fix-url redrive delivers each once, and the report ends with the command', async () => {
+    const r = await drill('webhook-moved');
+    expectPass(r);
+    expect(Number(r.report.observed['webhook.tasks.dlq redriven'])).toBeGreaterThan(0);
+    expect(r.report.dlq.webhook).toBe(0);
+    expect(r.report.next.at(-1)).toMatch(
+      /^orderbus dlq redrive \S*webhook\.tasks\.dlq --fix-url \S+=\S+ --execute$/,
+    );
+  });
+
+  it('service-crash: kill -9 of payment, relay, dispatcher and a worker mid-flood loses and duplicates nothing', async () => {
+    const r = await drill('service-crash');
+    expectPass(r);
+    expect(r.report.observed['processes killed -9']).toBe(6);
+  });
+
+  it('flash-sale: a 10× burst is absorbed', async () => {
+    const r = await drill('flash-sale');
+    expectPass(r);
+    expect(r.report.checkout.fault.requests).toBeGreaterThan(3 * r.report.checkout.baseline.requests);
+  });
+
+  it('poison: undecodable and schema-invalid records are dead-lettered by every group; orders keep flowing', async () => {
+    const r = await drill('poison');
+    expectPass(r);
+    expect(r.report.dlq.kafka).toBeGreaterThanOrEqual(90);
+  });
+
+  describe('broker faults (private brokers)', () => {
+    let kafka1: DrillKafka | undefined;
+    let kafka3: DrillKafka | undefined;
+    let rabbit: DrillRabbit | undefined;
+
+    it('kafka-restart: a single-node Kafka stopped and started again; checkout kept taking orders', async () => {
+      kafka1 = await startDrillKafka(1, 19392);
+      privates.push(kafka1);
+      const r = await drill('kafka-restart', kafka1.env);
+      expectPass(r);
+      expect(r.report.timeline.map((t) => t.event)).toContain('Kafka restarted; cluster healthy');
+      // Checkout never calls Kafka: every order placed while it was down was accepted.
+      expect(r.report.checkout.successPct).toBe(100);
+    });
+
+    it('kafka-broker-kill: one broker of three killed -9 and restarted', async () => {
+      kafka3 = await startDrillKafka(3, 19492);
+      privates.push(kafka3);
+      const r = await drill('kafka-broker-kill', kafka3.env);
+      expectPass(r);
+      expect(Number(r.report.observed['killed broker'])).toBeGreaterThanOrEqual(1);
+    });
+
+    it('kafka-broker-kill refuses a one-broker stack and names the command that fixes it', async () => {
+      const r = await runCli(['chaos', 'run', 'kafka-broker-kill', ...SMALL], {
+        env: kafka1?.env ?? {},
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('error[DRILL_NEEDS_BROKERS]');
+      expect(r.stderr).toContain('orderbus stack up --brokers 3');
+    });
+
+    it('rabbitmq-restart: RabbitMQ stopped and started again; the dispatcher waits, nothing is lost', async () => {
+      rabbit = await startDrillRabbit(5692);
+      privates.push(rabbit);
+      const r = await drill('rabbitmq-restart', rabbit.env);
+      expectPass(r);
+      expect(r.report.timeline.map((t) => t.event)).toContain('RabbitMQ started; taking connections');
+    });
+
+    it('a broken build (dispatcher commits before RabbitMQ confirmed) makes the same drill fail: the loss is caught', async () => {
+      const r = await drill('rabbitmq-restart', {
+        ...(rabbit?.env ?? {}),
+        ORDERBUS_UNSAFE_ACK_BEFORE_PUBLISH: 'true',
+      });
+      expect(r.report.verdict).toBe('FAIL');
+      expect(r.code).toBe(1);
+      const broken = r.report.invariants.filter((i) => !i.ok).map((i) => i.name);
+      expect(broken.some((n) => n === 'orders lost' || n === 'tasks lost')).toBe(true);
+      expect(r.report.orders.lost + r.report.tasks.lost).toBeGreaterThan(0);
+      expect(r.report.warnings.join('\n')).toContain('unsafeAckBeforePublish');
+    });
+  });
+});
