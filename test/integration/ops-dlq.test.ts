@@ -177,6 +177,14 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     }
     const bad = await runCli(['metrics', '--listen', 'nowhere']);
     expect(bad.code).toBe(2);
+    const t0 = Date.now();
+    const down = await runCli(['queues'], {
+      env: { ORDERBUS_RABBITMQ_MANAGEMENT_URL: 'http://guest:guest@127.0.0.1:1' },
+    });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('error[RABBITMQ_MANAGEMENT_UNREACHABLE]');
+    expect(down.stderr).toContain('127.0.0.1:1');
+    expect(Date.now() - t0).toBeLessThan(15_000);
   }, 90_000);
 });
 
