@@ -91,31 +91,38 @@ export class KafkaLogReader {
     return this.cluster;
   }
 
-  /** Timestamps (ms) of the records at the given offsets; absent when there is no record there. */
+  /**
+   * Timestamps (ms) of the records at the given offsets; absent when there is no record there.
+   * Each round fetches every partition once, from its lowest unresolved offset, and resolves
+   * every probe the returned records cover — many groups at different offsets of one partition
+   * cost one or two rounds, not one round each.
+   */
   async timestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (probes.length === 0) return out;
     const cluster = await this.connect([...new Set(probes.map((p) => p.topic))]);
-    let remaining = [...new Map(probes.map((p) => [probeKey(p), p])).values()];
-    while (remaining.length > 0) {
-      // One round: each topic-partition at most once.
-      const round: OffsetProbe[] = [];
-      const later: OffsetProbe[] = [];
-      const used = new Set<string>();
-      for (const p of remaining) {
-        const tp = `${p.topic}/${p.partition}`;
-        if (used.has(tp)) later.push(p);
-        else {
-          used.add(tp);
-          round.push(p);
+    const byTp = new Map<string, OffsetProbe[]>();
+    for (const p of new Map(probes.map((x) => [probeKey(x), x])).values()) {
+      const tp = `${p.topic}/${p.partition}`;
+      byTp.set(tp, [...(byTp.get(tp) ?? []), p]);
+    }
+    for (const list of byTp.values()) list.sort((a, b) => a.offset - b.offset);
+    while (byTp.size > 0) {
+      const round = [...byTp.values()].map((list) => list[0] as OffsetProbe);
+      const results = await this.fetchMany(cluster, round, 64 * 1024);
+      for (const [tp, list] of byTp) {
+        const records = results.get(tp) ?? [];
+        const last = records[records.length - 1];
+        const remaining: OffsetProbe[] = [];
+        for (const p of list) {
+          const m = records.find((r) => r.offset >= p.offset);
+          if (m) out.set(probeKey(p), m.timestamp);
+          else if (last && p.offset > last.offset) remaining.push(p);
+          // else: nothing at or after it (end of log): no timestamp
         }
+        if (remaining.length > 0 && remaining.length < list.length) byTp.set(tp, remaining);
+        else byTp.delete(tp);
       }
-      const results = await this.fetchMany(cluster, round, 4096);
-      for (const p of round) {
-        const m = results.get(`${p.topic}/${p.partition}`)?.find((r) => r.offset >= p.offset);
-        if (m) out.set(probeKey(p), m.timestamp);
-      }
-      remaining = later;
     }
     return out;
   }
