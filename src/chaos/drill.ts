@@ -6,7 +6,7 @@ import { OpsContext, withOps } from '../ops/context.js';
 import { readState } from '../stack/state.js';
 import { stackDir } from '../stack/paths.js';
 import { verifyDrill, type Verification } from './invariants.js';
-import { isBackToBaseline, isQuiet, PipelineMonitor, type Peaks } from './monitor.js';
+import { isBackToBaseline, isQuiet, pendingWork, PipelineMonitor, type Peaks } from './monitor.js';
 import { DrillPipeline } from './pipeline.js';
 import { invariant, reportLine, verdictOf, type DrillReport, type Invariant } from './report.js';
 import { findScenario, type DrillContext, type Scenario } from './scenarios.js';
@@ -166,7 +166,11 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
         settledAt = again.settledAt;
       }
     }
-    note(settledAt === null ? `did not settle within ${settleTimeoutMs / 1000}s` : 'settled');
+    note(
+      settledAt === null
+        ? `did not settle within ${settleTimeoutMs / 1000}s: ${pendingWork(monitor.last).join(', ')}`
+        : 'settled',
+    );
 
     for (const u of pipeline.unexpected) warnings.push(`service crashed: ${u}`);
     observed['unexpected service exits'] = pipeline.unexpected.length;
@@ -246,7 +250,7 @@ async function settlePipeline(
     if (recoveredAt === null && isBackToBaseline(s, baseline)) recoveredAt = s.at;
     quiet = isQuiet(s) ? quiet + 1 : 0;
     if (quiet >= QUIET_SAMPLES) return { settledAt: s.at, recoveredAt: recoveredAt ?? s.at };
-    await sleep(500);
+    await sleep(1000);
   }
   return { settledAt: null, recoveredAt };
 }
@@ -314,7 +318,7 @@ function buildReport(i: BuildInput): DrillReport {
       i.settleMs === null ? 1 : 0,
       i.settleMs !== null,
       i.settleMs === null
-        ? `work was still pending ${(i.options.settleTimeoutMs / 1000).toFixed(0)}s after the heal`
+        ? `work was still pending ${(i.options.settleTimeoutMs / 1000).toFixed(0)}s after the heal: ${pendingWork(i.monitor.last).slice(0, 8).join(', ')}`
         : `nothing left to do ${(i.settleMs / 1000).toFixed(1)}s after the heal`,
     ),
     ...(i.scenario.checks?.(i.ctx, v, { faultP99: fault.latencyMs.p99 }) ?? []),

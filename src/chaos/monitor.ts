@@ -130,6 +130,20 @@ export class PipelineMonitor {
             if (!q.name.startsWith(this.pipeline.config.rabbitPrefix)) continue;
             s.queues[q.name.slice(this.pipeline.config.rabbitPrefix.length)] = q.ready + q.unacked;
           }
+          // The management API's figures lag (and read 0 right after a restart): the broker's own
+          // count of ready messages must agree before a queue counts as empty.
+          const conn = await this.ops.amqp();
+          const ch = await conn.createChannel();
+          ch.on('error', () => undefined);
+          try {
+            for (const name of Object.keys(s.queues)) {
+              if (name.endsWith('.dlq')) continue;
+              const q = await ch.checkQueue(`${this.pipeline.config.rabbitPrefix}${name}`);
+              s.queues[name] = Math.max(s.queues[name] ?? 0, q.messageCount);
+            }
+          } finally {
+            await ch.close().catch(() => undefined);
+          }
         } catch (e) {
           s.errors.push(`rabbitmq: ${errorMessage(e)}`);
         }
@@ -168,4 +182,17 @@ export function isBackToBaseline(s: PipelineSample, baseline: Peaks): boolean {
     .filter(([q]) => !q.endsWith('.dlq'))
     .every(([q, d]) => d <= (baseline.queues[q] ?? 0));
   return lagOk && queuesOk && (s.outboxUnsent ?? 0) <= baseline.outboxUnsent;
+}
+
+/** What keeps a sample from being quiet, one short phrase each (for the report). */
+export function pendingWork(s: PipelineSample | undefined): string[] {
+  if (!s) return ['no sample'];
+  const out = [...s.errors];
+  for (const [g, l] of Object.entries(s.lag ?? {}))
+    if (l !== 0) out.push(l < 0 ? `group ${g} absent` : `${g} lag ${l}`);
+  for (const [q, d] of Object.entries(s.queues ?? {}))
+    if (!q.endsWith('.dlq') && d > 0) out.push(`${q} ${d}`);
+  if (s.outboxUnsent) out.push(`outbox unsent ${s.outboxUnsent}`);
+  if (s.shipmentsPending) out.push(`shipments pending ${s.shipmentsPending}`);
+  return out;
 }

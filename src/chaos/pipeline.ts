@@ -80,6 +80,13 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The error a dying Node process printed (its message and first stack frames), from its stderr tail. */
+function lastError(log: string[]): string {
+  const tail = log.slice(-40).filter((l) => l.trim() !== '' && !l.startsWith('{"t"'));
+  const i = tail.findIndex((l) => /Error|error|throw/.test(l));
+  return (i >= 0 ? tail.slice(i, i + 6) : tail.slice(-6)).map((l) => l.trim()).join(' | ');
+}
+
 /** The ORDERBUS_* environment that gives a child process exactly this config. */
 export function configEnv(c: OrderbusConfig): Record<string, string> {
   return {
@@ -264,7 +271,7 @@ export class DrillPipeline {
         clearTimeout(timer);
         if (!running.killed && !this.stopping)
           this.unexpected.push(
-            `${name} (pid ${child.pid}) exited on its own (${signal ?? `code ${code}`}): ${running.log.slice(-3).join(' | ')}`,
+            `${name} (pid ${child.pid}) exited on its own (${signal ?? `code ${code}`}): ${lastError(running.log)}`,
           );
         reject(
           new OrderbusError(

@@ -78,17 +78,31 @@ export async function startDrillRabbit(amqpPort: number): Promise<DrillRabbit> {
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
     RABBITMQ_PID_FILE: join(dir, 'pid'),
   };
+  const stop = async () => {
+    await run('rabbitmqctl', ['stop'], { env, timeout: 60_000 }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
   await run('rabbitmq-server', ['-detached'], { env, cwd: dir });
-  await run('rabbitmqctl', ['await_startup', '--timeout', '120'], { env, timeout: 130_000 });
+  // await_startup fails at once while the new node has not registered with epmd yet: retry.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await run('rabbitmqctl', ['await_startup', '--timeout', '60'], { env, timeout: 70_000 });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
   return {
     env: {
       RABBITMQ_NODENAME: node,
       ORDERBUS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
       ORDERBUS_RABBITMQ_MANAGEMENT_URL: `http://guest:guest@127.0.0.1:${mgmtPort}`,
     },
-    async stop() {
-      await run('rabbitmqctl', ['stop'], { env, timeout: 60_000 }).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
