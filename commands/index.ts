@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { defineChaos } from './chaos.js';
 import { defineConfig } from './config.js';
 import type { CommandDeps } from './context.js';
 import { defineConsole } from './console.js';
@@ -29,4 +30,5 @@ export function registerCommands(program: Command, deps: CommandDeps): void {
   defineTrace(program);
   defineConsole(program, deps.openConsole);
   defineDemo(program, deps.openConsole);
+  defineChaos(program);
 }
