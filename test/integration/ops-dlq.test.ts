@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
@@ -99,6 +101,21 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     expect(plan.items[0]?.diff.join('\n')).toContain(`+   "url": "${newUrl}/orders"`);
     expect(await depth(p, dlq)).toBe(8);
 
+    const edited = await runCli(['dlq', 'redrive', dlq, '--edit', '--limit', '2', '--json'], {
+      env: { ...env, EDITOR: "sed -i 's#/hooks/v1/#/hooks/v2/#'" },
+    });
+    expect(edited.code, edited.stderr).toBe(0);
+    const e = json<RedriveResult>(edited.stdout);
+    expect(e).toMatchObject({ selected: 2, toRedrive: 2, unchanged: 0 });
+    expect(e.items[1]?.diff.join('\n')).toContain('/hooks/v2/orders');
+    const patchFile = join(mkdtempSync(join(tmpdir(), 'patch-')), 'fix.json');
+    writeFileSync(patchFile, JSON.stringify({ payload: { note: 'resent' }, url: null }));
+    const patched = await runCli(['dlq', 'redrive', dlq, '--patch', patchFile, '--limit', '1', '--json'], {
+      env,
+    });
+    const pr = json<RedriveResult>(patched.stdout);
+    expect(pr.items[0]?.diff.join('\n')).toContain('"note": "resent"');
+    expect(pr).toMatchObject({ invalid: 1 }); // removing the url makes it invalid: reported, not sent
     const invalid = await runCli(
       ['dlq', 'redrive', dlq, '--set', 'url=not a url', '--limit', '2', '--json'],
       { env },
