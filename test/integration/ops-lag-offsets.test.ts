@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Consumer, Kafka } from 'kafkajs';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
 import { ensureKafkaJars } from '../../src/stack/artifacts.js';
+import { projectRoot } from '../../src/stack/paths.js';
 import type { LagReport } from '../../src/ops/lag.js';
 import type { ResetResult } from '../../src/ops/offsets.js';
 import type { ReplayResult } from '../../src/ops/replay.js';
@@ -194,6 +196,28 @@ describe('orderbus lag', () => {
     expect(g?.status).toBe('STOP');
     expect(g?.reasons.join(' ')).toContain('no consumer');
   });
+
+  it('--watch --json streams one report per interval while the window fills', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(projectRoot(), 'bin', 'orderbus'), 'lag', '--group', idle, '--watch', '1', '--json'],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitUntil('three reports', () => out.split('\n').filter((l) => l.trim()).length >= 3, {
+      timeoutMs: 30_000,
+    });
+    child.kill('SIGINT');
+    const reports = out
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as LagReport);
+    expect(reports.map((r) => r.samples).slice(0, 3)).toEqual([1, 2, 3]);
+    expect(reports[2]?.groups[0]?.status).toBe('STOP');
+  }, 60_000);
 
   it('names an unknown group and its close matches, exit 1', async () => {
     const r = await runCli(['lag', '--group', `${idle}x`, '--sample', '0']);
