@@ -450,10 +450,11 @@ async function drainRate(kind: 'email' | 'webhook' | 'analytics'): Promise<numbe
       return ledger.counts[kind === 'email' ? 'email' : 'delivery'] ?? 0;
     };
     for (;;) {
-      if ((await done()) >= TASKS_N) break;
+      // The ledger is read whole; poll it gently and ride out a busy moment.
+      if ((await done().catch(() => 0)) >= TASKS_N) break;
       if (Number(process.hrtime.bigint() - t0) / 1e9 > 600)
         throw new Error(`${kind} tasks did not drain in 10 min`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 250));
     }
     return TASKS_N / (Number(process.hrtime.bigint() - t0) / 1e9);
   } finally {
@@ -463,8 +464,8 @@ async function drainRate(kind: 'email' | 'webhook' | 'analytics'): Promise<numbe
 
 const tasksBench: Benchmark = {
   name: 'tasks',
-  description: `tasks/s per worker type: ${TASKS_N} tasks published with confirms and drained by one worker process (providers at zero latency, e-mail rate limit lifted), against a plain amqplib publish-with-confirms loop`,
-  runs: 3,
+  description: `tasks/s per worker type: ${TASKS_N} tasks published with confirms and drained by one worker (in the benchmark's process, beside the simulated providers; providers at zero latency, e-mail rate limit lifted), against a plain amqplib publish-with-confirms loop`,
+  runs: 2,
   async run(): Promise<Sample[]> {
     const reference = await amqpPublishConfirmLoop(
       config,
