@@ -7,6 +7,7 @@ import { TaskHeaders } from '../tasks/topology.js';
 import { headerString } from '../tasks/task.js';
 import { validateTask } from '../tasks/task-schema.js';
 import type { KafkaRecord } from '../adapters/kafka-fetch.js';
+import { connectRabbit } from '../adapters/rabbitmq.js';
 import type { OpsContext } from './context.js';
 import { listQueues } from './queues.js';
 import { appendAudit, newAuditRef, sha256 } from './audit.js';
@@ -404,6 +405,8 @@ export interface RedriveResult {
 }
 
 const ITEMS_KEPT = 2000;
+/** Re-publishes awaiting their confirm at most (bounds memory; the broker confirms in batches). */
+const CONFIRM_WINDOW = 2000;
 
 class Pacer {
   private next = Date.now();
@@ -421,7 +424,12 @@ interface Decision {
   after: Json | null;
 }
 
-function decide(m: DlqMessage, options: RedriveOptions, validate: (p: Json) => string[]): Decision {
+function decide(
+  m: DlqMessage,
+  options: RedriveOptions,
+  validate: (p: Json) => string[],
+  withDiff = true,
+): Decision {
   const replacement = options.replacements?.[m.id];
   let after: Json | null = m.payload;
   if (replacement !== undefined) after = replacement;
@@ -439,7 +447,7 @@ function decide(m: DlqMessage, options: RedriveOptions, validate: (p: Json) => s
       orderId: m.orderId,
       destination: m.destination,
       changed,
-      diff: changed && m.payload !== null && after !== null ? jsonDiff(m.payload, after) : [],
+      diff: withDiff && changed && m.payload !== null && after !== null ? jsonDiff(m.payload, after) : [],
       valid,
       problems,
       outcome: valid ? (options.execute ? 'redriven' : 'would-redrive') : 'invalid',
@@ -527,7 +535,10 @@ async function redriveRabbit(
   // after the broker confirmed its re-publish. Unselected and invalid messages stay unacked
   // until the end and go back to their positions when the channel closes.
   const sub = await conn.createChannel();
-  const pub = await conn.createConfirmChannel();
+  // Re-publishes go over their own connection: the broker then reads deliveries/acks and
+  // publishes/confirms in parallel instead of through one connection's processes.
+  const pubConn = await connectRabbit(ctx.config, 'orderbus-ops-redrive');
+  const pub = await pubConn.createConfirmChannel();
   sub.on('error', () => undefined);
   pub.on('error', () => undefined);
   const pacer = new Pacer(options.rate);
@@ -535,6 +546,26 @@ async function redriveRabbit(
   let wake: (() => void) | undefined;
   let received = 0;
   const batchSize = options.rate ? Math.max(1, Math.min(500, Math.floor(options.rate))) : 500;
+  let unconfirmed = 0;
+  let windowOpen: (() => void) | undefined;
+  let closed = false;
+  const channelGone = () => {
+    closed = true;
+    windowOpen?.();
+  };
+  pub.on('close', channelGone);
+  sub.on('close', channelGone);
+  const assertOpen = () => {
+    if (closed)
+      throw new OrderbusError(
+        'REDRIVE_CHANNEL_CLOSED',
+        `the channel to RabbitMQ closed during the redrive of ${queue}`,
+        {
+          hint: `orderbus dlq redrive ${queue} --execute (what was not confirmed is still in the DLQ; running again is safe)`,
+          retriable: true,
+        },
+      );
+  };
   try {
     if (total === 0) {
       result.remaining = 0;
@@ -568,11 +599,10 @@ async function redriveRabbit(
       }
       const batch = inbox.splice(0, Math.min(inbox.length, batchSize, total - received));
       received += batch.length;
-      const toAck: ConsumeMessage[] = [];
       for (const msg of batch) {
         const view = rabbitView(queue, msg, position++);
         if (result.selected >= limit || !selects(view)) continue;
-        const d = decide(view, options, validateTask);
+        const d = decide(view, options, validateTask, result.items.length < ITEMS_KEPT);
         record(result, d);
         if (!d.item.valid || !options.execute) continue;
         const h = (msg.properties.headers ?? {}) as Record<string, unknown>;
@@ -586,39 +616,58 @@ async function redriveRabbit(
           continue;
         }
         await pacer.take();
+        while (unconfirmed >= CONFIRM_WINDOW && !closed) await new Promise<void>((r) => (windowOpen = r));
+        assertOpen();
         const body = d.item.changed ? Buffer.from(JSON.stringify(d.after)) : msg.content;
-        pub.publish(dest.exchange, dest.routingKey, body, {
-          ...msg.properties,
-          persistent: true,
-          headers: {
-            ...h,
-            [TaskHeaders.attempt]: 1,
-            [TaskHeaders.redriveCount]: view.redriveCount + 1,
-            [TaskHeaders.auditRef]: auditRef ?? '',
+        const item = d.item;
+        unconfirmed++;
+        // Each dead letter is acked from its own publish confirm: publishing streams on without
+        // waiting batch by batch, and nothing is acked that the broker did not confirm.
+        pub.publish(
+          dest.exchange,
+          dest.routingKey,
+          body,
+          {
+            ...msg.properties,
+            persistent: true,
+            headers: {
+              ...h,
+              [TaskHeaders.attempt]: 1,
+              [TaskHeaders.redriveCount]: view.redriveCount + 1,
+              [TaskHeaders.auditRef]: auditRef ?? '',
+            },
           },
-        });
+          (err: unknown) => {
+            unconfirmed--;
+            if (err) {
+              result.failed++;
+              item.outcome = 'failed';
+            } else {
+              try {
+                sub.ack(msg);
+                result.redriven++;
+              } catch {
+                // The delivery channel is gone: the dead letter is requeued; at worst a duplicate.
+                result.failed++;
+                item.outcome = 'failed';
+              }
+            }
+            windowOpen?.();
+          },
+        );
         addHash(result, view.id, sha256(msg.content), d.item.changed ? sha256(body) : undefined);
-        toAck.push(msg);
-      }
-      if (toAck.length > 0) {
-        try {
-          await pub.waitForConfirms();
-          for (const m of toAck) sub.ack(m);
-          result.redriven += toAck.length;
-        } catch (e) {
-          // Not confirmed: the dead letters stay (requeued at close); report, do not ack.
-          result.failed += toAck.length;
-          for (const it of result.items.slice(-toAck.length)) it.outcome = 'failed';
-          if (!(e instanceof Error)) throw e;
-        }
       }
       done += batch.length;
       options.onProgress?.(Math.min(done, goal), goal);
     }
+    await pub.waitForConfirms().catch(() => undefined);
+    while (unconfirmed > 0 && !closed) await new Promise<void>((r) => (windowOpen = r));
+    assertOpen();
     await sub.cancel(consumerTag).catch(() => undefined);
   } finally {
     await sub.close().catch(() => undefined);
     await pub.close().catch(() => undefined);
+    await pubConn.close().catch(() => undefined);
   }
   result.remaining = await rabbitDepth(ctx, queue);
   return result;

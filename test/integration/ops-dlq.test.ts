@@ -309,6 +309,7 @@ describe('orderbus trace', () => {
     const r = await runCli(['trace', id, '--json'], { env: p.env });
     expect(r.code, r.stderr).toBe(0);
     const t = json<TraceResult>(r.stdout);
+    expect(t.unavailable).toEqual([]);
     expect(t.status).toBe((await p.statuses([id]))[id]);
     const kafkaTypes = t.entries.filter((e) => e.source === 'kafka').map((e) => e.what);
     expect(kafkaTypes.slice(0, 3)).toEqual(['order.placed', 'payment.captured', 'inventory.reserved']);
