@@ -135,7 +135,9 @@ function renderReport(r: DrillReport): void {
   out();
   printTable(
     ['QUEUE', 'PEAK DEPTH'],
-    Object.entries(r.peakQueueDepths).map(([q, d]) => [q, d]),
+    Object.entries(r.peakQueueDepths)
+      .filter(([q, d]) => d > 0 || q.endsWith('.tasks'))
+      .map(([q, d]) => [q, d]),
   );
   out();
   out(

@@ -154,7 +154,7 @@ export const SCENARIOS: Scenario[] = [
     heal: (ctx) => faults(ctx, 'email', {}),
     remedy: (ctx) => redriveTasks(ctx, 'email.tasks'),
     next: (ctx) => [
-      `orderbus dlq redrive ${ctx.config.rabbitPrefix}email.tasks.dlq --execute (after an outage longer than the retry tiers)`,
+      `after an outage longer than the retry tiers: orderbus dlq redrive ${ctx.config.rabbitPrefix}email.tasks.dlq --execute`,
     ],
   },
   {
@@ -221,7 +221,9 @@ export const SCENARIOS: Scenario[] = [
     settleExtraMs: 30_000,
     inject: async (ctx) => {
       requireLocalStack(ctx.config, 'kafka-restart');
-      const nodes = (readState(stackDir(ctx.config))?.kafka ?? []).map((n) => n.nodeId);
+      const state = readState(stackDir(ctx.config));
+      // A compose stack has one Kafka service; signalKafkaNode turns the signal into docker compose.
+      const nodes = state?.mode === 'compose' ? [1] : (state?.kafka ?? []).map((n) => n.nodeId);
       killed.set(ctx, nodes);
       for (const n of nodes) await signalKafkaNode(ctx.config, n, 'SIGTERM');
       ctx.note(`Kafka stopped (nodes ${nodes.join(', ')})`);

@@ -137,7 +137,7 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
   it('poison: undecodable and schema-invalid records are dead-lettered by every group; orders keep flowing', async () => {
     const r = await drill('poison');
     expectPass(r);
-    expect(r.report.dlq.kafka).toBeGreaterThanOrEqual(90);
+    expect(r.report.dlq.kafka).toBeGreaterThanOrEqual(60);
   });
 
   describe('broker faults (private brokers)', () => {
