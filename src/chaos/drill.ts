@@ -174,6 +174,14 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
 
     for (const u of pipeline.unexpected) warnings.push(`service crashed: ${u}`);
     observed['unexpected service exits'] = pipeline.unexpected.length;
+    // Acknowledged by Kafka (marked sent by the relay) against what the topic holds: fewer
+    // records than sent events means the broker lost acknowledged writes.
+    const sent = await pipeline.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NOT NULL',
+    );
+    const marks = await (await ops.admin()).fetchTopicOffsets(pipeline.config.topics.orderEvents);
+    observed['events sent by the relay'] = sent.rows[0]?.n ?? 0;
+    observed['records on order.events'] = marks.reduce((n, m) => n + Number(m.high) - Number(m.low), 0);
     const placed = [...orderIdsOf(baseline), ...orderIdsOf(fault)];
     const v = await verifyDrill(ops, pipeline, placed, settledAt !== null);
     report = buildReport({

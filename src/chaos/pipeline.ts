@@ -146,7 +146,7 @@ export class DrillPipeline {
     await migrate(this.admin, schema);
     this.created.schema = true;
     const dbConfig: OrderbusConfig = { ...this.base, database: { ...this.base.database, schema } };
-    this.pool = createPool(dbConfig, { max: 8 });
+    this.pool = createPool(dbConfig, { max: 6 });
     this.providers = await startProviders(dbConfig, this.pool, { randomPorts: true, scope: ns });
     const kadmin = await connectAdmin(this.base);
     let rf = 1;
@@ -169,6 +169,7 @@ export class DrillPipeline {
         replicationFactor: rf,
       },
       http: { ...withProviders.http, checkoutPort: await freePort() },
+      database: { ...withProviders.database, poolSize: Math.min(withProviders.database.poolSize, 6) },
       rabbitPrefix: `${ns}.`,
       workers: {
         ...withProviders.workers,
