@@ -39,7 +39,7 @@ async function drill(
 
 function expectPass(r: { code: number; report: DrillReport; stderr: string }): void {
   const broken = r.report.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail}`);
-  expect(broken, r.stderr.slice(-2000)).toEqual([]);
+  expect(broken, `${JSON.stringify(r.report.observed)}\n${r.stderr.slice(-2000)}`).toEqual([]);
   expect(r.report.verdict).toBe('PASS');
   expect(r.code).toBe(0);
   expect(r.report.orders.placed).toBeGreaterThan(20);
