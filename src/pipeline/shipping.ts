@@ -97,7 +97,11 @@ export class ShippingService implements Service {
         }
       }
       for (const job of leased) {
-        const p = this.ship(job).finally(() => this.inFlight.delete(p));
+        // An error here (e.g. the database refusing connections) must not kill the worker: the
+        // job's lease expires and another attempt picks it up.
+        const p = this.ship(job)
+          .catch(() => undefined)
+          .finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
       }
       if (leased.length === 0) await new Promise((r) => setTimeout(r, 100));

@@ -51,7 +51,7 @@ export class TaskWorker<T extends Task> implements Service {
   private topology!: TaskTopology;
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private pendingBatch: { msg: ConsumeMessage; task: T }[] = [];
+  private pendingBatch: { msg: ConsumeMessage; task: T; ch: ConfirmChannel }[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
   processed = 0;
   retried = 0;
@@ -87,7 +87,16 @@ export class TaskWorker<T extends Task> implements Service {
     this.ch = ch;
     const { consumerTag } = await ch.consume(this.topology.queues[this.options.queue], (msg) => {
       if (!msg) return;
-      const p = this.onMessage(ch, msg).finally(() => this.inFlight.delete(p));
+      // A channel closed under a task (RabbitMQ restarted) must not crash the worker: the
+      // unacked delivery goes back to the queue and is redelivered on the new channel.
+      const p = this.onMessage(ch, msg)
+        .catch((e: unknown) =>
+          this.ctx.log('worker.channel-lost', {
+            queue: this.options.queue,
+            error: e instanceof Error ? e.message : String(e),
+          }),
+        )
+        .finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
     });
     this.tag = consumerTag;
@@ -135,9 +144,13 @@ export class TaskWorker<T extends Task> implements Service {
       );
     const task = body;
     if (this.options.batch) {
-      this.pendingBatch.push({ msg, task });
+      this.pendingBatch.push({ msg, task, ch });
       if (this.pendingBatch.length >= this.options.batch.size) await this.flushBatch();
-      else this.batchTimer ??= setTimeout(() => void this.flushBatch(), this.options.batch.waitMs);
+      else
+        this.batchTimer ??= setTimeout(
+          () => void this.flushBatch().catch(() => undefined),
+          this.options.batch.waitMs,
+        );
       return;
     }
     const attempt = attemptOf(msg.properties.headers);
@@ -161,7 +174,9 @@ export class TaskWorker<T extends Task> implements Service {
   private async flushBatch(): Promise<void> {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    const batch = this.pendingBatch;
+    // Deliveries of a channel that closed since are redelivered by the broker: drop them here
+    // (their delivery tags mean nothing on the new channel).
+    const batch = this.pendingBatch.filter((b) => b.ch === this.ch);
     this.pendingBatch = [];
     const ch = this.ch;
     if (batch.length === 0 || !ch || !this.options.batch) return;
@@ -172,7 +187,12 @@ export class TaskWorker<T extends Task> implements Service {
       if (last) ch.ack(last.msg, true);
       this.processed += batch.length;
     } catch (e) {
-      for (const b of batch) ch.nack(b.msg, false, true);
+      for (const b of batch)
+        try {
+          ch.nack(b.msg, false, true);
+        } catch {
+          // the channel closed: the broker requeues them itself
+        }
       this.ctx.log('worker.batch-failed', {
         queue: this.options.queue,
         size: batch.length,
