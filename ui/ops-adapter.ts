@@ -25,19 +25,13 @@ import type {
  * outage (a broker that stops answering shows as down; the next refresh tries again).
  */
 export class OpsAdapter implements ConsoleOps {
-  private ctx: OpsContext;
+  private readonly ctx: OpsContext;
   private readonly monitor: LagMonitor;
   private lastGroups: GroupView[] = [];
 
   constructor(private readonly config: OrderbusConfig) {
     this.ctx = new OpsContext(config);
     this.monitor = new LagMonitor(config.lag.windowSamples, config.lag.thresholds);
-  }
-
-  private async renew(): Promise<void> {
-    const old = this.ctx;
-    this.ctx = new OpsContext(this.config);
-    await old.close();
   }
 
   async overview(): Promise<OverviewData> {
@@ -60,7 +54,8 @@ export class OpsAdapter implements ConsoleOps {
     try {
       this.monitor.add(await lagSnapshot(this.ctx, { timeLag: true }));
     } catch {
-      await this.renew();
+      // Fresh Kafka clients next time; RabbitMQ work in progress (a redrive) is left alone.
+      await this.ctx.resetKafka();
       // Kafka is down: keep the last numbers, each group marked ERR until it answers again.
       return this.lastGroups.map((g) => ({ ...g, status: 'ERR', state: 'unreachable' }));
     }
