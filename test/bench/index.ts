@@ -1,5 +1,6 @@
 import type { Benchmark } from './harness.js';
 import { OPS_BENCHMARKS } from './ops.js';
+import { PIPELINE_BENCHMARKS } from './pipeline.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run. Add new ones here. */
-export const BENCHMARKS: Benchmark[] = [...OPS_BENCHMARKS];
+export const BENCHMARKS: Benchmark[] = [...PIPELINE_BENCHMARKS, ...OPS_BENCHMARKS];

@@ -122,12 +122,6 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
     );
   });
 
-  it('service-crash: kill -9 of payment, relay, dispatcher and a worker mid-flood loses and duplicates nothing', async () => {
-    const r = await drill('service-crash');
-    expectPass(r);
-    expect(r.report.observed['processes killed -9']).toBe(6);
-  });
-
   it('flash-sale: a 10× burst is absorbed', async () => {
     const r = await drill('flash-sale');
     expectPass(r);
@@ -142,29 +136,11 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
 
   describe('broker faults (private brokers)', () => {
     let kafka1: DrillKafka | undefined;
-    let kafka3: DrillKafka | undefined;
     let rabbit: DrillRabbit | undefined;
 
-    it('kafka-restart: a single-node Kafka stopped and started again; checkout kept taking orders', async () => {
+    it('kafka-broker-kill refuses a one-broker stack and names the command that fixes it', async () => {
       kafka1 = await startDrillKafka(1, 19392);
       privates.push(kafka1);
-      const r = await drill('kafka-restart', kafka1.env);
-      expectPass(r);
-      expect(r.report.timeline.map((t) => t.event)).toContain('Kafka restarted; cluster healthy');
-      // Checkout never calls Kafka: every order placed while it was down was accepted.
-      expect(r.report.checkout.successPct).toBe(100);
-    });
-
-    it('kafka-broker-kill: one broker of three killed -9 and restarted', async () => {
-      kafka3 = await startDrillKafka(3, 19492);
-      privates.push(kafka3);
-      const r = await drill('kafka-broker-kill', kafka3.env);
-      expectPass(r);
-      expect(Number(r.report.observed['killed broker'])).toBeGreaterThanOrEqual(1);
-    });
-
-    it('kafka-broker-kill refuses a one-broker stack and names the command that fixes it', async () => {
-      if (!kafka1) throw new Error('the private Kafka did not start (see the test before)');
       const r = await runCli(['chaos', 'run', 'kafka-broker-kill', ...SMALL], { env: kafka1.env });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('error[DRILL_NEEDS_BROKERS]');

@@ -1,0 +1,715 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import {
+  connectAdmin,
+  createTopicsAndWait,
+  idempotentProducer,
+  kafkaClient,
+} from '../../src/adapters/kafka.js';
+import { nextEvent } from '../../src/events/codec.js';
+import { EventHeaders } from '../../src/events/types.js';
+import { runLoad, sampleOrder, percentileOf, type LoadSummary } from '../../src/load/load.js';
+import { appendOutbox } from '../../src/pipeline/outbox.js';
+import { providerAdmin } from '../../src/providers/client.js';
+import { projectRoot } from '../../src/stack/paths.js';
+import { startTestPipeline, CORE, type TestPipeline } from '../support/pipeline.js';
+import { waitUntil } from '../support/wait.js';
+import type { Benchmark, Sample } from './harness.js';
+
+/**
+ * The pipeline half of the benchmarks: end to end, checkout, outbox → Kafka, and the memory of
+ * `orderbus run`. Each benchmark gets its own namespace (startTestPipeline) and runs the services
+ * as real `orderbus run` child processes, as in production; the providers answer at zero latency.
+ */
+
+const children = new Set<ChildProcess>();
+const labels = new Map<ChildProcess, string>();
+/** Set when a child exits on its own with an error: the benchmark fails fast, naming it. */
+let crashed: string | undefined;
+const stopping = new WeakSet<ChildProcess>();
+
+function assertAlive(): void {
+  if (crashed) throw new Error(`a pipeline process crashed: ${crashed}`);
+}
+
+/** CPU seconds (user + system) each running child has used so far, by its services. */
+function childCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of children) {
+    try {
+      const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      out[labels.get(c) ?? String(c.pid)] = (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+
+/** Per event type: p50 of (saga recorded it − checkout tx start) for the given orders. */
+async function stageBreakdown(p: TestPipeline, ids: string[]): Promise<string> {
+  const r = await p.db.pool.query<{ type: string; p50: number; p99: number }>(
+    `SELECT t.type, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.recorded_at - o.created_at) * 1000) AS p50,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM t.recorded_at - o.created_at) * 1000) AS p99
+     FROM orders o JOIN order_timeline t ON t.order_id = o.id WHERE o.id = ANY($1::uuid[]) GROUP BY 1 ORDER BY 2`,
+    [ids],
+  );
+  return r.rows.map((x) => `${x.type} ${Math.round(x.p50)}/${Math.round(x.p99)}`).join(', ');
+}
+
+function spawnOrderbus(p: TestPipeline, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'orderbus'), ...args], {
+    env: { ...process.env, ...p.env, ...extraEnv },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-2000);
+  });
+  children.add(child);
+  labels.set(child, args.filter((a) => !a.startsWith('-') && a !== 'run').join('+') || 'run');
+  child.once('exit', (code) => {
+    children.delete(child);
+    if (code !== 0 && code !== null)
+      process.stderr.write(`orderbus ${args.join(' ')} exited ${code}: ${tail}\n`);
+  });
+  return child;
+}
+
+/** SIGTERM (graceful: groups are left, pools closed), SIGKILL after 10 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  stopping.add(child);
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all([...children].map(stopChild));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function waitHttp(url: string): Promise<void> {
+  await waitUntil(`${url} to answer`, async () => (await fetch(url)).ok, {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
+}
+
+/**
+ * Runs the four providers as their own `orderbus run --service providers` process (free ports;
+ * admin port = port + 100) and points every later child at them. In the bench process they would
+ * share its event loop with the load generator and a 10-connection pool, and that, not the
+ * pipeline, would be what is measured. Returns the admin URLs.
+ */
+async function spawnProviders(
+  p: TestPipeline,
+): Promise<Record<'payment' | 'shipping' | 'email' | 'webhook', string>> {
+  const names = ['payment', 'shipping', 'email', 'webhook'] as const;
+  const ports: number[] = [];
+  while (ports.length < names.length) {
+    const port = await freePort();
+    if (port + 100 < 65536 && !ports.includes(port) && (await portFree(port + 100))) ports.push(port);
+  }
+  const admin = {} as Record<(typeof names)[number], string>;
+  names.forEach((n, i) => {
+    const port = ports[i] as number;
+    p.env[`ORDERBUS_${n.toUpperCase()}_URL`] = `http://127.0.0.1:${port}`;
+    admin[n] = `http://127.0.0.1:${port + 100}`;
+  });
+  p.env.ORDERBUS_PARTNER_WEBHOOK_URL = `${p.env.ORDERBUS_WEBHOOK_URL}/hooks/v1`;
+  spawnOrderbus(p, ['run', '--service', 'providers']);
+  for (const n of names) await waitHttp(`${admin[n]}/health`);
+  return admin;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** Starts checkout-api as its own child on a free port; returns its base URL once healthy. */
+async function spawnCheckout(p: TestPipeline): Promise<string> {
+  const port = await freePort();
+  spawnOrderbus(p, ['run', '--service', 'checkout-api'], { ORDERBUS_CHECKOUT_PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/health`);
+  return url;
+}
+
+/** Places `n` orders and waits until every one of them has shipping.created (the pipeline is warm). */
+async function warmUp(p: TestPipeline, url: string, ratePerSecond = 20, durationMs = 2000): Promise<void> {
+  const s = await runLoad({ url, ratePerSecond, durationMs, outOfStockRatio: 0, declineRatio: 0 });
+  await waitUntil(
+    'warm-up orders to ship',
+    async () => crashed ?? (await shippedCount(p, s.orderIds.normal)) >= s.orderIds.normal.length,
+    { timeoutMs: 90_000, intervalMs: 500 },
+  );
+  assertAlive();
+}
+
+async function shippedCount(p: TestPipeline, ids: string[]): Promise<number> {
+  const r = await p.db.pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM order_timeline WHERE type = 'shipping.created' AND order_id = ANY($1::uuid[])",
+    [ids],
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// e2e: a rate ramp; a step counts as steady when every order of it has shipped ≤ 5 s after it.
+
+const E2E_STEPS = [20, 50, 100, 200, 300, 400, 500, 600];
+const E2E_STEP_MS = 15_000;
+const E2E_GRACE_MS = 5_000;
+
+interface StepResult {
+  rate: number;
+  placed: number;
+  errors: number;
+  shipped: number;
+  completedPerSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<StepResult> {
+  const ids: string[] = [];
+  const cpu0 = childCpu();
+  const t0 = Date.now();
+  const load = await runLoad({
+    url,
+    ratePerSecond: rate,
+    durationMs: E2E_STEP_MS,
+    outOfStockRatio: 0,
+    declineRatio: 0,
+    onOrder: (id) => ids.push(id),
+  });
+  const tEnd = Date.now();
+  await sleep(E2E_GRACE_MS);
+  assertAlive();
+  // Latency: checkout transaction start (orders.created_at) → the saga recording shipping.created
+  // (consumed from Kafka). Throughput: shipping.created recorded per second while the step ran,
+  // after its first 3 s.
+  const lat = await p.db.pool.query<{ ms: number }>(
+    `SELECT extract(epoch FROM t.recorded_at - o.created_at) * 1000 AS ms FROM orders o
+     JOIN order_timeline t ON t.order_id = o.id AND t.type = 'shipping.created' WHERE o.id = ANY($1::uuid[])`,
+    [ids],
+  );
+  const done = await p.db.pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM order_timeline WHERE type = 'shipping.created' AND recorded_at >= $1 AND recorded_at < $2",
+    [new Date(t0 + 3000), new Date(tEnd)],
+  );
+  const sorted = lat.rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+  const cpu1 = childCpu();
+  const secs = (Date.now() - t0) / 1000;
+  process.stderr.write(
+    `    step ${rate}/s stages p50/p99 ms: ${await stageBreakdown(p, ids)}\n    cpu %: ${Object.entries(cpu1)
+      .map(([k, v]) => `${k} ${Math.round((100 * (v - (cpu0[k] ?? 0))) / secs)}`)
+      .join(', ')}\n`,
+  );
+  return {
+    rate,
+    placed: load.placed,
+    errors: load.attempted - load.placed,
+    shipped: sorted.length,
+    completedPerSecond: Number(done.rows[0]?.n ?? 0) / ((tEnd - t0 - 3000) / 1000),
+    p50: percentileOf(sorted, 50),
+    p99: percentileOf(sorted, 99),
+  };
+}
+
+function e2eBenchmark(): Benchmark {
+  let p: TestPipeline | undefined;
+  let url = '';
+  const cmd = 'npm run bench -- e2e';
+  return {
+    name: 'e2e',
+    description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service, providers at zero latency; rate ramp ${E2E_STEPS.join('→')}/s, ${E2E_STEP_MS / 1000} s per step, stopping at the first step that does not keep up`,
+    runs: 3,
+    async setup() {
+      crashed = undefined;
+      try {
+        p = await startTestPipeline({ label: 'bench-e2e', partitions: 12 });
+        await spawnProviders(p);
+        url = await spawnCheckout(p);
+        for (const s of CORE.filter((n) => n !== 'checkout-api')) spawnOrderbus(p, ['run', '--service', s]);
+        await warmUp(p, url);
+      } catch (e) {
+        // the harness runs teardown only after a setup that worked
+        await this.teardown?.().catch(() => undefined);
+        throw e;
+      }
+    },
+    async teardown() {
+      await stopAll();
+      await p?.stop();
+    },
+    async run() {
+      if (!p) throw new Error('setup did not run');
+      let steady: StepResult | undefined;
+      let saturated: StepResult | undefined;
+      let first: StepResult | undefined;
+      for (const rate of E2E_STEPS) {
+        const r = await e2eStep(p, url, rate);
+        first ??= r;
+        process.stderr.write(`    step ${rate}/s: ${JSON.stringify(r)}\n`);
+        const keptUp = r.placed >= 0.97 * rate * (E2E_STEP_MS / 1000) && r.shipped >= 0.995 * r.placed;
+        if (!keptUp) {
+          saturated = r;
+          break;
+        }
+        steady = r;
+        saturated = r;
+      }
+      // Let the backlog of the failed step drain so the next run starts from an empty pipeline.
+      await waitUntil(
+        'the e2e backlog to drain',
+        async () => {
+          const r = await p?.db.pool.query<{ n: string }>(
+            "SELECT count(*) AS n FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_timeline t WHERE t.order_id = o.id AND t.type = 'shipping.created')",
+          );
+          return crashed ?? Number(r?.rows[0]?.n ?? 1) === 0;
+        },
+        { timeoutMs: 180_000, intervalMs: 1000 },
+      );
+      assertAlive();
+      const held = `${E2E_STEP_MS / 1000} s steps, every order shipped ≤ ${E2E_GRACE_MS / 1000} s after the step`;
+      const samples: Sample[] = [
+        {
+          metric: `e2e highest steady rate (${held})`,
+          value: steady?.rate ?? 0,
+          unit: 'orders/s',
+          better: 'higher',
+          goal: '≥ 500 orders/s',
+          command: cmd,
+        },
+        {
+          metric: 'e2e completion throughput in the last step (shipping.created/s, saturation if it failed)',
+          value: saturated?.completedPerSecond ?? 0,
+          unit: 'orders/s',
+          better: 'higher',
+          goal: '≥ 500 orders/s',
+          command: cmd,
+        },
+      ];
+      if (first) {
+        const at = `at ${first.rate} orders/s (the first step), checkout tx start → saga records shipping.created`;
+        samples.push(
+          { metric: `e2e latency p50 ${at}`, value: first.p50, unit: 'ms', better: 'lower', command: cmd },
+          { metric: `e2e latency p99 ${at}`, value: first.p99, unit: 'ms', better: 'lower', command: cmd },
+        );
+      }
+      return samples;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// checkout: latency at a steady rate, in a 10× burst and in a shipping outage, against a trivial
+// Node HTTP server that parses the same JSON and answers the same 201 (its own child process).
+
+const REFERENCE_SERVER = `
+const http = require('node:http');
+const { randomUUID } = require('node:crypto');
+http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const order = JSON.parse(body);
+    const ok = Array.isArray(order.items) && order.items.length > 0;
+    res.writeHead(ok ? 201 : 400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ orderId: randomUUID(), status: 'pending' }));
+  });
+}).listen(0, '127.0.0.1', function () { process.stdout.write(this.address().port + '\\n'); });
+`;
+
+async function spawnReferenceServer(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', REFERENCE_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', () => reject(new Error('reference server exited')));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+const STEADY_RATE = 50;
+const BURST_RATE = 500;
+
+function checkoutBenchmark(): Benchmark {
+  let p: TestPipeline | undefined;
+  let url = '';
+  let refUrl = '';
+  let shippingAdmin = '';
+  const cmd = 'npm run bench -- checkout';
+  const load = (u: string, rate: number, ms: number): Promise<LoadSummary> =>
+    runLoad({ url: u, ratePerSecond: rate, durationMs: ms });
+  return {
+    name: 'checkout',
+    description: `POST /api/checkout latency (checkout-api in its own process, the core pipeline running in another, 12 partitions): ${STEADY_RATE}/s for 8 s, a 10× burst (${BURST_RATE}/s for 4 s), and ${STEADY_RATE}/s for 10 s with the shipping provider down; reference: a plain Node http server doing the same JSON parse + 201 in its own process`,
+    runs: 3,
+    async setup() {
+      crashed = undefined;
+      try {
+        p = await startTestPipeline({ label: 'bench-checkout', partitions: 12 });
+        shippingAdmin = (await spawnProviders(p)).shipping;
+        url = await spawnCheckout(p);
+        spawnOrderbus(p, [
+          'run',
+          ...CORE.filter((n) => n !== 'checkout-api').flatMap((s) => ['--service', s]),
+        ]);
+        refUrl = (await spawnReferenceServer()).url;
+        await warmUp(p, url);
+        await load(refUrl, STEADY_RATE, 2000);
+      } catch (e) {
+        // the harness runs teardown only after a setup that worked
+        await this.teardown?.().catch(() => undefined);
+        throw e;
+      }
+    },
+    async teardown() {
+      await stopAll();
+      await p?.stop();
+    },
+    async run() {
+      if (!p) throw new Error('setup did not run');
+      const refSteady = await load(refUrl, STEADY_RATE, 8000);
+      const steady = await load(url, STEADY_RATE, 8000);
+      await providerAdmin.faults(shippingAdmin, { down: 'refuse' });
+      let outage: LoadSummary;
+      try {
+        outage = await load(url, STEADY_RATE, 10_000);
+      } finally {
+        await providerAdmin.faults(shippingAdmin, {});
+      }
+      const refBurst = await load(refUrl, BURST_RATE, 4000);
+      const burst = await load(url, BURST_RATE, 4000);
+      for (const [n, s] of Object.entries({ refSteady, steady, outage, refBurst, burst }))
+        process.stderr.write(
+          `    ${n}: placed ${s.placed}/${s.attempted} ${JSON.stringify(s.byStatus)} errors ${s.errors} p50 ${s.latencyMs.p50.toFixed(1)} p99 ${s.latencyMs.p99.toFixed(1)} ms\n`,
+        );
+      const ref = (name: string, value: number) => ({ name, value });
+      const m = (
+        metric: string,
+        value: number,
+        reference: { name: string; value: number },
+        goal?: string,
+      ) => ({
+        metric,
+        value,
+        unit: 'ms',
+        better: 'lower' as const,
+        reference,
+        ...(goal ? { goal } : {}),
+        command: cmd,
+      });
+      return [
+        m(
+          `checkout p50 at ${STEADY_RATE}/s`,
+          steady.latencyMs.p50,
+          ref('plain http server p50', refSteady.latencyMs.p50),
+        ),
+        m(
+          `checkout p99 at ${STEADY_RATE}/s`,
+          steady.latencyMs.p99,
+          ref('plain http server p99', refSteady.latencyMs.p99),
+          '≤ 50 ms',
+        ),
+        m(
+          `checkout p50 in a 10× burst (${BURST_RATE}/s)`,
+          burst.latencyMs.p50,
+          ref('plain http server p50', refBurst.latencyMs.p50),
+        ),
+        m(
+          `checkout p99 in a 10× burst (${BURST_RATE}/s)`,
+          burst.latencyMs.p99,
+          ref('plain http server p99', refBurst.latencyMs.p99),
+          '≤ 150 ms',
+        ),
+        m(
+          `checkout p99 at ${STEADY_RATE}/s during a 10 s shipping outage`,
+          outage.latencyMs.p99,
+          ref('checkout p99 without outage', steady.latencyMs.p99),
+          'no change from the outage',
+        ),
+        {
+          metric: `checkout non-201 answers in the burst`,
+          value: burst.attempted - burst.placed,
+          unit: 'requests',
+          better: 'lower',
+          command: cmd,
+        },
+      ];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// outbox: commit → broker append. The topic uses LogAppendTime, so each record's timestamp is the
+// broker's own append time (the ack follows it with acks=all on this cluster). Reference: the same
+// rows sent straight from a kafkajs idempotent producer (acks=all) — the floor without an outbox.
+
+const OUTBOX_RATE = 200;
+const OUTBOX_MS = 10_000;
+
+function outboxEvent(): ReturnType<typeof nextEvent> {
+  const orderId = randomUUID();
+  const o = sampleOrder('normal', Math.floor(Math.random() * 1e6)) as Record<string, unknown> & {
+    items: { quantity: number; unitPriceCents: number }[];
+  };
+  return nextEvent({ eventId: orderId, orderId, correlationId: orderId }, 'order.placed', 'checkout', {
+    customerId: o.customerId,
+    email: o.email,
+    items: o.items,
+    totalCents: o.items.reduce((s, i) => s + i.quantity * i.unitPriceCents, 0),
+    currency: o.currency,
+    shippingAddress: o.shippingAddress,
+    paymentMethod: o.paymentMethod,
+  });
+}
+
+/** Calls `fn` `rate` times a second for `ms` (open loop); resolves when all calls finished. */
+async function atRate(rate: number, ms: number, fn: () => Promise<void>): Promise<void> {
+  const pending: Promise<void>[] = [];
+  const start = Date.now();
+  let n = 0;
+  while (Date.now() - start < ms) {
+    const due = Math.floor(((Date.now() - start) / 1000) * rate);
+    while (n < due) {
+      n++;
+      pending.push(fn());
+    }
+    await sleep(5);
+  }
+  await Promise.all(pending);
+}
+
+function outboxBenchmark(): Benchmark {
+  let p: TestPipeline | undefined;
+  const cmd = 'npm run bench -- outbox';
+  let refTopic = '';
+  const appended = new Map<string, number>();
+  let stopConsumer: (() => Promise<void>) | undefined;
+  return {
+    name: 'outbox',
+    description: `outbox row commit → Kafka append (LogAppendTime) through \`orderbus run --service outbox-relay\`: ${OUTBOX_RATE} rows/s for ${OUTBOX_MS / 1000} s, one row per transaction (like checkout); reference: the same events produced directly (kafkajs idempotent producer, acks=all)`,
+    runs: 3,
+    async setup() {
+      crashed = undefined;
+      try {
+        p = await startTestPipeline({ label: 'bench-outbox', partitions: 4 });
+        refTopic = `${p.ns}.bench.direct`;
+        const admin = await connectAdmin(p.config);
+        await createTopicsAndWait(admin, [{ topic: refTopic, numPartitions: 4, replicationFactor: 1 }]);
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [p.config.topics.orderEvents, refTopic].map((name) => ({
+            type: kafkajs.ConfigResourceTypes.TOPIC,
+            name,
+            configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+          })),
+        });
+        await admin.disconnect();
+        const consumer = kafkaClient(p.config, `${p.ns}-bench`).consumer({ groupId: `${p.ns}.bench` });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [p.config.topics.orderEvents, refTopic], fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            const id = message.headers?.[EventHeaders.eventId]?.toString();
+            if (id) appended.set(id, Number(message.timestamp));
+          },
+        });
+        const config = p.config;
+        stopConsumer = async () => {
+          await consumer.disconnect();
+          await connectAdmin(config).then(async (a) => {
+            await a.deleteTopics({ topics: [refTopic] }).catch(() => undefined);
+            await a.disconnect();
+          });
+        };
+        spawnOrderbus(p, ['run', '--service', 'outbox-relay']);
+        // Warm: one row through the relay.
+        const e = outboxEvent();
+        await inTx(p, e);
+        await waitUntil('the relay to publish a first row', () => appended.has(e.eventId), {
+          timeoutMs: 60_000,
+        });
+      } catch (e) {
+        // the harness runs teardown only after a setup that worked
+        await this.teardown?.().catch(() => undefined);
+        throw e;
+      }
+    },
+    async teardown() {
+      await stopAll();
+      await stopConsumer?.();
+      await p?.stop();
+    },
+    async run() {
+      if (!p) throw new Error('setup did not run');
+      const pipe = p;
+      const committed = new Map<string, number>();
+      await atRate(OUTBOX_RATE, OUTBOX_MS, async () => {
+        const e = outboxEvent();
+        await inTx(pipe, e);
+        committed.set(e.eventId, Date.now());
+      });
+      const producer = idempotentProducer(kafkaClient(pipe.config, `${pipe.ns}-bench-direct`));
+      await producer.connect();
+      // Warm: metadata and the producer id, as the relay has them after its first batch.
+      await producer.send({ topic: refTopic, acks: -1, messages: [{ value: 'warm' }] });
+      const sent = new Map<string, number>();
+      await atRate(OUTBOX_RATE, OUTBOX_MS, async () => {
+        const e = outboxEvent();
+        sent.set(e.eventId, Date.now());
+        await producer.send({
+          topic: refTopic,
+          acks: -1,
+          messages: [
+            { key: e.orderId, value: JSON.stringify(e), headers: { [EventHeaders.eventId]: e.eventId } },
+          ],
+        });
+      });
+      await producer.disconnect();
+      const all = [...committed.keys(), ...sent.keys()];
+      await waitUntil('every row to reach Kafka', () => all.every((id) => appended.has(id)), {
+        timeoutMs: 60_000,
+      });
+      const delays = (m: Map<string, number>) =>
+        [...m].map(([id, t]) => (appended.get(id) ?? 0) - t).sort((a, b) => a - b);
+      const ours = delays(committed);
+      const direct = delays(sent);
+      const fig = (p: number): Sample => ({
+        metric: `outbox commit → broker append p${p} at ${OUTBOX_RATE} rows/s`,
+        value: percentileOf(ours, p),
+        unit: 'ms',
+        better: 'lower',
+        reference: { name: `direct produce p${p}`, value: percentileOf(direct, p) },
+        command: cmd,
+      });
+      return [fig(50), fig(99)];
+    },
+  };
+}
+
+async function inTx(p: TestPipeline, e: ReturnType<typeof nextEvent>): Promise<void> {
+  const client = await p.db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await appendOutbox(client, [e]);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// memory-run: peak RSS (VmHWM) of one `orderbus run` process with the six core services under
+// load; reference: the same process idle after start-up. (All 14 services in one process open up
+// to ~80 PostgreSQL connections, more than this shared server's max_connections=100 leaves free.)
+
+const MEMORY_RATE = 50;
+const MEMORY_MS = 20_000;
+
+function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0; // exited: the crash check reports it
+  }
+}
+
+function memoryBenchmark(): Benchmark {
+  let p: TestPipeline | undefined;
+  const cmd = 'npm run bench -- memory-run';
+  return {
+    name: 'memory-run',
+    description: `peak RSS of one \`orderbus run --service …\` process running the six core services (${CORE.join(', ')}; providers in their own process) placing ${MEMORY_RATE} orders/s for ${MEMORY_MS / 1000} s; reference: the same process idle after start-up and a 2 s warm-up`,
+    runs: 3,
+    async setup() {
+      crashed = undefined;
+      try {
+        p = await startTestPipeline({ label: 'bench-mem', partitions: 12 });
+        await spawnProviders(p);
+      } catch (e) {
+        // the harness runs teardown only after a setup that worked
+        await this.teardown?.().catch(() => undefined);
+        throw e;
+      }
+    },
+    async teardown() {
+      await stopAll();
+      await p?.stop();
+    },
+    async run() {
+      if (!p) throw new Error('setup did not run');
+      const port = await freePort();
+      const child = spawnOrderbus(p, ['run', ...CORE.flatMap((s) => ['--service', s])], {
+        ORDERBUS_CHECKOUT_PORT: String(port),
+      });
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitHttp(`${url}/health`);
+        await warmUp(p, url);
+        const pid = child.pid as number;
+        const idle = procStatusKb(pid, 'VmRSS');
+        let maxRss = idle;
+        const sampler = setInterval(() => {
+          maxRss = Math.max(maxRss, procStatusKb(pid, 'VmRSS'));
+        }, 200);
+        const s = await runLoad({ url, ratePerSecond: MEMORY_RATE, durationMs: MEMORY_MS });
+        await sleep(3000);
+        clearInterval(sampler);
+        assertAlive();
+        const hwm = procStatusKb(pid, 'VmHWM');
+        process.stderr.write(
+          `    placed ${s.placed}, idle ${idle} kB, sampled max ${maxRss} kB, VmHWM ${hwm} kB\n`,
+        );
+        return [
+          {
+            metric: `orderbus run peak RSS (VmHWM) at ${MEMORY_RATE} orders/s`,
+            value: Math.max(hwm, maxRss) / 1024,
+            unit: 'MiB',
+            better: 'lower',
+            reference: { name: 'same process idle', value: idle / 1024 },
+            command: cmd,
+          },
+        ];
+      } finally {
+        await stopChild(child);
+      }
+    },
+  };
+}
+
+export const PIPELINE_BENCHMARKS: Benchmark[] = [
+  e2eBenchmark(),
+  checkoutBenchmark(),
+  outboxBenchmark(),
+  memoryBenchmark(),
+];
