@@ -43,6 +43,9 @@ export async function runConsole(
   try {
     await instance.waitUntilExit();
   } finally {
-    await ops.close();
+    // q quits: closing the clients gets two seconds, then the process ends regardless of a
+    // request still hanging on a broker that stopped answering.
+    await Promise.race([ops.close(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
   }
 }

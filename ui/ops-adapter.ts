@@ -54,8 +54,8 @@ export class OpsAdapter implements ConsoleOps {
     try {
       this.monitor.add(await lagSnapshot(this.ctx, { timeLag: true }));
     } catch {
-      // Fresh Kafka clients next time; RabbitMQ work in progress (a redrive) is left alone.
-      await this.ctx.resetKafka();
+      // The clients reconnect by themselves on the next poll; nothing is torn down here, so
+      // work in progress on other screens (a browse, a redrive) is never cut off.
       // Kafka is down: keep the last numbers, each group marked ERR until it answers again.
       return this.lastGroups.map((g) => ({ ...g, status: 'ERR', state: 'unreachable' }));
     }

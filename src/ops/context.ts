@@ -67,20 +67,6 @@ export class OpsContext {
     return this.amqp_;
   }
 
-  /** Drops the Kafka clients (after an outage) without touching RabbitMQ work in progress. */
-  async resetKafka(): Promise<void> {
-    const admin = this.admin_;
-    const producer = this.producer_;
-    const reader = this.reader_;
-    this.admin_ = this.producer_ = undefined;
-    this.reader_ = undefined;
-    await Promise.all([
-      admin?.then((a) => a.disconnect()).catch(() => undefined),
-      producer?.then((p) => p.disconnect()).catch(() => undefined),
-      reader?.close(),
-    ]);
-  }
-
   async close(): Promise<void> {
     const admin = this.admin_;
     const producer = this.producer_;
