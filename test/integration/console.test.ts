@@ -54,7 +54,7 @@ describe('orderbus console in a terminal', () => {
     await waitUntil('3 dead letters', async () => (await depth(p!, dlq)) === 3);
 
     tmux = await TmuxSession.start(p.ns, ['console', '--refresh', '1'], p.env);
-    await tmux.waitFor('orderbus console · overview');
+    await tmux.waitFor('orderbus console · overview', 60_000);
     await tmux.waitFor(/kafka up\s+rabbitmq up/);
     await tmux.type('2');
     await tmux.waitFor('dead letters');
