@@ -17,8 +17,11 @@ export class TmuxSession {
     size = { columns: 120, rows: 40 },
   ): Promise<TmuxSession> {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    // An operator's terminal is not a CI job: with CI set, ink renders only the last frame.
     const command = [
       'env',
+      '-u',
+      'CI',
       ...Object.entries({ NO_COLOR: '1', ...env }).map(([k, v]) => quote(`${k}=${v}`)),
       quote(process.execPath),
       quote(join(projectRoot(), 'bin', 'orderbus')),
