@@ -61,11 +61,23 @@ export async function appendAudit(
   };
   await auditTopicExists(ctx, true);
   const producer = await ctx.producer();
-  await producer.send({
-    topic: ctx.config.topics.audit,
-    acks: -1,
-    messages: [{ key: record.command, value: JSON.stringify(record), headers: { 'audit-id': record.id } }],
-  });
+  // A just-created audit topic can take a moment to reach every broker's metadata: retry
+  // "does not host this topic-partition" for a few seconds rather than lose the record.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await producer.send({
+        topic: ctx.config.topics.audit,
+        acks: -1,
+        messages: [
+          { key: record.command, value: JSON.stringify(record), headers: { 'audit-id': record.id } },
+        ],
+      });
+      break;
+    } catch (e) {
+      if (attempt >= 20 || !/does not host|UNKNOWN_TOPIC|not the leader|leader/i.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   return record;
 }
 
