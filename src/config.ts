@@ -29,6 +29,8 @@ export interface OrderbusConfig {
     requestTimeoutMs: number;
     /** Prefix of every consumer group the pipeline uses (tests use their namespace). */
     groupPrefix: string;
+    /** Consumer group session timeout: how long a killed consumer's partitions wait before reassignment. */
+    sessionTimeoutMs: number;
   };
   rabbitmq: { url: string; managementUrl: string; tlsCaFile?: string; vhost: string };
   database: { url: string; poolSize: number; schema: string };
@@ -71,6 +73,7 @@ export const defaultConfig = (): OrderbusConfig => ({
     connectionTimeoutMs: 3000,
     requestTimeoutMs: 10000,
     groupPrefix: '',
+    sessionTimeoutMs: 30000,
   },
   rabbitmq: {
     url: 'amqp://guest:guest@127.0.0.1:5672',
@@ -223,6 +226,11 @@ const schema: { path: string; parse: Parser; env?: string }[] = [
     path: 'kafka.groupPrefix',
     parse: (k, v, src) => (v === '' ? '' : parsers.string(k, v, src)),
     env: 'ORDERBUS_KAFKA_GROUP_PREFIX',
+  },
+  {
+    path: 'kafka.sessionTimeoutMs',
+    parse: parsers.int(6000, 300000),
+    env: 'ORDERBUS_KAFKA_SESSION_TIMEOUT_MS',
   },
   { path: 'rabbitmq.url', parse: parsers.url(['amqp', 'amqps']), env: 'ORDERBUS_RABBITMQ_URL' },
   {

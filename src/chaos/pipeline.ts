@@ -78,6 +78,7 @@ export function configEnv(c: OrderbusConfig): Record<string, string> {
     ORDERBUS_KAFKA_GROUP_PREFIX: c.kafka.groupPrefix,
     ORDERBUS_KAFKA_CONNECTION_TIMEOUT_MS: String(c.kafka.connectionTimeoutMs),
     ORDERBUS_KAFKA_REQUEST_TIMEOUT_MS: String(c.kafka.requestTimeoutMs),
+    ORDERBUS_KAFKA_SESSION_TIMEOUT_MS: String(c.kafka.sessionTimeoutMs),
     ORDERBUS_RABBITMQ_URL: c.rabbitmq.url,
     ORDERBUS_RABBITMQ_MANAGEMENT_URL: c.rabbitmq.managementUrl,
     ORDERBUS_RABBITMQ_VHOST: c.rabbitmq.vhost,
@@ -160,7 +161,7 @@ export class DrillPipeline {
     const withProviders = withProviderUrls(dbConfig, this.providers);
     this.config = {
       ...withProviders,
-      kafka: { ...withProviders.kafka, groupPrefix: `${ns}.`, clientId: ns },
+      kafka: { ...withProviders.kafka, groupPrefix: `${ns}.`, clientId: ns, sessionTimeoutMs: 10000 },
       topics: {
         ...withProviders.topics,
         orderEvents: `${ns}.order.events`,

@@ -68,8 +68,8 @@ export class EventConsumer implements Service {
     await this.dlqProducer.connect();
     this.consumer = kafka.consumer({
       groupId: this.groupId,
-      sessionTimeout: 30000,
-      heartbeatInterval: 3000,
+      sessionTimeout: this.config.kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(this.config.kafka.sessionTimeoutMs / 3)),
       allowAutoTopicCreation: false,
     });
     await this.consumer.connect();
