@@ -1,4 +1,13 @@
-import { Kafka, logLevel, type Admin, type KafkaConfig, type Producer, type ProducerConfig } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type KafkaConfig,
+  type Producer,
+  type ProducerConfig,
+  type ProducerRecord,
+  type RecordMetadata,
+} from 'kafkajs';
 import type { OrderbusConfig } from '../config.js';
 import { OrderbusError, errorMessage } from '../errors.js';
 
@@ -63,6 +72,62 @@ export function idempotentProducer(kafka: Kafka, extra: ProducerConfig = {}): Pr
     allowAutoTopicCreation: false,
     ...extra,
   });
+}
+
+/**
+ * A long-lived producer that replaces itself after a failed send. kafkajs' idempotent producer
+ * stays broken once the broker rejected its sequence state (OUT_OF_ORDER_SEQUENCE_NUMBER or
+ * UNKNOWN_PRODUCER_ID, seen after a broker restart) — every later send fails the same way. A
+ * fresh producer gets a new producer id. The caller still owns the records of the failed send and
+ * sends them again; if the broker had in fact written them, the duplicates are absorbed
+ * downstream by eventId.
+ */
+export class RecoveringProducer {
+  private current: Promise<Producer> | undefined;
+  /** How many times the producer was replaced after a failed send. */
+  replaced = 0;
+
+  constructor(private readonly make: () => Producer) {}
+
+  async connect(): Promise<void> {
+    await this.producer();
+  }
+
+  private producer(): Promise<Producer> {
+    if (!this.current) {
+      const p = this.make();
+      const connecting = p.connect().then(() => p);
+      this.current = connecting;
+      // A connect that failed is dropped, so the next send tries a new one.
+      connecting.catch(() => {
+        if (this.current === connecting) this.current = undefined;
+        void p.disconnect().catch(() => undefined);
+      });
+    }
+    return this.current;
+  }
+
+  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    const connecting = this.producer();
+    const p = await connecting;
+    try {
+      return await p.send(record);
+    } catch (e) {
+      if (this.current === connecting) {
+        this.current = undefined;
+        this.replaced++;
+        await p.disconnect().catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    const p = await current?.catch(() => undefined);
+    await p?.disconnect().catch(() => undefined);
+  }
 }
 
 /** Runs `fn` with a connected admin and always disconnects. */

@@ -1,6 +1,5 @@
-import type { Producer } from 'kafkajs';
 import type { Pool, PoolClient } from '../adapters/postgres.js';
-import { idempotentProducer, kafkaClient } from '../adapters/kafka.js';
+import { RecoveringProducer, idempotentProducer, kafkaClient } from '../adapters/kafka.js';
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, eventHeaders } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -17,7 +16,7 @@ import { OUTBOX_SHARDS } from './outbox.js';
  */
 export class OutboxRelay implements Service {
   readonly name = 'outbox-relay';
-  private producer: Producer | undefined;
+  private producer: RecoveringProducer | undefined;
   private listener: PoolClient | undefined;
   private readonly owned = new Set<number>();
   private stopped = false;
@@ -35,7 +34,8 @@ export class OutboxRelay implements Service {
   async start(): Promise<void> {
     const codec = EventCodec.fromConfig(this.config);
     await codec.register();
-    this.producer = idempotentProducer(kafkaClient(this.config, `${this.config.kafka.clientId}-relay`));
+    const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-relay`);
+    this.producer = new RecoveringProducer(() => idempotentProducer(kafka));
     await this.producer.connect();
     this.listener = await this.pool.connect();
     this.listener.on('notification', () => this.wake?.());
@@ -85,7 +85,10 @@ export class OutboxRelay implements Service {
         }
         sent = await this.publishBatch(codec, batchSize);
       } catch (e) {
-        this.ctx.log('relay.error', { error: e instanceof Error ? e.message : String(e) });
+        this.ctx.log('relay.error', {
+          error: e instanceof Error ? e.message : String(e),
+          producerReplaced: this.producer?.replaced ?? 0,
+        });
         await new Promise((r) => setTimeout(r, 1000));
       }
       if (sent < batchSize && !this.stopped) {

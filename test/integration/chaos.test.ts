@@ -147,6 +147,18 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
       expect(r.stderr).toContain('orderbus stack up --brokers 3');
     });
 
+    it('kafka-restart: Kafka stopped and started again; checkout keeps taking orders, everything resumes', async () => {
+      if (!kafka1) {
+        kafka1 = await startDrillKafka(1, 19392);
+        privates.push(kafka1);
+      }
+      const r = await drill('kafka-restart', kafka1.env);
+      expectPass(r);
+      expect(r.report.timeline.map((t) => t.event)).toContain('Kafka restarted; cluster healthy');
+      // Orders were taken while Kafka was down: checkout answered during the fault.
+      expect(r.report.checkout.fault.requests).toBeGreaterThan(0);
+    });
+
     it('rabbitmq-restart: RabbitMQ stopped and started again; the dispatcher waits, nothing is lost', async () => {
       rabbit = await startDrillRabbit(5692);
       privates.push(rabbit);
