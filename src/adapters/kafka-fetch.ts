@@ -4,7 +4,7 @@ import { OrderbusError } from '../errors.js';
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
  * consumer group and without committing anything: what `dlq show`, `trace`, `replay` and time
- * lag need. kafkajs has no public API for this, so this adapter uses its cluster internals, kept
+ * lag need. (The one write, `commitGroupOffsets`, moves the DLQ cursor groups.) kafkajs has no public API for this, so this adapter uses its cluster internals, kept
  * here in one place so the client can be swapped.
  */
 interface RawMessage {
@@ -38,6 +38,23 @@ interface RawCluster {
   refreshMetadata(): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   findBroker(args: { nodeId: string }): Promise<RawBroker>;
+  findGroupCoordinator(args: { groupId: string }): Promise<RawCoordinator>;
+}
+interface RawCoordinator {
+  offsetCommit(args: {
+    groupId: string;
+    groupGenerationId: number;
+    memberId: string;
+    retentionTime?: number;
+    topics: { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[];
+  }): Promise<unknown>;
+}
+
+/** One partition's offset to commit, with the commit's metadata string. */
+export interface OffsetCommit {
+  partition: number;
+  offset: number;
+  metadata: string | null;
 }
 
 export interface OffsetProbe {
@@ -231,6 +248,33 @@ export class KafkaLogReader {
       }),
     );
     return out;
+  }
+
+  /**
+   * Commits offsets (with their metadata strings) for a group that has no members, straight to
+   * its coordinator — a standalone commit, without joining the group (kafkajs' admin.setOffsets
+   * joins it as a consumer and cannot carry metadata). The broker refuses it while members are
+   * active.
+   */
+  async commitGroupOffsets(groupId: string, topic: string, partitions: OffsetCommit[]): Promise<void> {
+    const cluster = await this.connect([topic]);
+    const coordinator = await cluster.findGroupCoordinator({ groupId });
+    await coordinator.offsetCommit({
+      groupId,
+      groupGenerationId: -1,
+      memberId: '',
+      retentionTime: -1,
+      topics: [
+        {
+          topic,
+          partitions: partitions.map((p) => ({
+            partition: p.partition,
+            offset: String(p.offset),
+            metadata: p.metadata,
+          })),
+        },
+      ],
+    });
   }
 
   async close(): Promise<void> {

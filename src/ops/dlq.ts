@@ -195,6 +195,46 @@ interface KafkaRange {
   partition: number;
   from: number;
   until: number;
+  /** Offsets in [from, until) already redriven: after a record left in place, the cursor cannot pass them. */
+  handled: Set<number>;
+}
+
+const outstandingCount = (ranges: KafkaRange[]): number =>
+  ranges.reduce((s, r) => s + Math.max(0, r.until - r.from - r.handled.size), 0);
+
+const HANDLED_PREFIX = 'orderbus-dlq/1 handled=';
+/** Kafka's default offset.metadata.max.bytes is 4096; what does not fit is redriven again (a duplicate at worst). */
+const HANDLED_MAX_CHARS = 3800;
+
+/** The cursor commit's metadata: the offsets past the cursor already redriven, as ranges ("105-110,115"). */
+export function encodeHandled(offsets: Iterable<number>): string | null {
+  const sorted = [...offsets].sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const parts: string[] = [];
+  let length = HANDLED_PREFIX.length;
+  for (let i = 0; i < sorted.length;) {
+    const start = sorted[i] as number;
+    let end = start;
+    while (i + 1 < sorted.length && sorted[i + 1] === end + 1) end = sorted[++i] as number;
+    i++;
+    const part = start === end ? String(start) : `${start}-${end}`;
+    if (length + part.length + 1 > HANDLED_MAX_CHARS) break;
+    parts.push(part);
+    length += part.length + 1;
+  }
+  return HANDLED_PREFIX + parts.join(',');
+}
+
+export function decodeHandled(metadata: string | null | undefined): Set<number> {
+  const out = new Set<number>();
+  if (!metadata?.startsWith(HANDLED_PREFIX)) return out;
+  for (const part of metadata.slice(HANDLED_PREFIX.length).split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || !Number.isSafeInteger(a)) continue;
+    const end = b !== undefined && Number.isSafeInteger(b) ? b : a;
+    for (let o = a; o <= end && o - a < 1_000_000; o++) out.add(o);
+  }
+  return out;
 }
 
 async function kafkaOutstanding(ctx: OpsContext, topic: string): Promise<KafkaRange[]> {
@@ -203,14 +243,15 @@ async function kafkaOutstanding(ctx: OpsContext, topic: string): Promise<KafkaRa
     admin.fetchTopicOffsets(topic),
     admin.fetchOffsets({ groupId: cursorGroup(topic), topics: [topic] }),
   ]);
-  const committed = new Map(
-    (cursor[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)] as const),
-  );
+  const committed = new Map((cursor[0]?.partitions ?? []).map((p) => [p.partition, p] as const));
   return marks
     .map((m) => {
       const low = Number(m.low);
-      const c = committed.get(m.partition) ?? -1;
-      return { partition: m.partition, from: Math.max(low, c), until: Number(m.high) };
+      const c = committed.get(m.partition);
+      const from = Math.max(low, Number(c?.offset ?? -1));
+      const until = Number(m.high);
+      const handled = new Set([...decodeHandled(c?.metadata)].filter((o) => o >= from && o < until));
+      return { partition: m.partition, from, until, handled };
     })
     .sort((a, b) => a.partition - b.partition);
 }
@@ -245,6 +286,7 @@ async function eachKafkaDead(
     await ctx.reader().readRange(topic, range.partition, range.from, range.until, async (batch) => {
       for (const r of batch) {
         if (stop) return;
+        if (range.handled.has(r.offset)) continue;
         const { payload, error } = await decodeKafka(codec, r);
         if ((await fn(kafkaView(topic, r, payload, error), r)) === false || ++seen >= cap) stop = true;
       }
@@ -311,8 +353,7 @@ function summarize(name: string, kind: DlqKind, count: number, messages: DlqMess
 export async function dlqSummary(ctx: OpsContext, located: Located): Promise<DlqSummary> {
   const messages: DlqMessage[] = [];
   if (located.kind === 'kafka') {
-    const ranges = await kafkaOutstanding(ctx, located.name);
-    const count = ranges.reduce((s, r) => s + Math.max(0, r.until - r.from), 0);
+    const count = outstandingCount(await kafkaOutstanding(ctx, located.name));
     await eachKafkaDead(ctx, located.name, (m) => void messages.push(m), SCAN_CAP);
     return summarize(located.name, 'kafka', count, messages);
   }
@@ -683,14 +724,10 @@ async function redriveKafka(
   const result = emptyResult(topic, 'kafka', options.execute ?? false);
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const codec = EventCodec.fromConfig(ctx.config, ctx.config.topics.orderEvents);
-  const admin = await ctx.admin();
   const producer = options.execute ? await ctx.producer() : undefined;
   const pacer = new Pacer(options.rate);
   const ranges = await kafkaOutstanding(ctx, topic);
-  const goal = Math.min(
-    limit,
-    ranges.reduce((s, r) => s + (r.until - r.from), 0),
-  );
+  const goal = Math.min(limit, outstandingCount(ranges));
   let done = 0;
   options.onProgress?.(0, goal);
   const validateEvent = (p: Json): string[] => {
@@ -700,12 +737,18 @@ async function redriveKafka(
   for (const range of ranges) {
     // The cursor may only move over a contiguous prefix of handled records.
     let cursor = range.from;
+    let committed = cursor;
     let contiguous = true;
     await ctx.reader().readRange(topic, range.partition, range.from, range.until, async (batch) => {
       const sends: { messages: { key: Buffer | null; value: Buffer; headers: IHeaders }[]; topic: string }[] =
         [];
       const handled: number[] = [];
       for (const r of batch) {
+        if (range.handled.has(r.offset)) {
+          // Redriven by an earlier run while a record before it stayed in the DLQ.
+          if (contiguous) cursor = r.offset + 1;
+          continue;
+        }
         if (result.selected >= limit) {
           contiguous = false;
           break;
@@ -763,18 +806,22 @@ async function redriveKafka(
             cause: e,
           });
         }
-        await admin.setOffsets({
-          groupId: cursorGroup(topic),
-          topic,
-          partitions: [{ partition: range.partition, offset: String(cursor) }],
-        });
+        for (const o of handled) range.handled.add(o);
+      }
+      if (producer && (sends.length > 0 || cursor !== committed)) {
+        for (const o of range.handled) if (o < cursor) range.handled.delete(o);
+        await ctx
+          .reader()
+          .commitGroupOffsets(cursorGroup(topic), topic, [
+            { partition: range.partition, offset: cursor, metadata: encodeHandled(range.handled) },
+          ]);
+        committed = cursor;
       }
       done += batch.length;
       options.onProgress?.(Math.min(done, goal), goal);
     });
   }
-  const after = await kafkaOutstanding(ctx, topic);
-  result.remaining = after.reduce((s, r) => s + Math.max(0, r.until - r.from), 0);
+  result.remaining = outstandingCount(await kafkaOutstanding(ctx, topic));
   return result;
 }
 
@@ -799,19 +846,18 @@ export async function purgeDlq(
   let count = 0;
   if (located.kind === 'kafka') {
     const ranges = await kafkaOutstanding(ctx, name);
-    count = ranges.reduce((s, r) => s + (r.until - r.from), 0);
+    count = outstandingCount(ranges);
     if (options.execute) {
       await eachKafkaDead(
         ctx,
         name,
         (m, r) => void (removed.length < ITEMS_KEPT && removed.push({ id: m.id, before: sha256(r.value) })),
       );
-      const admin = await ctx.admin();
-      await admin.setOffsets({
-        groupId: cursorGroup(name),
-        topic: name,
-        partitions: ranges.map((r) => ({ partition: r.partition, offset: String(r.until) })),
-      });
+      await ctx.reader().commitGroupOffsets(
+        cursorGroup(name),
+        name,
+        ranges.map((r) => ({ partition: r.partition, offset: r.until, metadata: null })),
+      );
     }
   } else {
     count = await rabbitDepth(ctx, name);
