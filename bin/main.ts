@@ -19,7 +19,13 @@ export async function run(argv: string[]): Promise<number> {
     writeOut: (s) => process.stdout.write(s),
   });
   registerCommands(program, {
-    openConsole: async (config, options) => (await import('../ui/console.js')).runConsole(config, options),
+    openConsole: async (config, options) => {
+      // React's development build records a performance.measure for every render, and Node keeps
+      // every one of them: a console refreshing for hours grows without bound. The production
+      // build is chosen by NODE_ENV when React is first loaded, which is here.
+      process.env.NODE_ENV ??= 'production';
+      return (await import('../ui/console.js')).runConsole(config, options);
+    },
   });
   const verbose = argv.includes('--verbose');
   try {

@@ -34,6 +34,13 @@ export async function runConsole(
   options: { refreshMs: number; color: boolean },
 ): Promise<void> {
   const ops = new OpsAdapter(config);
+  // Node keeps user timings (and up to 250 resource timings) until cleared; nothing here reads them.
+  const timings = setInterval(() => {
+    performance.clearMeasures();
+    performance.clearMarks();
+    performance.clearResourceTimings();
+  }, 30_000);
+  timings.unref();
   const instance = render(
     <ThemeProvider color={options.color}>
       <App ops={ops} refreshMs={options.refreshMs} edit={editInEditor} />
@@ -43,6 +50,7 @@ export async function runConsole(
   try {
     await instance.waitUntilExit();
   } finally {
+    clearInterval(timings);
     // q quits: closing the clients gets two seconds, then the process ends regardless of a
     // request still hanging on a broker that stopped answering.
     await Promise.race([ops.close(), new Promise((r) => setTimeout(r, 2000).unref())]);

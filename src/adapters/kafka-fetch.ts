@@ -190,7 +190,28 @@ export class KafkaLogReader {
     return out;
   }
 
+  /**
+   * One Fetch per leader. A retriable failure (a request timeout on a loaded broker, a leader that
+   * moved, a dropped connection) is retried twice after a metadata refresh, as kafkajs' own
+   * consumer would.
+   */
   private async fetchMany(
+    cluster: RawCluster,
+    probes: OffsetProbe[],
+    maxBytes: number,
+  ): Promise<Map<string, KafkaRecord[]>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchOnce(cluster, probes, maxBytes);
+      } catch (e) {
+        if (attempt >= 3 || (e as { retriable?: boolean }).retriable !== true) throw e;
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+        await cluster.refreshMetadata().catch(() => undefined);
+      }
+    }
+  }
+
+  private async fetchOnce(
     cluster: RawCluster,
     probes: OffsetProbe[],
     maxBytes: number,

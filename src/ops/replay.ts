@@ -206,13 +206,21 @@ export async function replay(ctx: OpsContext, req: ReplayRequest): Promise<Repla
                   ...(p.partition < targetPartitions ? { partition: p.partition } : {}),
                 };
               });
+              // The previous fetch's sends finish before these start (order within the partition);
+              // the next fetch runs meanwhile.
               await pending;
-              pending = producer.send({ topic: toTopic, acks: -1, messages }).then(() => {
-                done += messages.length;
-                req.onProgress?.(done, records);
-              });
+              for (const chunk of byteChunks(messages, PRODUCE_CHUNK_BYTES))
+                pending = pending.then(() =>
+                  producer.send({ topic: toTopic, acks: -1, messages: chunk }).then(() => {
+                    done += chunk.length;
+                    req.onProgress?.(done, records);
+                  }),
+                );
+              // Awaited before the next chunk or at the end; handled here so a failure that lands
+              // while the next fetch runs is not an unhandled rejection.
+              pending.catch(() => undefined);
             },
-            { maxBytes: 8 * 1024 * 1024 },
+            { maxBytes: 4 * 1024 * 1024 },
           );
           await pending;
         }
@@ -234,4 +242,41 @@ export async function replay(ctx: OpsContext, req: ReplayRequest): Promise<Repla
   base.auditRef = rec.id;
   base.seconds = (Date.now() - started) / 1000;
   return base;
+}
+
+/**
+ * One produce request carries one record batch per partition, and the broker refuses a batch
+ * above its message.max.bytes (1 MiB by default): sends are cut well below it.
+ */
+const PRODUCE_CHUNK_BYTES = 512 * 1024;
+
+interface SizedMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders;
+}
+
+function approxBytes(m: SizedMessage): number {
+  let n = 70 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers))
+    n += k.length + (v === undefined ? 0 : String(v).length) + 8;
+  return n;
+}
+
+export function byteChunks<T extends SizedMessage>(messages: T[], maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const b = approxBytes(m);
+    if (current.length > 0 && bytes + b > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += b;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }

@@ -10,6 +10,8 @@ import {
 } from '../../src/ops/edits.js';
 import { LagMonitor, type LagSnapshot } from '../../src/ops/lag.js';
 import { parseDuration, parseZonedDatetime } from '../../src/ops/offsets.js';
+import { byteChunks } from '../../src/ops/replay.js';
+import { decodeHandled, encodeHandled } from '../../src/ops/dlq.js';
 import { validateTask } from '../../src/tasks/task-schema.js';
 
 describe('payload edits', () => {
@@ -148,5 +150,34 @@ describe('Burrow-style status window', () => {
   it('thresholds raise WARN and ERR on a single sample', () => {
     expect(status([snap(0, 100, 150, true)], { g: { warnLag: 10 } })?.status).toBe('WARN');
     expect(status([snap(0, 100, 150, true)], { g: { warnLag: 10, errLag: 40 } })?.status).toBe('ERR');
+  });
+});
+
+describe('replay produce chunks', () => {
+  it('cuts sends below the byte limit, keeps order, and never leaves a chunk empty', () => {
+    const m = (i: number, size: number) => ({
+      key: Buffer.from(String(i)),
+      value: Buffer.alloc(size),
+      headers: {},
+    });
+    const msgs = [m(0, 300), m(1, 300), m(2, 300), m(3, 5000), m(4, 10)];
+    const chunks = byteChunks(msgs, 1000);
+    expect(chunks.map((c) => c.map((x) => String(x.key)))).toEqual([['0', '1'], ['2'], ['3'], ['4']]);
+    expect(chunks.flat()).toEqual(msgs);
+    expect(byteChunks([], 1000)).toEqual([]);
+  });
+});
+
+describe('Kafka DLQ cursor metadata', () => {
+  it('round-trips the redriven offsets past the cursor as ranges, within the broker metadata limit', () => {
+    const set = new Set([105, 106, 107, 110, 200, 201]);
+    const text = encodeHandled(set);
+    expect(text).toBe('orderbus-dlq/1 handled=105-107,110,200-201');
+    expect(decodeHandled(text)).toEqual(set);
+    expect(encodeHandled([])).toBeNull();
+    expect(decodeHandled(null).size).toBe(0);
+    expect(decodeHandled('written by another tool').size).toBe(0);
+    const many = encodeHandled(Array.from({ length: 5000 }, (_, i) => i * 2)) ?? '';
+    expect(many.length).toBeLessThanOrEqual(3800);
   });
 });
