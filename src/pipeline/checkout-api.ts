@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createPool, type Pool } from '../adapters/postgres.js';
+import { createPool, type Pool, type PoolClient } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent, SCHEMA_VERSION } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -8,9 +8,27 @@ import { HttpError, JsonServer, readJson, sendJson } from '../http/json-server.j
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { validateCheckout } from './checkout-validate.js';
 import { cancellable, type OrderStatus } from './order-state.js';
-import { appendOutbox } from './outbox.js';
+import { appendOutbox, shardOf } from './outbox.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** How long opening a new database connection may take before the request gets a 503. */
+const OPEN_TIMEOUT_MS = 5000;
+
+/** $1 idempotency key or null, $2 order id, $3 response, $4–$11 the order, $12–$14 the outbox row. */
+const PLACE_ORDER_SQL = `
+WITH req AS (
+  INSERT INTO checkout_requests (idempotency_key, order_id, response)
+  SELECT $1::text, $2::uuid, $3::jsonb WHERE $1::text IS NOT NULL
+  ON CONFLICT DO NOTHING RETURNING 1
+), ord AS (
+  INSERT INTO orders (id, customer_id, email, status, total_cents, currency, items, shipping_address, payment_method, correlation_id)
+  SELECT $2::uuid, $4, $5, 'pending', $6, $7, $8, $9, $10, $11
+  WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM req)
+  RETURNING id
+)
+INSERT INTO outbox (shard, event_id, order_id, type, envelope)
+SELECT $12, $13, id, 'order.placed', $14 FROM ord
+ON CONFLICT (event_id) DO NOTHING`;
 
 /**
  * The checkout API. A checkout validates without any external call and writes the order and its
@@ -23,6 +41,10 @@ export class CheckoutApi implements Service {
   private readonly server: JsonServer;
   private readonly pool: Pool;
   private readonly ownPool: boolean;
+  private readonly poolMax: number;
+  private readonly acquireTimeoutMs: number;
+  /** Connections being opened right now: requests queued behind them are not overload. */
+  private opening = 0;
 
   constructor(
     private readonly config: OrderbusConfig,
@@ -30,12 +52,11 @@ export class CheckoutApi implements Service {
     options: { pool?: Pool; poolSize?: number; acquireTimeoutMs?: number } = {},
   ) {
     this.ownPool = !options.pool;
+    this.poolMax = options.poolSize ?? config.database.poolSize;
+    this.acquireTimeoutMs = options.acquireTimeoutMs ?? 250;
+    // The pool's own timeout only bounds opening a connection; connect() bounds the wait.
     this.pool =
-      options.pool ??
-      createPool(config, {
-        max: options.poolSize ?? config.database.poolSize,
-        connectionTimeoutMillis: options.acquireTimeoutMs ?? 250,
-      });
+      options.pool ?? createPool(config, { max: this.poolMax, connectionTimeoutMillis: OPEN_TIMEOUT_MS });
     this.server = new JsonServer((req, res) => this.route(req, res), config.http.host);
   }
 
@@ -70,15 +91,44 @@ export class CheckoutApi implements Service {
     sendJson(res, 404, { error: 'not_found' });
   }
 
-  private async connect() {
+  /**
+   * A connection, waiting at most `acquireTimeoutMs` while every connection is busy (overload:
+   * answer 503 quickly) but longer while the pool is opening connections (a slow backend start
+   * under load is not overload, and must not fail the first requests after a quiet spell).
+   */
+  private async connect(): Promise<PoolClient> {
+    const opens = this.pool.idleCount === 0 && this.pool.totalCount < this.poolMax;
+    const limit =
+      opens || this.opening > 0 ? Math.max(this.acquireTimeoutMs, OPEN_TIMEOUT_MS) : this.acquireTimeoutMs;
+    const pending = this.pool.connect();
+    if (opens) {
+      this.opening++;
+      pending.then(
+        () => this.opening--,
+        () => this.opening--,
+      );
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>(
+      (resolve) => (timer = setTimeout(() => resolve(undefined), limit)),
+    );
     try {
-      return await this.pool.connect();
+      const client = await Promise.race([pending, timedOut]);
+      if (client) return client;
+      // Still queued: hand the connection straight back when it comes.
+      pending.then(
+        (c) => c.release(),
+        () => undefined,
+      );
+      throw new Error(`no connection free within ${limit} ms`);
     } catch (e) {
       throw new HttpError(503, {
         error: 'overloaded',
         message: 'no database connection free; retry shortly',
         detail: e instanceof Error ? e.message : String(e),
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -111,43 +161,36 @@ export class CheckoutApi implements Service {
       schemaVersion: SCHEMA_VERSION,
     };
     const response = { orderId, status: 'pending' as const };
+    // One statement, so one round trip and an implicit transaction: the idempotency key (if any),
+    // the order and its order.placed outbox row commit together or not at all. A key seen before
+    // inserts nothing (ON CONFLICT waits for a concurrent twin to commit) and the first answer is
+    // replayed.
     const client = await this.connect();
     try {
-      await client.query('BEGIN');
-      if (idempotencyKey) {
-        const ins = await client.query(
-          'INSERT INTO checkout_requests (idempotency_key, order_id, response) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-          [idempotencyKey, orderId, JSON.stringify(response)],
+      const ins = await client.query(PLACE_ORDER_SQL, [
+        idempotencyKey ?? null,
+        orderId,
+        JSON.stringify(response),
+        order.customerId,
+        order.email,
+        totalCents,
+        order.currency,
+        JSON.stringify(order.items),
+        JSON.stringify(order.shippingAddress),
+        JSON.stringify(order.paymentMethod),
+        correlationId,
+        shardOf(orderId),
+        placed.eventId,
+        JSON.stringify(placed),
+      ]);
+      if (ins.rowCount === 0) {
+        if (!idempotencyKey) throw new Error(`order ${orderId} was not inserted`);
+        const first = await client.query<{ response: unknown }>(
+          'SELECT response FROM checkout_requests WHERE idempotency_key = $1',
+          [idempotencyKey],
         );
-        if (ins.rowCount === 0) {
-          await client.query('ROLLBACK');
-          const first = await client.query<{ response: unknown }>(
-            'SELECT response FROM checkout_requests WHERE idempotency_key = $1',
-            [idempotencyKey],
-          );
-          return sendJson(res, 201, first.rows[0]?.response ?? {}, { 'idempotent-replayed': 'true' });
-        }
+        return sendJson(res, 201, first.rows[0]?.response ?? {}, { 'idempotent-replayed': 'true' });
       }
-      await client.query(
-        `INSERT INTO orders (id, customer_id, email, status, total_cents, currency, items, shipping_address, payment_method, correlation_id)
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9)`,
-        [
-          orderId,
-          order.customerId,
-          order.email,
-          totalCents,
-          order.currency,
-          JSON.stringify(order.items),
-          JSON.stringify(order.shippingAddress),
-          JSON.stringify(order.paymentMethod),
-          correlationId,
-        ],
-      );
-      await appendOutbox(client, [placed]);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
     } finally {
       client.release();
     }

@@ -4,6 +4,7 @@ import type { OrderbusConfig } from '../config.js';
 import { EventCodec, EventDecodeError } from '../events/codec.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
+import { isTransientDbError } from './outbox.js';
 
 /**
  * The pipeline's Kafka consumer: decode and validate, skip types the service does not handle
@@ -26,8 +27,18 @@ export interface EventConsumerOptions {
   groupId: string;
   types?: EventType[];
   handle?: (event: EventEnvelope, meta: RecordMeta) => Promise<void>;
-  /** Batch mode (eachBatch): the handler gets every decodable event of a fetched batch at once. */
+  /**
+   * Batch mode (eachBatch): the handler gets every decodable event of a fetched batch (one
+   * partition) at once. It must keep each order's events in order (`forEachOrder` does) and be
+   * idempotent by eventId; the batch's offsets are committed only after it returned.
+   */
   handleBatch?: (events: EventEnvelope[], heartbeat: () => Promise<void>) => Promise<void>;
+  /**
+   * Batch mode: retry a failed batch in place (transient failures without limit, others
+   * `attempts` times), then handle its events one at a time, so only a record that keeps failing
+   * goes to the DLQ. Without it a failed batch is left to kafkajs (refetched after a restart).
+   */
+  retryBatches?: boolean;
   /** TEST-ONLY (batch mode): commit the batch before handling it — the bug chaos drills must catch. */
   unsafeCommitBeforeHandle?: boolean;
   /** Attempts for non-transient failures before the DLQ. */
@@ -80,18 +91,23 @@ export class EventConsumer implements Service {
     const concurrency = this.options.partitionsConsumedConcurrently ?? 3;
     if (this.options.handleBatch) {
       const handleBatch = this.options.handleBatch;
+      const retry = this.options.retryBatches ?? false;
       await this.consumer.run({
         partitionsConsumedConcurrently: concurrency,
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
           const events: EventEnvelope[] = [];
+          const sources = new Map<EventEnvelope, KafkaMessage>();
           for (const message of batch.messages) {
             const typeHeader = header(message.headers, EventHeaders.eventType);
             if (this.options.types && typeHeader && !this.options.types.includes(typeHeader as EventType))
               continue;
             try {
               const e = await this.codec.decode(message.value);
-              if (!this.options.types || this.options.types.includes(e.type)) events.push(e);
+              if (!this.options.types || this.options.types.includes(e.type)) {
+                events.push(e);
+                sources.set(e, message);
+              }
             } catch (e) {
               if (!(e instanceof EventDecodeError)) throw e;
               const meta = {
@@ -109,8 +125,12 @@ export class EventConsumer implements Service {
             resolveOffset(last.offset);
             await commitOffsetsIfNecessary();
           }
-          if (events.length > 0) await handleBatch(events, heartbeat);
-          this.handled += events.length;
+          if (events.length > 0 && retry)
+            await this.handleWithRetry(events, batch.topic, batch.partition, sources, heartbeat);
+          else if (events.length > 0) {
+            await handleBatch(events, heartbeat);
+            this.handled += events.length;
+          }
           if (last) resolveOffset(last.offset);
           await commitOffsetsIfNecessary();
           await heartbeat();
@@ -149,19 +169,26 @@ export class EventConsumer implements Service {
       throw e; // registry unreachable: not the record's fault; kafkajs retries it
     }
     if (this.options.types && !this.options.types.includes(event.type)) return;
-    const attempts = this.options.attempts ?? 3;
-    const base = this.options.backoffMs ?? 200;
-    const max = this.options.maxBackoffMs ?? 5000;
+    await this.withRetry(event, meta, message, () => this.options.handle?.(event, meta));
+  }
+
+  /** Transient failures retry without limit, others `attempts` times, then the record goes to the DLQ. */
+  private async withRetry(
+    event: EventEnvelope,
+    meta: RecordMeta,
+    message: KafkaMessage,
+    fn: () => Promise<void> | undefined,
+  ): Promise<void> {
     const firstFailure = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.handle?.(event, meta);
+        await fn();
         this.handled++;
         return;
       } catch (e) {
-        const transient = this.options.isTransient?.(e) ?? false;
+        const transient = this.isTransient(e);
         if (this.stopping) throw e; // leave it uncommitted; it is redelivered after restart
-        if (!transient && attempt >= attempts) {
+        if (!transient && attempt >= this.attempts) {
           const cls = (e as { errorClass?: string }).errorClass ?? (e instanceof Error ? e.name : 'Error');
           return this.deadLetter(
             meta,
@@ -172,18 +199,72 @@ export class EventConsumer implements Service {
             firstFailure,
           );
         }
-        if (attempt === 1 || attempt % 10 === 0)
-          this.ctx.log('consumer.retry', {
-            group: this.groupId,
-            orderId: event.orderId,
-            attempt,
-            transient,
-            error: e instanceof Error ? e.message : String(e),
-          });
-        await new Promise((r) => setTimeout(r, Math.min(max, base * 2 ** Math.min(attempt - 1, 10))));
-        await heartbeat().catch(() => undefined);
+        this.logRetry(attempt, transient, e, { orderId: event.orderId });
+        await this.backoff(attempt, meta.heartbeat);
       }
     }
+  }
+
+  /**
+   * Batch mode with retries: the whole batch first (transient failures until they pass, others
+   * `attempts` times); if it keeps failing, one event at a time in the batch's order, so a poison
+   * record is dead-lettered and the others are handled (the handler is idempotent by eventId, so
+   * the events an aborted attempt already handled change nothing the second time).
+   */
+  private async handleWithRetry(
+    events: EventEnvelope[],
+    topic: string,
+    partition: number,
+    sources: Map<EventEnvelope, KafkaMessage>,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const handleBatch = this.options.handleBatch;
+    if (!handleBatch) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handleBatch(events, heartbeat);
+        this.handled += events.length;
+        return;
+      } catch (e) {
+        const transient = this.isTransient(e);
+        if (this.stopping) throw e;
+        if (!transient && attempt >= this.attempts) break;
+        this.logRetry(attempt, transient, e, { partition, events: events.length });
+        await this.backoff(attempt, heartbeat);
+      }
+    }
+    for (const event of events) {
+      const message = sources.get(event);
+      if (!message) continue;
+      const meta = { topic, partition, offset: message.offset, timestamp: message.timestamp, heartbeat };
+      await this.withRetry(event, meta, message, () => handleBatch([event], heartbeat));
+    }
+  }
+
+  private get attempts(): number {
+    return this.options.attempts ?? 3;
+  }
+
+  private isTransient(e: unknown): boolean {
+    return isTransientDbError(e) || (this.options.isTransient?.(e) ?? false);
+  }
+
+  private logRetry(attempt: number, transient: boolean, e: unknown, at: Record<string, unknown>): void {
+    if (attempt === 1 || attempt % 10 === 0)
+      this.ctx.log('consumer.retry', {
+        group: this.groupId,
+        ...at,
+        attempt,
+        transient,
+        error: e instanceof Error ? e.message : String(e),
+      });
+  }
+
+  private async backoff(attempt: number, heartbeat: () => Promise<void>): Promise<void> {
+    const base = this.options.backoffMs ?? 200;
+    const max = this.options.maxBackoffMs ?? 5000;
+    await new Promise((r) => setTimeout(r, Math.min(max, base * 2 ** Math.min(attempt - 1, 10))));
+    await heartbeat().catch(() => undefined);
   }
 
   private async deadLetter(
@@ -233,4 +314,57 @@ export function header(headers: IHeaders | undefined, name: string): string | un
   if (v === undefined) return undefined;
   const one = Array.isArray(v) ? v[0] : v;
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
+}
+
+/** Caps how many calls run at once across every batch of a process (e.g. provider calls). */
+export class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    else this.running++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+/**
+ * Runs `fn` for every event: the events of one order one after another in their order, different
+ * orders concurrently (each call through `limiter`). Order in Kafka is per key, not per partition,
+ * so this keeps every guarantee a record-at-a-time consumer gave. Rejects with the first error once
+ * the calls already started have settled; results are in the events' order.
+ */
+export async function forEachOrder<T>(
+  events: EventEnvelope[],
+  limiter: Limiter,
+  fn: (event: EventEnvelope) => Promise<T>,
+): Promise<T[]> {
+  const byOrder = new Map<string, number[]>();
+  events.forEach((e, i) => byOrder.set(e.orderId, [...(byOrder.get(e.orderId) ?? []), i]));
+  const results: T[] = new Array<T>(events.length);
+  let failed = false;
+  const settled = await Promise.allSettled(
+    [...byOrder.values()].map(async (indexes) => {
+      for (const i of indexes) {
+        if (failed) return;
+        try {
+          results[i] = await limiter.run(() => fn(events[i] as EventEnvelope));
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    }),
+  );
+  const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (error) throw error.reason;
+  return results;
 }

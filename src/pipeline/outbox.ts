@@ -10,14 +10,80 @@ export function shardOf(orderId: string): number {
   return Math.abs(h) % OUTBOX_SHARDS;
 }
 
-/** Appends events to the outbox inside the caller's transaction (ignores an event id seen before). */
-export async function appendOutbox(client: PoolClient, events: EventEnvelope[]): Promise<void> {
-  for (const e of events) {
-    await client.query(
-      'INSERT INTO outbox (shard, event_id, order_id, type, envelope) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING',
-      [shardOf(e.orderId), e.eventId, e.orderId, e.type, JSON.stringify(e)],
-    );
-  }
+/** Anything that runs a query: a pool client inside a transaction, or a pool for one statement. */
+export interface Queryable {
+  query: PoolClient['query'];
+}
+
+/**
+ * Appends events to the outbox inside the caller's transaction, in one statement (ignores an event
+ * id seen before). Rows get ids in array order, so an order's events keep their order.
+ */
+export async function appendOutbox(client: Queryable, events: EventEnvelope[]): Promise<void> {
+  if (events.length === 0) return;
+  await client.query(
+    `INSERT INTO outbox (shard, event_id, order_id, type, envelope)
+     SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[])
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      events.map((e) => shardOf(e.orderId)),
+      events.map((e) => e.eventId),
+      events.map((e) => e.orderId),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e)),
+    ],
+  );
+}
+
+/**
+ * Claims a batch's events for a consumer in the caller's transaction, in one statement; returns
+ * the distinct events that were new, in order (the others were processed before and must change
+ * nothing).
+ */
+export function claimInbox(
+  client: Queryable,
+  consumer: string,
+  events: EventEnvelope[],
+): Promise<EventEnvelope[]> {
+  const sql = `INSERT INTO inbox (consumer, event_id) SELECT $1, id FROM unnest($2::uuid[]) AS id
+     ON CONFLICT DO NOTHING RETURNING event_id`;
+  return inboxPass(client, sql, consumer, events, true);
+}
+
+/** The distinct events of `events` this consumer has not processed yet (one read, no transaction). */
+export function unprocessed(
+  client: Queryable,
+  consumer: string,
+  events: EventEnvelope[],
+): Promise<EventEnvelope[]> {
+  const sql = 'SELECT event_id FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])';
+  return inboxPass(client, sql, consumer, events, false);
+}
+
+/** The distinct events whose ids `sql` lists (keepListed) or does not list (!keepListed). */
+async function inboxPass(
+  client: Queryable,
+  sql: string,
+  consumer: string,
+  events: EventEnvelope[],
+  keepListed: boolean,
+): Promise<EventEnvelope[]> {
+  const distinct = distinctEvents(events);
+  if (distinct.length === 0) return [];
+  const r = await client.query<{ event_id: string }>(sql, [consumer, distinct.map((e) => e.eventId)]);
+  const listed = new Set(r.rows.map((x) => x.event_id.toLowerCase()));
+  return distinct.filter((e) => listed.has(e.eventId.toLowerCase()) === keepListed);
+}
+
+/** The distinct events of a batch by eventId (a relay resend can deliver one twice), in order. */
+export function distinctEvents(events: EventEnvelope[]): EventEnvelope[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    const id = e.eventId.toLowerCase();
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }
 
 /**
@@ -49,14 +115,22 @@ export async function processOnce(
   }
 }
 
-export async function alreadyProcessed(
-  client: PoolClient,
-  consumer: string,
-  eventId: string,
-): Promise<boolean> {
-  const r = await client.query('SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2', [
-    consumer,
-    eventId,
-  ]);
-  return (r.rowCount ?? 0) > 0;
+/** PostgreSQL error codes worth retrying: the statement was fine, the database was not (yet). */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '53400', '57P01', '57P02', '57P03', '55P03']);
+
+/**
+ * A database failure that retrying fixes: too many clients, a restart, a pool that had no
+ * connection free in time, a deadlock or serialization failure. Work that hits one waits and
+ * retries; it is never dead-lettered for it.
+ */
+export function isTransientDbError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08')) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  }
+  return /timeout exceeded when trying to connect|Connection terminated|too many clients|the database system is (starting up|shutting down)/i.test(
+    e.message,
+  );
 }

@@ -1,11 +1,11 @@
-import type { Pool } from '../adapters/postgres.js';
+import { inTransaction, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import type { ServiceContext } from '../runtime/service.js';
-import { EventConsumer } from './event-consumer.js';
-import { alreadyProcessed, appendOutbox, processOnce } from './outbox.js';
+import { EventConsumer, forEachOrder, Limiter } from './event-consumer.js';
+import { appendOutbox, claimInbox, unprocessed } from './outbox.js';
 
 /**
  * Payment: on order.placed, charge with idempotency key `payment-<orderId>` and emit
@@ -15,6 +15,10 @@ import { alreadyProcessed, appendOutbox, processOnce } from './outbox.js';
  * redelivery, a rebalance or a kill -9 between any two lines charges once and emits once. (A
  * Kafka transaction would need one transactional id per input partition in kafkajs and still
  * could not cover the provider call; the database already holds the order.)
+ *
+ * A fetched batch is handled at once: the charges of different orders run concurrently (no
+ * database connection held meanwhile), then the inbox, payment and outbox rows of the whole batch
+ * commit in one transaction, and only then the batch's offsets.
  */
 export function paymentService(
   config: OrderbusConfig,
@@ -22,44 +26,76 @@ export function paymentService(
   ctx: Pick<ServiceContext, 'log'>,
   groupId = 'payment',
 ): EventConsumer {
+  // Provider calls in flight at once, across every partition of this process.
+  const calls = new Limiter(32);
   return new EventConsumer(config, ctx, {
     name: 'payment',
     groupId,
     types: ['order.placed'],
     isTransient: (e) => e instanceof ProviderCallError && e.retriable,
-    partitionsConsumedConcurrently: 6,
-    handle: async (event) => {
-      const client = await pool.connect();
-      try {
-        if (await alreadyProcessed(client, 'payment', event.eventId)) return;
-        const data = event.data as { totalCents: number; currency: string; paymentMethod: unknown };
-        const res = await callProvider<{ chargeId: string | null; status: string; reason?: string }>(
-          `${config.providers.paymentUrl}/charges`,
-          {
-            orderId: event.orderId,
-            amountCents: data.totalCents,
-            currency: data.currency,
-            method: data.paymentMethod,
-          },
-          `payment-${event.orderId}`,
+    partitionsConsumedConcurrently: config.topics.partitions,
+    retryBatches: true,
+    handleBatch: async (batch, heartbeat) => {
+      const todo = await unprocessed(pool, 'payment', batch);
+      if (todo.length === 0) return;
+      // No database connection is held while the provider answers.
+      const charges = await forEachOrder(todo, calls, (event) => charge(config, event));
+      await heartbeat();
+      await inTransaction(pool, async (client) => {
+        const fresh = new Set(await claimInbox(client, 'payment', todo));
+        const rows = charges.filter((c) => fresh.has(c.event));
+        if (rows.length === 0) return;
+        await client.query(
+          `INSERT INTO payments (order_id, charge_id, status, amount_cents)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (order_id) DO NOTHING`,
+          [
+            rows.map((c) => c.event.orderId),
+            rows.map((c) => c.chargeId),
+            rows.map((c) => (c.captured ? 'captured' : 'declined')),
+            rows.map((c) => c.amountCents),
+          ],
         );
-        const captured = res.status === 201 && res.body.status === 'captured' && res.body.chargeId;
-        await processOnce(client, 'payment', event.eventId, async () => {
-          await client.query(
-            'INSERT INTO payments (order_id, charge_id, status, amount_cents) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING',
-            [event.orderId, res.body.chargeId, captured ? 'captured' : 'declined', data.totalCents],
-          );
-          const next: EventEnvelope = captured
-            ? nextEvent(event, 'payment.captured', 'payment', {
-                chargeId: res.body.chargeId ?? '',
-                amountCents: data.totalCents,
-              })
-            : nextEvent(event, 'payment.failed', 'payment', { reason: res.body.reason ?? res.body.status });
-          await appendOutbox(client, [next]);
-        });
-      } finally {
-        client.release();
-      }
+        await appendOutbox(
+          client,
+          rows.map((c) => c.next),
+        );
+      });
     },
   });
+}
+
+interface Charge {
+  event: EventEnvelope;
+  chargeId: string | null;
+  captured: boolean;
+  amountCents: number;
+  next: EventEnvelope;
+}
+
+/** One charge with key `payment-<orderId>`: a retry, a redelivery or a second event replays it. */
+async function charge(config: OrderbusConfig, event: EventEnvelope): Promise<Charge> {
+  const data = event.data as { totalCents: number; currency: string; paymentMethod: unknown };
+  const res = await callProvider<{ chargeId: string | null; status: string; reason?: string }>(
+    `${config.providers.paymentUrl}/charges`,
+    {
+      orderId: event.orderId,
+      amountCents: data.totalCents,
+      currency: data.currency,
+      method: data.paymentMethod,
+    },
+    `payment-${event.orderId}`,
+  );
+  const captured = Boolean(res.status === 201 && res.body.status === 'captured' && res.body.chargeId);
+  return {
+    event,
+    chargeId: res.body.chargeId,
+    captured,
+    amountCents: data.totalCents,
+    next: captured
+      ? nextEvent(event, 'payment.captured', 'payment', {
+          chargeId: res.body.chargeId ?? '',
+          amountCents: data.totalCents,
+        })
+      : nextEvent(event, 'payment.failed', 'payment', { reason: res.body.reason ?? res.body.status }),
+  };
 }

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '../adapters/postgres.js';
+import { inTransaction, type Pool, type PoolClient } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -7,7 +7,7 @@ import type { Service, ServiceContext } from '../runtime/service.js';
 import { EventConsumer } from './event-consumer.js';
 import { releaseReservation } from './inventory.js';
 import { transition, type OrderStatus } from './order-state.js';
-import { alreadyProcessed, appendOutbox, processOnce } from './outbox.js';
+import { appendOutbox, claimInbox } from './outbox.js';
 
 /**
  * The saga: applies every event to the order's state machine, records the timeline, and runs
@@ -31,8 +31,9 @@ export class SagaService implements Service {
       name: 'saga',
       groupId: options.groupId ?? 'saga',
       isTransient: (e) => e instanceof ProviderCallError && e.retriable,
-      partitionsConsumedConcurrently: 6,
-      handle: (event) => this.apply(event),
+      partitionsConsumedConcurrently: config.topics.partitions,
+      retryBatches: true,
+      handleBatch: (batch) => this.applyBatch(batch),
     });
   }
 
@@ -49,61 +50,120 @@ export class SagaService implements Service {
     await this.consumer.stop();
   }
 
-  private async apply(event: EventEnvelope): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      if (await alreadyProcessed(client, 'saga', event.eventId)) return;
-      const current = await client.query<{ status: OrderStatus; total_cents: string }>(
-        'SELECT status, total_cents FROM orders WHERE id = $1',
-        [event.orderId],
-      );
-      const order = current.rows[0];
-      if (!order) throw new Error(`order ${event.orderId} not found`);
-      const t = transition(order.status, event.type);
-      // The refund is the one compensation that calls out; do it before the transaction (the
-      // provider key makes a retry replay it), so the transaction only records it.
-      let refund: { refundId: string } | undefined;
-      if (t?.compensate.includes('refund')) {
-        const res = await callProvider<{ refundId: string }>(
-          `${this.config.providers.paymentUrl}/refunds`,
-          { orderId: event.orderId, amountCents: Number(order.total_cents) },
-          `refund-${event.orderId}`,
-        );
-        refund = res.body;
-      }
-      await processOnce(client, 'saga', event.eventId, async () => {
-        await client.query(
-          'INSERT INTO order_timeline (order_id, event_id, type, source, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-          [event.orderId, event.eventId, event.type, event.source, event.occurredAt],
-        );
-        const locked = await client.query<{ status: OrderStatus }>(
-          'SELECT status FROM orders WHERE id = $1 FOR UPDATE',
-          [event.orderId],
-        );
-        const from = locked.rows[0]?.status ?? order.status;
-        const tr = transition(from, event.type);
-        if (!tr) {
-          this.rejected++;
-          await client.query(
-            'INSERT INTO rejected_transitions (order_id, event_id, from_status, event_type) VALUES ($1, $2, $3, $4)',
-            [event.orderId, event.eventId, from, event.type],
+  /**
+   * A fetched batch in one transaction. The refund is the one compensation that calls out: when
+   * the batch needs refunds it has not got yet, the transaction is rolled back, the refunds are
+   * made with no connection held (key `refund-<orderId>`: a retry replays one), and the batch runs
+   * again with them.
+   */
+  private async applyBatch(batch: EventEnvelope[]): Promise<void> {
+    const refunds = new Map<string, { refundId: string }>();
+    for (;;) {
+      try {
+        const rejected = await inTransaction(this.pool, (client) => this.applyInTx(client, batch, refunds));
+        this.rejected += rejected;
+        return;
+      } catch (e) {
+        if (!(e instanceof RefundsNeeded)) throw e;
+        const missing = e.refunds.filter((r) => !refunds.has(r.orderId));
+        if (missing.length === 0) throw new Error('refunds were made but the batch still asks for them');
+        for (const r of missing) {
+          const res = await callProvider<{ refundId: string }>(
+            `${this.config.providers.paymentUrl}/refunds`,
+            { orderId: r.orderId, amountCents: r.amountCents },
+            `refund-${r.orderId}`,
           );
-          this.ctx.log('saga.rejected-transition', { orderId: event.orderId, from, event: event.type });
-          return;
+          refunds.set(r.orderId, res.body);
         }
-        await this.compensate(client, event, tr.compensate, refund);
-        const tracking =
-          event.type === 'shipping.created'
-            ? String((event.data as { trackingNumber?: string }).trackingNumber ?? '')
-            : null;
-        await client.query(
-          'UPDATE orders SET status = $2, tracking_number = COALESCE($3, tracking_number), updated_at = now() WHERE id = $1',
-          [event.orderId, tr.to, tracking],
-        );
-      });
-    } finally {
-      client.release();
+      }
     }
+  }
+
+  /** Returns how many transitions were rejected; throws RefundsNeeded when a refund is missing. */
+  private async applyInTx(
+    client: PoolClient,
+    batch: EventEnvelope[],
+    refunds: Map<string, { refundId: string }>,
+  ): Promise<number> {
+    const todo = await claimInbox(client, 'saga', batch);
+    if (todo.length === 0) return 0;
+    await client.query(
+      `INSERT INTO order_timeline (order_id, event_id, type, source, occurred_at)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[]) ON CONFLICT DO NOTHING`,
+      [
+        todo.map((e) => e.orderId),
+        todo.map((e) => e.eventId),
+        todo.map((e) => e.type),
+        todo.map((e) => e.source),
+        todo.map((e) => e.occurredAt),
+      ],
+    );
+    // Locked in id order: two batches never wait on each other in a cycle.
+    const locked = await client.query<{ id: string; status: OrderStatus; total_cents: string }>(
+      'SELECT id, status, total_cents FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+      [[...new Set(todo.map((e) => e.orderId))]],
+    );
+    const orders = new Map(
+      locked.rows.map((r) => [r.id.toLowerCase(), { status: r.status, total: Number(r.total_cents) }]),
+    );
+    const changed = new Map<string, { orderId: string; status: OrderStatus; tracking: string | null }>();
+    const rejected: EventEnvelope[] = [];
+    const rejectedFrom: OrderStatus[] = [];
+    const events: EventEnvelope[] = [];
+    const needed: { orderId: string; amountCents: number }[] = [];
+    for (const event of todo) {
+      const key = event.orderId.toLowerCase();
+      const order = orders.get(key);
+      if (!order) throw new Error(`order ${event.orderId} not found`);
+      const tr = transition(order.status, event.type);
+      if (!tr) {
+        rejected.push(event);
+        rejectedFrom.push(order.status);
+        this.ctx.log('saga.rejected-transition', {
+          orderId: event.orderId,
+          from: order.status,
+          event: event.type,
+        });
+        continue;
+      }
+      if (tr.compensate.includes('refund') && !refunds.has(event.orderId))
+        needed.push({ orderId: event.orderId, amountCents: order.total });
+      order.status = tr.to;
+      // Once a refund is missing this attempt is rolled back: only follow the state machine on to
+      // collect every refund the batch needs.
+      if (needed.length > 0) continue;
+      events.push(...(await this.compensate(client, event, tr.compensate, refunds.get(event.orderId))));
+      const tracking =
+        event.type === 'shipping.created'
+          ? String((event.data as { trackingNumber?: string }).trackingNumber ?? '')
+          : null;
+      changed.set(key, {
+        orderId: event.orderId,
+        status: tr.to,
+        tracking: tracking ?? changed.get(key)?.tracking ?? null,
+      });
+    }
+    if (needed.length > 0) throw new RefundsNeeded(needed);
+    const rows = [...changed.values()];
+    if (rows.length > 0)
+      await client.query(
+        `UPDATE orders SET status = d.status, tracking_number = COALESCE(d.tracking, orders.tracking_number), updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS d(id, status, tracking) WHERE orders.id = d.id`,
+        [rows.map((r) => r.orderId), rows.map((r) => r.status), rows.map((r) => r.tracking)],
+      );
+    if (rejected.length > 0)
+      await client.query(
+        `INSERT INTO rejected_transitions (order_id, event_id, from_status, event_type)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])`,
+        [
+          rejected.map((e) => e.orderId),
+          rejected.map((e) => e.eventId),
+          rejectedFrom,
+          rejected.map((e) => e.type),
+        ],
+      );
+    await appendOutbox(client, events);
+    return rejected.length;
   }
 
   private async compensate(
@@ -111,7 +171,7 @@ export class SagaService implements Service {
     event: EventEnvelope,
     steps: string[],
     refund: { refundId: string } | undefined,
-  ): Promise<void> {
+  ): Promise<EventEnvelope[]> {
     const events: EventEnvelope[] = [];
     if (steps.includes('release')) {
       const items = await releaseReservation(client, event.orderId);
@@ -136,7 +196,7 @@ export class SagaService implements Service {
       ]);
       events.push(nextEvent(event, 'order.failed', 'saga', { reason: `${event.type}: ${reason}` }));
     }
-    await appendOutbox(client, events);
+    return events;
   }
 
   /** Orders stuck in a live state past the deadline are cancelled (and so compensated). */
@@ -173,5 +233,12 @@ export class SagaService implements Service {
       }
     }
     return rows.length;
+  }
+}
+
+/** Thrown inside the batch transaction (so it rolls back) when refunds must be made first. */
+class RefundsNeeded extends Error {
+  constructor(readonly refunds: { orderId: string; amountCents: number }[]) {
+    super(`${refunds.length} refund(s) to make first`);
   }
 }

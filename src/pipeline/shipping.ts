@@ -1,10 +1,10 @@
-import type { Pool } from '../adapters/postgres.js';
+import { inTransaction, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import { callProvider } from '../providers/client.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { EventConsumer } from './event-consumer.js';
-import { appendOutbox, processOnce } from './outbox.js';
+import { appendOutbox, claimInbox, isTransientDbError } from './outbox.js';
 
 export interface ShippingOptions {
   groupId?: string;
@@ -42,33 +42,29 @@ export class ShippingService implements Service {
       name: 'shipping',
       groupId: options.groupId ?? 'shipping',
       types: ['inventory.reserved'],
-      partitionsConsumedConcurrently: 6,
-      handle: async (event) => {
-        const client = await pool.connect();
-        try {
-          await processOnce(client, 'shipping', event.eventId, async () => {
-            const o = await client.query<{ shipping_address: unknown; items: unknown }>(
-              'SELECT shipping_address, items FROM orders WHERE id = $1',
-              [event.orderId],
-            );
-            const row = o.rows[0];
-            if (!row) throw new Error(`order ${event.orderId} not found`);
-            await client.query(
-              `INSERT INTO shipments (order_id, status, causation_id, correlation_id, address, items) VALUES ($1, 'pending', $2, $3, $4, $5)
-               ON CONFLICT (order_id) DO NOTHING`,
-              [
-                event.orderId,
-                event.eventId,
-                event.correlationId,
-                JSON.stringify(row.shipping_address),
-                JSON.stringify(row.items),
-              ],
-            );
-          });
-        } finally {
-          client.release();
-        }
-      },
+      partitionsConsumedConcurrently: config.topics.partitions,
+      retryBatches: true,
+      // A batch's jobs, inbox rows and nothing else: one transaction, one statement each.
+      handleBatch: (batch) =>
+        inTransaction(pool, async (client) => {
+          const todo = await claimInbox(client, 'shipping', batch);
+          if (todo.length === 0) return;
+          const ids = todo.map((e) => e.orderId);
+          const found = await client.query<{ n: number }>(
+            'SELECT count(DISTINCT id)::int AS n FROM orders WHERE id = ANY($1::uuid[])',
+            [ids],
+          );
+          if ((found.rows[0]?.n ?? 0) < new Set(ids.map((id) => id.toLowerCase())).size)
+            throw new Error(`an order of ${ids.join(', ')} was not found`);
+          await client.query(
+            `INSERT INTO shipments (order_id, status, causation_id, correlation_id, address, items)
+             SELECT o.id, 'pending', d.causation_id, d.correlation_id, o.shipping_address, o.items
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS d(order_id, causation_id, correlation_id, n)
+             JOIN orders o ON o.id = d.order_id ORDER BY d.n
+             ON CONFLICT (order_id) DO NOTHING`,
+            [ids, todo.map((e) => e.eventId), todo.map((e) => e.correlationId)],
+          );
+        }),
     });
   }
 
@@ -97,11 +93,7 @@ export class ShippingService implements Service {
         }
       }
       for (const job of leased) {
-        // An error here (e.g. the database refusing connections) must not kill the worker: the
-        // job's lease expires and another attempt picks it up.
-        const p = this.ship(job)
-          .catch(() => undefined)
-          .finally(() => this.inFlight.delete(p));
+        const p = this.ship(job).finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
       }
       if (leased.length === 0) await new Promise((r) => setTimeout(r, 100));
@@ -116,13 +108,37 @@ export class ShippingService implements Service {
          SELECT order_id FROM shipments
          WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING order_id, attempts, causation_id, correlation_id, address, items`,
+       RETURNING order_id, attempts, causation_id, correlation_id, address, items, locked_until::text AS lease`,
       [n, String(leaseMs)],
     );
     return rows;
   }
 
+  /**
+   * One leased job; never rejects. A database error (too many clients, a restart, a pool with no
+   * connection free) is not the provider's fault: the job goes back for a prompt retry without
+   * spending one of its attempts. If even that fails, its lease expires and it is taken again.
+   */
   private async ship(job: Job): Promise<void> {
+    try {
+      await this.attempt(job);
+    } catch (e) {
+      const db = isTransientDbError(e);
+      const message = e instanceof Error ? e.message : String(e);
+      this.ctx.log('shipping.job-error', { orderId: job.order_id, transient: db, error: message });
+      const backoff = Math.min(30_000, 1000 * 2 ** Math.max(0, job.attempts - 1));
+      await this.pool
+        .query(
+          `UPDATE shipments SET attempts = greatest(attempts - $3::int, 0), next_attempt_at = now() + ($4 || ' milliseconds')::interval,
+             locked_until = NULL, last_error = $5, updated_at = now()
+           WHERE order_id = $1 AND status = 'pending' AND locked_until = $2::timestamptz`,
+          [job.order_id, job.lease, db ? 1 : 0, String(db ? 1000 : backoff), message.slice(0, 500)],
+        )
+        .catch(() => undefined);
+    }
+  }
+
+  private async attempt(job: Job): Promise<void> {
     const cause = { eventId: job.causation_id, orderId: job.order_id, correlationId: job.correlation_id };
     const cancelled = await this.pool.query(
       "SELECT 1 FROM orders WHERE id = $1 AND status IN ('cancelled', 'failed', 'compensating')",
@@ -135,25 +151,14 @@ export class ShippingService implements Service {
       );
       return;
     }
+    let res: Awaited<ReturnType<typeof callProvider<{ labelId: string; trackingNumber: string }>>>;
     try {
-      const res = await callProvider<{ labelId: string; trackingNumber: string }>(
+      res = await callProvider<{ labelId: string; trackingNumber: string }>(
         `${this.config.providers.shippingUrl}/labels`,
         { orderId: job.order_id, address: job.address, items: job.items },
         `label-${job.order_id}`,
         this.options.timeoutMs ?? 15_000,
       );
-      await this.finish(
-        job,
-        'created',
-        [
-          nextEvent(cause, 'shipping.created', 'shipping', {
-            trackingNumber: res.body.trackingNumber,
-            labelId: res.body.labelId,
-          }),
-        ],
-        res.body.trackingNumber,
-      );
-      this.created++;
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const retriable = (e as { retriable?: boolean }).retriable !== false;
@@ -181,7 +186,22 @@ export class ShippingService implements Service {
         `UPDATE shipments SET next_attempt_at = now() + ($2 || ' milliseconds')::interval, locked_until = NULL, last_error = $3, updated_at = now() WHERE order_id = $1`,
         [job.order_id, String(backoff), message.slice(0, 500)],
       );
+      return;
     }
+    // The label exists now; a database error from here on retries the job, and the provider
+    // replays the same label for the key.
+    await this.finish(
+      job,
+      'created',
+      [
+        nextEvent(cause, 'shipping.created', 'shipping', {
+          trackingNumber: res.body.trackingNumber,
+          labelId: res.body.labelId,
+        }),
+      ],
+      res.body.trackingNumber,
+    );
+    this.created++;
   }
 
   private async finish(
@@ -211,6 +231,8 @@ export class ShippingService implements Service {
 
 interface Job {
   order_id: string;
+  /** The lease's locked_until as PostgreSQL prints it (exact, unlike a JS Date). */
+  lease: string;
   attempts: number;
   causation_id: string;
   correlation_id: string;
