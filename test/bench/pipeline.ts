@@ -181,8 +181,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // e2e: a rate ramp; a step counts as steady when every order of it has shipped ≤ 5 s after it.
 
-const E2E_STEPS = [20, 50, 100, 200, 300, 400, 500, 600];
-const E2E_STEP_MS = 15_000;
+// Sizes for quicker iterations (the defaults are what BENCHMARKS.md reports): runs per pipeline
+// benchmark, the e2e rate ramp and step length.
+const RUNS = Number(process.env.ORDERBUS_BENCH_PIPELINE_RUNS ?? 3);
+const E2E_STEPS = (process.env.ORDERBUS_BENCH_E2E_STEPS ?? '20,50,100,200,300,400,500,600')
+  .split(',')
+  .map(Number);
+const E2E_STEP_MS = Number(process.env.ORDERBUS_BENCH_E2E_STEP_MS ?? 15_000);
 const E2E_GRACE_MS = 5_000;
 
 interface StepResult {
@@ -248,7 +253,7 @@ function e2eBenchmark(): Benchmark {
   return {
     name: 'e2e',
     description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service, providers at zero latency; rate ramp ${E2E_STEPS.join('→')}/s, ${E2E_STEP_MS / 1000} s per step, stopping at the first step that does not keep up`,
-    runs: 3,
+    runs: RUNS,
     async setup() {
       crashed = undefined;
       try {
@@ -371,7 +376,7 @@ function checkoutBenchmark(): Benchmark {
   return {
     name: 'checkout',
     description: `POST /api/checkout latency (checkout-api in its own process, the core pipeline running in another, 12 partitions): ${STEADY_RATE}/s for 8 s, a 10× burst (${BURST_RATE}/s for 4 s), and ${STEADY_RATE}/s for 10 s with the shipping provider down; reference: a plain Node http server doing the same JSON parse + 201 in its own process`,
-    runs: 3,
+    runs: RUNS,
     async setup() {
       crashed = undefined;
       try {
@@ -517,7 +522,7 @@ function outboxBenchmark(): Benchmark {
   return {
     name: 'outbox',
     description: `outbox row commit → Kafka append (LogAppendTime) through \`orderbus run --service outbox-relay\`: ${OUTBOX_RATE} rows/s for ${OUTBOX_MS / 1000} s, one row per transaction (like checkout); reference: the same events produced directly (kafkajs idempotent producer, acks=all)`,
-    runs: 3,
+    runs: RUNS,
     async setup() {
       crashed = undefined;
       try {
@@ -650,7 +655,7 @@ function memoryBenchmark(): Benchmark {
   return {
     name: 'memory-run',
     description: `peak RSS of one \`orderbus run --service …\` process running the six core services (${CORE.join(', ')}; providers in their own process) placing ${MEMORY_RATE} orders/s for ${MEMORY_MS / 1000} s; reference: the same process idle after start-up and a 2 s warm-up`,
-    runs: 3,
+    runs: RUNS,
     async setup() {
       crashed = undefined;
       try {

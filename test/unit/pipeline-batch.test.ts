@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { EventEnvelope } from '../../src/events/types.js';
+import { forEachOrder, Limiter } from '../../src/pipeline/event-consumer.js';
+import { distinctEvents, isTransientDbError } from '../../src/pipeline/outbox.js';
+
+const ev = (orderId: string, eventId: string): EventEnvelope =>
+  ({ eventId, orderId, type: 'order.placed' }) as unknown as EventEnvelope;
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('batch handling helpers', () => {
+  it('forEachOrder keeps each order in order and runs different orders at once', async () => {
+    const events = [ev('a', '1'), ev('b', '2'), ev('a', '3'), ev('c', '4'), ev('b', '5'), ev('a', '6')];
+    const log: string[] = [];
+    let running = 0;
+    let peak = 0;
+    const results = await forEachOrder(events, new Limiter(8), async (e) => {
+      running++;
+      peak = Math.max(peak, running);
+      log.push(`start ${e.eventId}`);
+      await tick(e.orderId === 'a' ? 15 : 5);
+      log.push(`end ${e.eventId}`);
+      running--;
+      return e.eventId;
+    });
+    expect(results).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(peak).toBe(3);
+    for (const [first, next] of [
+      ['1', '3'],
+      ['3', '6'],
+      ['2', '5'],
+    ])
+      expect(log.indexOf(`end ${first}`)).toBeLessThan(log.indexOf(`start ${next}`));
+  });
+
+  it('forEachOrder respects the limiter and stops an order at its first error', async () => {
+    const events = [ev('a', '1'), ev('a', '2'), ev('b', '3'), ev('c', '4')];
+    const seen: string[] = [];
+    let running = 0;
+    let peak = 0;
+    await expect(
+      forEachOrder(events, new Limiter(1), async (e) => {
+        running++;
+        peak = Math.max(peak, running);
+        seen.push(e.eventId);
+        await tick(2);
+        running--;
+        if (e.eventId === '1') throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(peak).toBe(1);
+    expect(seen).not.toContain('2');
+  });
+
+  it('distinctEvents drops a resent event and keeps the order', () => {
+    expect(distinctEvents([ev('a', 'X'), ev('b', 'y'), ev('a', 'x')]).map((e) => e.eventId)).toEqual([
+      'X',
+      'y',
+    ]);
+  });
+
+  it('counts database unavailability as transient, a bad statement not', () => {
+    const pg = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    expect(isTransientDbError(pg('53300', 'sorry, too many clients already'))).toBe(true);
+    expect(isTransientDbError(pg('57P01'))).toBe(true);
+    expect(isTransientDbError(pg('40P01'))).toBe(true);
+    expect(isTransientDbError(pg('08006'))).toBe(true);
+    expect(isTransientDbError(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isTransientDbError(pg('23505'))).toBe(false);
+    expect(isTransientDbError(pg('42P01'))).toBe(false);
+    expect(isTransientDbError(new Error('order 1 not found'))).toBe(false);
+  });
+});
