@@ -1,4 +1,4 @@
-import type { PoolClient } from '../adapters/postgres.js';
+import type { Pool, PoolClient } from '../adapters/postgres.js';
 import type { EventEnvelope } from '../events/types.js';
 
 /** Outbox rows are sharded by order so several relays can run while each order stays in order. */
@@ -133,4 +133,46 @@ export function isTransientDbError(e: unknown): boolean {
   return /timeout exceeded when trying to connect|Connection terminated|too many clients|the database system is (starting up|shutting down)/i.test(
     e.message,
   );
+}
+
+/**
+ * Wakes the outbox relay for a writer of many one-row transactions (checkout), whose statements
+ * turn the trigger's NOTIFY off: every notifying commit takes a database-wide lock held through its
+ * WAL flush, so one NOTIFY per checkout serialized them all. This sends one NOTIFY for every commit
+ * since the last: at most one in flight, at most one per `gapMs`. A lost wake-up costs at most the
+ * relay's poll interval; the rows are committed either way.
+ */
+export class OutboxWaker {
+  private pending = false;
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly onError: (e: unknown) => void,
+    private readonly gapMs = 5,
+  ) {}
+
+  /** Call after a commit that added outbox rows. */
+  poke(): void {
+    this.pending = true;
+    this.draining ??= this.drain();
+  }
+
+  /** Resolves once no wake-up is pending or in flight. */
+  async idle(): Promise<void> {
+    await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending) {
+        this.pending = false;
+        await this.pool.query("SELECT pg_notify('orderbus_outbox', '')").catch(this.onError);
+        await new Promise((r) => setTimeout(r, this.gapMs));
+      }
+    } finally {
+      // No await between the last check of `pending` and here: a poke cannot fall in between.
+      this.draining = undefined;
+    }
+  }
 }
