@@ -6,9 +6,9 @@ import { nextEvent, SCHEMA_VERSION } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import { HttpError, JsonServer, readJson, sendJson } from '../http/json-server.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
-import { validateCheckout } from './checkout-validate.js';
+import { validateCheckout, type CheckoutBody } from './checkout-validate.js';
 import { cancellable, type OrderStatus } from './order-state.js';
-import { appendOutbox, OutboxWaker, shardOf } from './outbox.js';
+import { appendOutbox, shardOf, wakerFor, type OutboxWaker } from './outbox.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** How long opening a new database connection may take before the request gets a 503. */
@@ -19,7 +19,7 @@ const OPEN_TIMEOUT_MS = 5000;
  * `quiet` turns the outbox trigger's NOTIFY off for this statement's transaction: the API wakes the
  * relay itself, once for many checkouts (OutboxWaker).
  */
-const PLACE_ORDER_SQL = `
+export const PLACE_ORDER_SQL = `
 WITH quiet AS (
   SELECT set_config('orderbus.outbox_notify', 'off', true)
 ), req AS (
@@ -64,9 +64,7 @@ export class CheckoutApi implements Service {
     // The pool's own timeout only bounds opening a connection; connect() bounds the wait.
     this.pool =
       options.pool ?? createPool(config, { max: this.poolMax, connectionTimeoutMillis: OPEN_TIMEOUT_MS });
-    this.waker = new OutboxWaker(this.pool, (e) =>
-      ctx.log('checkout.wake-error', { error: e instanceof Error ? e.message : String(e) }),
-    );
+    this.waker = wakerFor(this.pool, ctx);
     this.server = new JsonServer((req, res) => this.route(req, res), config.http.host);
   }
 
@@ -151,49 +149,14 @@ export class CheckoutApi implements Service {
     if (!v.ok) return sendJson(res, 400, { error: 'validation_failed', errors: v.errors });
     const key = req.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' && key.length > 0 ? key.slice(0, 200) : undefined;
-    const order = v.value;
-    const orderId = randomUUID();
-    const correlationId = randomUUID();
-    const totalCents = order.items.reduce((s, i) => s + i.quantity * i.unitPriceCents, 0);
-    const placed: EventEnvelope = {
-      ...nextEvent({ eventId: correlationId, orderId, correlationId }, 'order.placed', 'checkout', {
-        customerId: order.customerId,
-        email: order.email,
-        items: order.items.map((i) => ({
-          sku: i.sku,
-          quantity: i.quantity,
-          unitPriceCents: i.unitPriceCents,
-        })),
-        totalCents,
-        currency: order.currency,
-        shippingAddress: order.shippingAddress,
-        paymentMethod: order.paymentMethod,
-      }),
-      schemaVersion: SCHEMA_VERSION,
-    };
-    const response = { orderId, status: 'pending' as const };
+    const { orderId, response, params } = checkoutRow(v.value, idempotencyKey);
     // One statement, so one round trip and an implicit transaction: the idempotency key (if any),
     // the order and its order.placed outbox row commit together or not at all. A key seen before
     // inserts nothing (ON CONFLICT waits for a concurrent twin to commit) and the first answer is
     // replayed.
     const client = await this.connect();
     try {
-      const ins = await client.query(PLACE_ORDER_SQL, [
-        idempotencyKey ?? null,
-        orderId,
-        JSON.stringify(response),
-        order.customerId,
-        order.email,
-        totalCents,
-        order.currency,
-        JSON.stringify(order.items),
-        JSON.stringify(order.shippingAddress),
-        JSON.stringify(order.paymentMethod),
-        correlationId,
-        shardOf(orderId),
-        placed.eventId,
-        JSON.stringify(placed),
-      ]);
+      const ins = await client.query(PLACE_ORDER_SQL, params);
       if (ins.rowCount === 0) {
         if (!idempotencyKey) throw new Error(`order ${orderId} was not inserted`);
         const first = await client.query<{ response: unknown }>(
@@ -283,4 +246,51 @@ export class CheckoutApi implements Service {
       client.release();
     }
   }
+}
+
+/** A new order's id, its 201 body and the parameters of PLACE_ORDER_SQL. */
+export function checkoutRow(
+  order: CheckoutBody,
+  idempotencyKey?: string,
+): { orderId: string; response: { orderId: string; status: 'pending' }; params: unknown[] } {
+  const orderId = randomUUID();
+  const correlationId = randomUUID();
+  const totalCents = order.items.reduce((s, i) => s + i.quantity * i.unitPriceCents, 0);
+  const placed: EventEnvelope = {
+    ...nextEvent({ eventId: correlationId, orderId, correlationId }, 'order.placed', 'checkout', {
+      customerId: order.customerId,
+      email: order.email,
+      items: order.items.map((i) => ({
+        sku: i.sku,
+        quantity: i.quantity,
+        unitPriceCents: i.unitPriceCents,
+      })),
+      totalCents,
+      currency: order.currency,
+      shippingAddress: order.shippingAddress,
+      paymentMethod: order.paymentMethod,
+    }),
+    schemaVersion: SCHEMA_VERSION,
+  };
+  const response = { orderId, status: 'pending' as const };
+  return {
+    orderId,
+    response,
+    params: [
+      idempotencyKey ?? null,
+      orderId,
+      JSON.stringify(response),
+      order.customerId,
+      order.email,
+      totalCents,
+      order.currency,
+      JSON.stringify(order.items),
+      JSON.stringify(order.shippingAddress),
+      JSON.stringify(order.paymentMethod),
+      correlationId,
+      shardOf(orderId),
+      placed.eventId,
+      JSON.stringify(placed),
+    ],
+  };
 }

@@ -4,7 +4,7 @@ import { nextEvent } from '../events/codec.js';
 import type { ServiceContext } from '../runtime/service.js';
 import type { EventEnvelope } from '../events/types.js';
 import { EventConsumer } from './event-consumer.js';
-import { appendOutbox, claimInbox } from './outbox.js';
+import { appendOutbox, claimInbox, wakerFor } from './outbox.js';
 
 export interface OrderItem {
   sku: string;
@@ -25,19 +25,23 @@ export function inventoryService(
   ctx: Pick<ServiceContext, 'log'>,
   groupId = 'inventory',
 ): EventConsumer {
+  const waker = wakerFor(pool, ctx);
   return new EventConsumer(config, ctx, {
     name: 'inventory',
     groupId,
     types: ['payment.captured'],
     partitionsConsumedConcurrently: config.topics.partitions,
     retryBatches: true,
-    handleBatch: (batch) => inTransaction(pool, (client) => reserveBatch(client, batch)),
+    handleBatch: async (batch) => {
+      if ((await inTransaction(pool, (client) => reserveBatch(client, batch))) > 0) waker.poke();
+    },
   });
 }
 
-async function reserveBatch(client: PoolClient, batch: EventEnvelope[]): Promise<void> {
+/** Returns how many events it appended to the outbox. */
+async function reserveBatch(client: PoolClient, batch: EventEnvelope[]): Promise<number> {
   const todo = await claimInbox(client, 'inventory', batch);
-  if (todo.length === 0) return;
+  if (todo.length === 0) return 0;
   const orderIds = [...new Set(todo.map((e) => e.orderId))];
   const orders = await client.query<{ id: string; items: OrderItem[]; reserved: boolean }>(
     `SELECT o.id, o.items, EXISTS (SELECT 1 FROM reservations r WHERE r.order_id = o.id) AS reserved
@@ -98,7 +102,8 @@ async function reserveBatch(client: PoolClient, batch: EventEnvelope[]): Promise
        SELECT id, items, 'reserved' FROM unnest($1::uuid[], $2::jsonb[]) AS d(id, items)`,
       [reservations.map((r) => r.orderId), reservations.map((r) => JSON.stringify(r.items))],
     );
-  await appendOutbox(client, events);
+  await appendOutbox(client, events, { quiet: true });
+  return events.length;
 }
 
 /** Returns a reservation's stock (compensation); idempotent through the reservation's status. */

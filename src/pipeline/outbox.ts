@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '../adapters/postgres.js';
+import type { ServiceContext } from '../runtime/service.js';
 import type { EventEnvelope } from '../events/types.js';
 
 /** Outbox rows are sharded by order so several relays can run while each order stays in order. */
@@ -17,13 +18,23 @@ export interface Queryable {
 
 /**
  * Appends events to the outbox inside the caller's transaction, in one statement (ignores an event
- * id seen before). Rows get ids in array order, so an order's events keep their order.
+ * id seen before). Rows get ids in array order, so an order's events keep their order. `quiet`
+ * turns the trigger's NOTIFY off for the transaction: the caller pokes an OutboxWaker after its
+ * commit instead.
  */
-export async function appendOutbox(client: Queryable, events: EventEnvelope[]): Promise<void> {
+export async function appendOutbox(
+  client: Queryable,
+  events: EventEnvelope[],
+  options: { quiet?: boolean } = {},
+): Promise<void> {
   if (events.length === 0) return;
   await client.query(
-    `INSERT INTO outbox (shard, event_id, order_id, type, envelope)
-     SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[])
+    `WITH quiet AS (SELECT set_config('orderbus.outbox_notify', CASE WHEN $6 THEN 'off' ELSE '' END, true))
+     INSERT INTO outbox (shard, event_id, order_id, type, envelope)
+     SELECT u.shard, u.event_id, u.order_id, u.type, u.envelope
+     FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY
+       AS u(shard, event_id, order_id, type, envelope, n), quiet
+     ORDER BY u.n
      ON CONFLICT (event_id) DO NOTHING`,
     [
       events.map((e) => shardOf(e.orderId)),
@@ -31,6 +42,7 @@ export async function appendOutbox(client: Queryable, events: EventEnvelope[]): 
       events.map((e) => e.orderId),
       events.map((e) => e.type),
       events.map((e) => JSON.stringify(e)),
+      options.quiet ?? false,
     ],
   );
 }
@@ -175,4 +187,11 @@ export class OutboxWaker {
       this.draining = undefined;
     }
   }
+}
+
+/** A service's waker on its own pool, logging failed wake-ups (the relay's poll covers them). */
+export function wakerFor(pool: Pool, ctx: Pick<ServiceContext, 'log'>): OutboxWaker {
+  return new OutboxWaker(pool, (e) =>
+    ctx.log('outbox.wake-error', { error: e instanceof Error ? e.message : String(e) }),
+  );
 }

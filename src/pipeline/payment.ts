@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../events/types.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import type { ServiceContext } from '../runtime/service.js';
 import { EventConsumer, forEachOrder, Limiter } from './event-consumer.js';
-import { appendOutbox, claimInbox, unprocessed } from './outbox.js';
+import { appendOutbox, claimInbox, unprocessed, wakerFor } from './outbox.js';
 
 /**
  * Payment: on order.placed, charge with idempotency key `payment-<orderId>` and emit
@@ -28,6 +28,7 @@ export function paymentService(
 ): EventConsumer {
   // Provider calls in flight at once, across every partition of this process.
   const calls = new Limiter(32);
+  const waker = wakerFor(pool, ctx);
   return new EventConsumer(config, ctx, {
     name: 'payment',
     groupId,
@@ -58,8 +59,10 @@ export function paymentService(
         await appendOutbox(
           client,
           rows.map((c) => c.next),
+          { quiet: true },
         );
       });
+      waker.poke();
     },
   });
 }

@@ -7,7 +7,7 @@ import type { Service, ServiceContext } from '../runtime/service.js';
 import { EventConsumer } from './event-consumer.js';
 import { releaseReservation } from './inventory.js';
 import { transition, type OrderStatus } from './order-state.js';
-import { appendOutbox, claimInbox } from './outbox.js';
+import { appendOutbox, claimInbox, wakerFor, type OutboxWaker } from './outbox.js';
 
 /**
  * The saga: applies every event to the order's state machine, records the timeline, and runs
@@ -20,6 +20,7 @@ export class SagaService implements Service {
   private readonly consumer: EventConsumer;
   private sweeper: NodeJS.Timeout | undefined;
   rejected = 0;
+  private readonly waker: OutboxWaker;
 
   constructor(
     private readonly config: OrderbusConfig,
@@ -27,6 +28,7 @@ export class SagaService implements Service {
     private readonly ctx: Pick<ServiceContext, 'log'>,
     private readonly options: { groupId?: string; stuckAfterMs?: number; sweepEveryMs?: number } = {},
   ) {
+    this.waker = wakerFor(pool, ctx);
     this.consumer = new EventConsumer(config, ctx, {
       name: 'saga',
       groupId: options.groupId ?? 'saga',
@@ -48,6 +50,7 @@ export class SagaService implements Service {
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.consumer.stop();
+    await this.waker.idle();
   }
 
   /**
@@ -60,8 +63,11 @@ export class SagaService implements Service {
     const refunds = new Map<string, { refundId: string }>();
     for (;;) {
       try {
-        const rejected = await inTransaction(this.pool, (client) => this.applyInTx(client, batch, refunds));
+        const { rejected, appended } = await inTransaction(this.pool, (client) =>
+          this.applyInTx(client, batch, refunds),
+        );
         this.rejected += rejected;
+        if (appended > 0) this.waker.poke();
         return;
       } catch (e) {
         if (!(e instanceof RefundsNeeded)) throw e;
@@ -79,14 +85,14 @@ export class SagaService implements Service {
     }
   }
 
-  /** Returns how many transitions were rejected; throws RefundsNeeded when a refund is missing. */
+  /** Counts rejected transitions and appended events; throws RefundsNeeded when a refund is missing. */
   private async applyInTx(
     client: PoolClient,
     batch: EventEnvelope[],
     refunds: Map<string, { refundId: string }>,
-  ): Promise<number> {
+  ): Promise<{ rejected: number; appended: number }> {
     const todo = await claimInbox(client, 'saga', batch);
-    if (todo.length === 0) return 0;
+    if (todo.length === 0) return { rejected: 0, appended: 0 };
     await client.query(
       `INSERT INTO order_timeline (order_id, event_id, type, source, occurred_at)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[]) ON CONFLICT DO NOTHING`,
@@ -162,8 +168,8 @@ export class SagaService implements Service {
           rejected.map((e) => e.type),
         ],
       );
-    await appendOutbox(client, events);
-    return rejected.length;
+    await appendOutbox(client, events, { quiet: true });
+    return { rejected: rejected.length, appended: events.length };
   }
 
   private async compensate(

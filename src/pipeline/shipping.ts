@@ -4,7 +4,8 @@ import { nextEvent } from '../events/codec.js';
 import { callProvider } from '../providers/client.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { EventConsumer } from './event-consumer.js';
-import { appendOutbox, claimInbox, isTransientDbError } from './outbox.js';
+import type { EventEnvelope } from '../events/types.js';
+import { claimInbox, isTransientDbError, shardOf, wakerFor, type OutboxWaker } from './outbox.js';
 
 export interface ShippingOptions {
   groupId?: string;
@@ -29,6 +30,7 @@ export class ShippingService implements Service {
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
+  private readonly waker: OutboxWaker;
   created = 0;
   failed = 0;
 
@@ -38,6 +40,7 @@ export class ShippingService implements Service {
     private readonly ctx: Pick<ServiceContext, 'log'>,
     private readonly options: ShippingOptions = {},
   ) {
+    this.waker = wakerFor(pool, ctx);
     this.consumer = new EventConsumer(config, ctx, {
       name: 'shipping',
       groupId: options.groupId ?? 'shipping',
@@ -78,6 +81,7 @@ export class ShippingService implements Service {
     await this.consumer.stop();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
+    await this.waker.idle();
   }
 
   private async work(): Promise<void> {
@@ -166,12 +170,10 @@ export class ShippingService implements Service {
         await this.finish(
           job,
           'failed',
-          [
-            nextEvent(cause, 'shipping.failed', 'shipping', {
-              reason: message.slice(0, 200),
-              attempts: job.attempts,
-            }),
-          ],
+          nextEvent(cause, 'shipping.failed', 'shipping', {
+            reason: message.slice(0, 200),
+            attempts: job.attempts,
+          }),
           null,
           message,
         );
@@ -193,39 +195,46 @@ export class ShippingService implements Service {
     await this.finish(
       job,
       'created',
-      [
-        nextEvent(cause, 'shipping.created', 'shipping', {
-          trackingNumber: res.body.trackingNumber,
-          labelId: res.body.labelId,
-        }),
-      ],
+      nextEvent(cause, 'shipping.created', 'shipping', {
+        trackingNumber: res.body.trackingNumber,
+        labelId: res.body.labelId,
+      }),
       res.body.trackingNumber,
     );
     this.created++;
   }
 
+  /**
+   * Marks the job done and appends its event in one statement (one round trip, an implicit
+   * transaction), without the trigger's NOTIFY: one wake-up covers many finished jobs.
+   */
   private async finish(
     job: Job,
     status: 'created' | 'failed',
-    events: ReturnType<typeof nextEvent>[],
+    event: EventEnvelope,
     tracking: string | null,
     error?: string,
   ): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const r = await client.query(
-        `UPDATE shipments SET status = $2, tracking_number = $3, last_error = $4, locked_until = NULL, updated_at = now() WHERE order_id = $1 AND status = 'pending'`,
-        [job.order_id, status, tracking, error ?? null],
-      );
-      if (r.rowCount === 1) await appendOutbox(client, events);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    const r = await this.pool.query(
+      `WITH quiet AS (SELECT set_config('orderbus.outbox_notify', 'off', true)),
+       done AS (
+         UPDATE shipments SET status = $2, tracking_number = $3, last_error = $4, locked_until = NULL, updated_at = now()
+         WHERE order_id = $1 AND status = 'pending' RETURNING order_id)
+       INSERT INTO outbox (shard, event_id, order_id, type, envelope)
+       SELECT $5, $6, done.order_id, $7, $8 FROM done, quiet
+       ON CONFLICT (event_id) DO NOTHING`,
+      [
+        job.order_id,
+        status,
+        tracking,
+        error ?? null,
+        shardOf(job.order_id),
+        event.eventId,
+        event.type,
+        JSON.stringify(event),
+      ],
+    );
+    if ((r.rowCount ?? 0) > 0) this.waker.poke();
   }
 }
 
