@@ -52,39 +52,20 @@ export async function appendOutbox(
  * the distinct events that were new, in order (the others were processed before and must change
  * nothing).
  */
-export function claimInbox(
+export async function claimInbox(
   client: Queryable,
   consumer: string,
   events: EventEnvelope[],
-): Promise<EventEnvelope[]> {
-  const sql = `INSERT INTO inbox (consumer, event_id) SELECT $1, id FROM unnest($2::uuid[]) AS id
-     ON CONFLICT DO NOTHING RETURNING event_id`;
-  return inboxPass(client, sql, consumer, events, true);
-}
-
-/** The distinct events of `events` this consumer has not processed yet (one read, no transaction). */
-export function unprocessed(
-  client: Queryable,
-  consumer: string,
-  events: EventEnvelope[],
-): Promise<EventEnvelope[]> {
-  const sql = 'SELECT event_id FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])';
-  return inboxPass(client, sql, consumer, events, false);
-}
-
-/** The distinct events whose ids `sql` lists (keepListed) or does not list (!keepListed). */
-async function inboxPass(
-  client: Queryable,
-  sql: string,
-  consumer: string,
-  events: EventEnvelope[],
-  keepListed: boolean,
 ): Promise<EventEnvelope[]> {
   const distinct = distinctEvents(events);
   if (distinct.length === 0) return [];
-  const r = await client.query<{ event_id: string }>(sql, [consumer, distinct.map((e) => e.eventId)]);
-  const listed = new Set(r.rows.map((x) => x.event_id.toLowerCase()));
-  return distinct.filter((e) => listed.has(e.eventId.toLowerCase()) === keepListed);
+  const r = await client.query<{ event_id: string }>(
+    `INSERT INTO inbox (consumer, event_id) SELECT $1, id FROM unnest($2::uuid[]) AS id
+     ON CONFLICT DO NOTHING RETURNING event_id`,
+    [consumer, distinct.map((e) => e.eventId)],
+  );
+  const fresh = new Set(r.rows.map((x) => x.event_id.toLowerCase()));
+  return distinct.filter((e) => fresh.has(e.eventId.toLowerCase()));
 }
 
 /** The distinct events of a batch by eventId (a relay resend can deliver one twice), in order. */

@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../events/types.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import type { ServiceContext } from '../runtime/service.js';
 import { EventConsumer, forEachOrder, Limiter } from './event-consumer.js';
-import { appendOutbox, claimInbox, unprocessed, wakerFor } from './outbox.js';
+import { appendOutbox, claimInbox, distinctEvents, wakerFor } from './outbox.js';
 
 /**
  * Payment: on order.placed, charge with idempotency key `payment-<orderId>` and emit
@@ -37,9 +37,10 @@ export function paymentService(
     partitionsConsumedConcurrently: config.topics.partitions,
     retryBatches: true,
     handleBatch: async (batch, heartbeat) => {
-      const todo = await unprocessed(pool, 'payment', batch);
-      if (todo.length === 0) return;
-      // No database connection is held while the provider answers.
+      // No database connection is held while the provider answers. No inbox read first either: an
+      // event processed before (a redelivery, rare) gets its first answer replayed by the provider
+      // and is dropped by the inbox claim below.
+      const todo = distinctEvents(batch);
       const charges = await forEachOrder(todo, calls, (event) => charge(config, event));
       await heartbeat();
       await inTransaction(pool, async (client) => {

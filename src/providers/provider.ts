@@ -198,44 +198,36 @@ export class Provider {
     return rows[0];
   }
 
-  /** Stores the response and its ledger entry in one transaction; a concurrent twin replays. */
+  /**
+   * Stores the response and its ledger entry in one statement (one round trip, an implicit
+   * transaction); a concurrent twin that stored first is replayed instead.
+   */
   private async record(
     key: string,
     result: ProviderResult,
   ): Promise<{ status: number; body: Record<string, unknown>; replayed: boolean }> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const ins = await client.query(
-        'INSERT INTO provider_requests (provider, idempotency_key, status, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-        [this.scope, key, result.status, JSON.stringify(result.body)],
-      );
-      if (ins.rowCount === 0) {
-        await client.query('ROLLBACK');
-        const first = await this.storedResponse(key);
-        if (!first) throw new HttpError(409, { error: 'conflict' });
-        return { ...first, replayed: true };
-      }
-      if (result.ledger) {
-        await client.query(
-          'INSERT INTO provider_ledger (provider, kind, idempotency_key, order_id, data) VALUES ($1, $2, $3, $4, $5)',
-          [
-            this.scope,
-            result.ledger.kind,
-            key,
-            result.ledger.orderId ?? null,
-            JSON.stringify(result.ledger.data),
-          ],
-        );
-      }
-      await client.query('COMMIT');
-      return { status: result.status, body: result.body, replayed: false };
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    const ins = await this.pool.query<{ stored: number }>(
+      `WITH req AS (
+         INSERT INTO provider_requests (provider, idempotency_key, status, body) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING RETURNING idempotency_key)
+       , ledger AS (
+         INSERT INTO provider_ledger (provider, kind, idempotency_key, order_id, data)
+         SELECT $1, $5, idempotency_key, $6, $7 FROM req WHERE $5::text IS NOT NULL)
+       SELECT count(*)::int AS stored FROM req`,
+      [
+        this.scope,
+        key,
+        result.status,
+        JSON.stringify(result.body),
+        result.ledger?.kind ?? null,
+        result.ledger?.orderId ?? null,
+        JSON.stringify(result.ledger?.data ?? {}),
+      ],
+    );
+    if (ins.rows[0]?.stored === 1) return { status: result.status, body: result.body, replayed: false };
+    const first = await this.storedResponse(key);
+    if (!first) throw new HttpError(409, { error: 'conflict' });
+    return { ...first, replayed: true };
   }
 
   private async applyLatency(): Promise<void> {
