@@ -86,7 +86,7 @@ export class KafkaLogReader {
 
   constructor(private readonly kafka: Kafka) {}
 
-  private async connect(topics: string[]): Promise<RawCluster> {
+  private async connect(topics: string[], fresh = false): Promise<RawCluster> {
     if (!this.cluster) {
       const sym = Object.getOwnPropertySymbols(this.kafka).find(
         (s) => s.description === 'private:Kafka:createCluster',
@@ -104,7 +104,15 @@ export class KafkaLogReader {
       await cluster.connect();
       this.cluster = cluster;
     }
-    await this.cluster.addMultipleTargetTopics(topics);
+    try {
+      await this.cluster.addMultipleTargetTopics(topics);
+    } catch (e) {
+      // The client refreshes metadata for every topic it was ever asked about; one deleted since
+      // (a console running for hours) fails every refresh. A fresh client knows only these.
+      if (fresh) throw e;
+      await this.close();
+      return this.connect(topics, true);
+    }
     return this.cluster;
   }
 
@@ -117,7 +125,6 @@ export class KafkaLogReader {
   async timestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (probes.length === 0) return out;
-    const cluster = await this.connect([...new Set(probes.map((p) => p.topic))]);
     const byTp = new Map<string, OffsetProbe[]>();
     for (const p of new Map(probes.map((x) => [probeKey(x), x])).values()) {
       const tp = `${p.topic}/${p.partition}`;
@@ -126,7 +133,7 @@ export class KafkaLogReader {
     for (const list of byTp.values()) list.sort((a, b) => a.offset - b.offset);
     while (byTp.size > 0) {
       const round = [...byTp.values()].map((list) => list[0] as OffsetProbe);
-      const results = await this.fetchMany(cluster, round, 64 * 1024);
+      const results = await this.fetchMany(round, 64 * 1024);
       for (const [tp, list] of byTp) {
         const records = results.get(tp) ?? [];
         const last = records[records.length - 1];
@@ -156,13 +163,11 @@ export class KafkaLogReader {
     onBatch: (records: KafkaRecord[]) => Promise<void> | void,
     options: ReadRangeOptions = {},
   ): Promise<number> {
-    const cluster = await this.connect([topic]);
     let next = from;
     let delivered = 0;
     const max = options.maxRecords ?? Number.POSITIVE_INFINITY;
     while (next < until && delivered < max) {
       const got = await this.fetchMany(
-        cluster,
         [{ topic, partition, offset: next }],
         options.maxBytes ?? 4 * 1024 * 1024,
       );
@@ -192,21 +197,19 @@ export class KafkaLogReader {
 
   /**
    * One Fetch per leader. A retriable failure (a request timeout on a loaded broker, a leader that
-   * moved, a dropped connection) is retried twice after a metadata refresh, as kafkajs' own
-   * consumer would.
+   * moved, a dropped connection, a topic deleted since) is retried twice with a fresh client.
    */
-  private async fetchMany(
-    cluster: RawCluster,
-    probes: OffsetProbe[],
-    maxBytes: number,
-  ): Promise<Map<string, KafkaRecord[]>> {
+  private async fetchMany(probes: OffsetProbe[], maxBytes: number): Promise<Map<string, KafkaRecord[]>> {
+    const topics = [...new Set(probes.map((p) => p.topic))];
     for (let attempt = 1; ; attempt++) {
+      const cluster = await this.connect(topics);
       try {
         return await this.fetchOnce(cluster, probes, maxBytes);
       } catch (e) {
         if (attempt >= 3 || (e as { retriable?: boolean }).retriable !== true) throw e;
         await new Promise((r) => setTimeout(r, 300 * attempt));
-        await cluster.refreshMetadata().catch(() => undefined);
+        // A fresh client: current metadata, and only the topics still wanted.
+        await this.close();
       }
     }
   }

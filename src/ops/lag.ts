@@ -152,9 +152,16 @@ export async function watermarks(
   topics: string[],
 ): Promise<Map<string, Map<number, { low: number; high: number }>>> {
   const out = new Map<string, Map<number, { low: number; high: number }>>();
+  let existing: Promise<string[]> | undefined;
   await mapLimit(topics, CONCURRENCY, async (t) => {
-    const offs = await admin.fetchTopicOffsets(t);
-    out.set(t, new Map(offs.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }])));
+    try {
+      const offs = await admin.fetchTopicOffsets(t);
+      out.set(t, new Map(offs.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }])));
+    } catch (e) {
+      // Groups keep commits for topics deleted since; such a topic has no lag to show.
+      existing ??= admin.listTopics();
+      if ((await existing).includes(t)) throw e;
+    }
   });
   return out;
 }

@@ -1,5 +1,5 @@
-import type { Consumer, EachMessagePayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
-import { idempotentProducer, kafkaClient } from '../adapters/kafka.js';
+import type { Consumer, EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
+import { RecoveringProducer, idempotentProducer, kafkaClient } from '../adapters/kafka.js';
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, EventDecodeError } from '../events/codec.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
@@ -54,7 +54,7 @@ export interface EventConsumerOptions {
 export class EventConsumer implements Service {
   readonly name: string;
   private consumer: Consumer | undefined;
-  private dlqProducer: Producer | undefined;
+  private dlqProducer: RecoveringProducer | undefined;
   private stopping = false;
   handled = 0;
   deadLettered = 0;
@@ -75,7 +75,7 @@ export class EventConsumer implements Service {
 
   async start(): Promise<void> {
     const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-${this.options.name}`);
-    this.dlqProducer = idempotentProducer(kafka);
+    this.dlqProducer = new RecoveringProducer(() => idempotentProducer(kafka));
     await this.dlqProducer.connect();
     this.consumer = kafka.consumer({
       groupId: this.groupId,

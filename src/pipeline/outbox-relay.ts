@@ -21,6 +21,7 @@ export class OutboxRelay implements Service {
   private readonly owned = new Set<number>();
   private stopped = false;
   private wake: (() => void) | undefined;
+  private woken = false;
   private loop: Promise<void> | undefined;
   published = 0;
 
@@ -38,7 +39,11 @@ export class OutboxRelay implements Service {
     this.producer = new RecoveringProducer(() => idempotentProducer(kafka));
     await this.producer.connect();
     this.listener = await this.pool.connect();
-    this.listener.on('notification', () => this.wake?.());
+    this.listener.on('notification', () => {
+      // Remembered while a batch is being published, so rows committed meanwhile do not wait for the poll.
+      this.woken = true;
+      this.wake?.();
+    });
     await this.listener.query('LISTEN orderbus_outbox');
     await this.acquireShards();
     this.loop = this.run(codec);
@@ -78,6 +83,7 @@ export class OutboxRelay implements Service {
     let lastAcquire = Date.now();
     while (!this.stopped) {
       let sent = 0;
+      this.woken = false;
       try {
         if (Date.now() - lastAcquire > 2000) {
           await this.acquireShards();
@@ -91,7 +97,7 @@ export class OutboxRelay implements Service {
         });
         await new Promise((r) => setTimeout(r, 1000));
       }
-      if (sent < batchSize && !this.stopped) {
+      if (sent < batchSize && !this.stopped && !this.woken) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, pollMs);
           this.wake = () => {
