@@ -83,6 +83,11 @@ export class TaskWorker<T extends Task> implements Service {
       this.ch = undefined;
       if (!this.stopping) void this.reconnect();
     });
+    // A channel the broker closed (a channel error) takes the consumer with it while the
+    // connection stays up: close the connection too, so the worker reconnects and consumes again.
+    ch.on('close', () => {
+      if (!this.stopping) void conn.close().catch(() => undefined);
+    });
     this.conn = conn;
     this.ch = ch;
     const { consumerTag } = await ch.consume(this.topology.queues[this.options.queue], (msg) => {
@@ -182,9 +187,10 @@ export class TaskWorker<T extends Task> implements Service {
     if (batch.length === 0 || !ch || !this.options.batch) return;
     try {
       await this.options.batch.perform(batch.map((b) => b.task));
-      const last = batch[batch.length - 1];
-      // Deliveries arrive in tag order on one channel: ack everything up to the last one at once.
-      if (last) ch.ack(last.msg, true);
+      // One ack per delivery: an ack "up to this tag" (multiple) would also cover deliveries of
+      // another batch still in flight, or one being dead-lettered, whose own ack then fails with
+      // PRECONDITION_FAILED (unknown delivery tag) and closes the channel.
+      for (const b of batch) ch.ack(b.msg);
       this.processed += batch.length;
     } catch (e) {
       for (const b of batch)

@@ -4,7 +4,8 @@ import { providerAdmin } from '../../src/providers/client.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';
-import type { WebhookTask } from '../../src/tasks/task.js';
+import type { AnalyticsTask, WebhookTask } from '../../src/tasks/task.js';
+import { TaskWorker } from '../../src/tasks/worker.js';
 import { CORE, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -65,6 +66,59 @@ describe('task layer on RabbitMQ', () => {
     ch.nack(m as never, false, true);
     await conn.close();
     await pub.close();
+  });
+
+  it('batches finishing out of order are each acked: the channel survives, every task is consumed', async () => {
+    p = await startTestPipeline({ label: 'tbatch', services: [] });
+    const performed: number[] = [];
+    let calls = 0;
+    const worker = new TaskWorker<AnalyticsTask>(
+      p.config,
+      { log: () => undefined },
+      {
+        queue: 'analytics.tasks',
+        name: 'test-analytics',
+        prefetch: 500,
+        validate: (b): b is AnalyticsTask => (b as { kind?: unknown }).kind === 'analytics',
+        batch: {
+          size: 50,
+          waitMs: 50,
+          // The first batch is slow, so the next ones finish before it (a burst on a loaded machine).
+          perform: async (tasks) => {
+            if (calls++ === 0) await new Promise((r) => setTimeout(r, 1000));
+            performed.push(tasks.length);
+          },
+        },
+      },
+    );
+    await worker.start();
+    try {
+      const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
+      const t = await pub.topologyNames();
+      const tasks: AnalyticsTask[] = Array.from({ length: 150 }, (_, i) => ({
+        kind: 'analytics',
+        taskId: `${p!.ns}-a-${i}`,
+        orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        type: 'order.placed',
+        at: new Date().toISOString(),
+      }));
+      await pub.publishAll(tasks.map((task) => toMessage(t, task)));
+      await pub.close();
+      await waitUntil('every task performed', () => performed.reduce((a, b) => a + b, 0) >= 150);
+      const q = t.queues['analytics.tasks'];
+      await waitUntil('the queue drained and acked', async () => {
+        const conn = await connectRabbit(p!.config, 'test-check');
+        const ch = await conn.createChannel();
+        const info = await ch.checkQueue(q);
+        await conn.close();
+        return info.messageCount === 0 && info.consumerCount === 1;
+      });
+      // Nothing was requeued by a closed channel and performed again.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(performed.reduce((a, b) => a + b, 0)).toBe(150);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('retries through the delay tiers: failing twice then succeeding is delivered on attempt 3', async () => {
