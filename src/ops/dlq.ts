@@ -625,10 +625,13 @@ async function redriveRabbit(
     let done = 0;
     const goal = Math.min(total, limit);
     options.onProgress?.(0, goal);
-    while (received < total && result.selected < limit) {
+    // `total` counts only the messages ready at the start: others may be held unacked for a
+    // moment by a browse (the console's DLQ screen refreshing) and come back when it closes, so
+    // after the count the loop still waits a second for stragglers before it ends.
+    while (result.selected < limit) {
       if (inbox.length === 0) {
         const got = await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => resolve(false), 3000);
+          const t = setTimeout(() => resolve(false), received < total ? 3000 : 1000);
           wake = () => {
             clearTimeout(t);
             resolve(true);
@@ -638,7 +641,7 @@ async function redriveRabbit(
         if (!got) break; // fewer than counted (someone else took them)
         continue;
       }
-      const batch = inbox.splice(0, Math.min(inbox.length, batchSize, total - received));
+      const batch = inbox.splice(0, Math.min(inbox.length, batchSize));
       received += batch.length;
       for (const msg of batch) {
         const view = rabbitView(queue, msg, position++);
