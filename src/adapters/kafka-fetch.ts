@@ -4,8 +4,9 @@ import { OrderbusError } from '../errors.js';
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
  * consumer group and without committing anything: what `dlq show`, `trace`, `replay` and time
- * lag need. (The one write, `commitGroupOffsets`, moves the DLQ cursor groups.) kafkajs has no public API for this, so this adapter uses its cluster internals, kept
- * here in one place so the client can be swapped.
+ * lag need. (The one write, `commitGroupOffsets`, moves the DLQ cursor groups.) kafkajs has no
+ * public API for this, so this adapter uses its cluster internals, kept here in one place so the
+ * client can be swapped.
  */
 interface RawMessage {
   offset: string;

@@ -638,7 +638,7 @@ async function redriveRabbit(
           };
         });
         wake = undefined;
-        if (!got) break; // fewer than counted (someone else took them)
+        if (!got) break; // nothing more came: fewer than counted (someone else took them) or all done
         continue;
       }
       const batch = inbox.splice(0, Math.min(inbox.length, batchSize));
