@@ -5,7 +5,8 @@ import { appendAudit } from '../ops/audit.js';
 import { OpsContext, withOps } from '../ops/context.js';
 import { readState } from '../stack/state.js';
 import { stackDir } from '../stack/paths.js';
-import { verifyDrill, type Verification } from './invariants.js';
+import { traceOrder } from '../ops/trace.js';
+import { verifyDrill, whereOrderStopped, type Verification } from './invariants.js';
 import { isBackToBaseline, isQuiet, pendingWork, PipelineMonitor, type Peaks } from './monitor.js';
 import { DrillPipeline } from './pipeline.js';
 import { invariant, reportLine, verdictOf, type DrillReport, type Invariant } from './report.js';
@@ -184,6 +185,17 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
     observed['records on order.events'] = marks.reduce((n, m) => n + Number(m.high) - Number(m.low), 0);
     const placed = [...orderIdsOf(baseline), ...orderIdsOf(fault)];
     const v = await verifyDrill(ops, pipeline, placed, settledAt !== null);
+    // A lost order is followed everywhere, so the report says where it stopped.
+    for (const lost of v.orders.lostIds.slice(0, 3)) {
+      const id = lost.split(' ')[0] ?? lost;
+      try {
+        warnings.push(
+          `lost order ${whereOrderStopped(await traceOrder(ops, id), pipeline.config.kafka.groupPrefix)}`,
+        );
+      } catch (e) {
+        warnings.push(`lost order ${id}: trace failed: ${errorMessage(e)}`);
+      }
+    }
     report = buildReport({
       scenario,
       ctx,

@@ -1,6 +1,7 @@
 import { percentileOf } from '../load/load.js';
 import type { OpsContext } from '../ops/context.js';
 import { showDlq, type DlqMessage } from '../ops/dlq.js';
+import type { TraceResult } from '../ops/trace.js';
 import type { LedgerEntry } from '../providers/index.js';
 import { KafkaDlqHeaders } from '../events/types.js';
 import { dlqName, topologyNames } from '../tasks/topology.js';
@@ -220,4 +221,43 @@ export async function verifyDrill(
       max: completion[completion.length - 1] ?? 0,
     },
   };
+}
+
+/**
+ * Where a lost order stopped, in one line, from its trace: its records on the topic, each outbox
+ * row (sent or not, which consumers' inboxes claimed it) and the drill's groups committed past it.
+ * Tells a broker that lost an acknowledged write (sent, not on the topic) from a consumer that
+ * committed past a record it never handled (on the topic, a group past it, not claimed).
+ */
+export function whereOrderStopped(t: TraceResult, groupPrefix: string): string {
+  const kafka = t.entries
+    .filter((e) => e.source === 'kafka')
+    .map((e) => `${e.what}@${String(e.details?.offset)}`);
+  const outbox = t.entries
+    .filter((e) => e.source === 'database' && e.where === 'outbox')
+    .map((e) => {
+      const d = e.details as { sentAt: string | null; handledBy: string[] } | undefined;
+      return `${e.what.split(' ')[0] ?? ''} ${d?.sentAt ? 'sent' : 'unsent'} [${d?.handledBy.join(',') ?? ''}]`;
+    });
+  const groups = t.groups
+    .filter((g) => g.group.startsWith(groupPrefix))
+    .map(
+      (g) =>
+        `${g.group.slice(groupPrefix.length)}@${String(g.committed)}${g.unseen.length ? ` (${g.unseen.length} unseen)` : ''}`,
+    );
+  const ledger = t.entries
+    .filter((e) => e.source === 'provider')
+    .map((e) => `${e.where} ${e.what.split(' ')[0] ?? ''}`);
+  const dead = t.entries
+    .filter((e) => e.source === 'kafka-dlq' || e.source === 'rabbitmq-dlq')
+    .map((e) => e.what);
+  return [
+    `${t.orderId} (${t.status ?? 'no row'})`,
+    `${t.topic}/${t.partition}: ${kafka.join(', ') || 'no records'}`,
+    `outbox: ${outbox.join(', ') || 'none'}`,
+    `groups: ${groups.join(', ') || 'none'}`,
+    `ledger: ${ledger.join(', ') || 'none'}`,
+    ...(dead.length ? [`dead letters: ${dead.join(', ')}`] : []),
+    ...(t.unavailable.length ? [`unreadable: ${t.unavailable.map((u) => u.source).join(', ')}`] : []),
+  ].join('; ');
 }

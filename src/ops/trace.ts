@@ -9,7 +9,7 @@ import { listQueues } from './queues.js';
 /**
  * `orderbus trace ORDER_ID`: one timeline of an order across everything — its events on the
  * key's partition of order.events, the Kafka DLQ, RabbitMQ dead letters, the database (status,
- * timeline, payments, shipments, provider ledgers), and each consumer group's position relative
+ * timeline, outbox rows and the consumers whose inbox claimed each, provider ledgers), and each consumer group's position relative
  * to its events (which groups have not yet seen which event).
  */
 export interface TraceEntry {
@@ -173,6 +173,32 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
         source: 'database',
         where: 'order_timeline',
         what: `${r.type} applied (from ${r.source})`,
+      });
+    // The outbox (was each event published?) and which consumers' inboxes claimed it: where an
+    // order stopped when its events are not all on the topic.
+    const out = await pool.query<{
+      event_id: string;
+      type: string;
+      created_at: Date;
+      sent_at: Date | null;
+      claimed: string[] | null;
+    }>(
+      `SELECT o.event_id, o.type, o.created_at, o.sent_at,
+              (SELECT array_agg(i.consumer ORDER BY i.consumer) FROM inbox i WHERE i.event_id = o.event_id) AS claimed
+       FROM outbox o WHERE o.order_id = $1 ORDER BY o.id`,
+      [orderId],
+    );
+    for (const r of out.rows)
+      entries.push({
+        at: r.created_at.toISOString(),
+        source: 'database',
+        where: 'outbox',
+        what: `${r.type} ${r.sent_at ? `sent ${r.sent_at.toISOString()}` : 'not sent yet'}; handled by ${r.claimed?.join(', ') || 'no consumer yet'}`,
+        details: {
+          eventId: r.event_id,
+          sentAt: r.sent_at?.toISOString() ?? null,
+          handledBy: r.claimed ?? [],
+        },
       });
     const ledger = await pool.query<{ provider: string; kind: string; idempotency_key: string; at: Date }>(
       'SELECT provider, kind, idempotency_key, at FROM provider_ledger WHERE order_id = $1 ORDER BY at',

@@ -365,6 +365,10 @@ describe('orderbus trace', () => {
     expect(kafkaTypes.slice(0, 3)).toEqual(['order.placed', 'payment.captured', 'inventory.reserved']);
     expect(t.entries.some((e) => e.source === 'provider' && e.where.endsWith('payment'))).toBe(true);
     expect(t.entries.some((e) => e.source === 'database' && e.where === 'order_timeline')).toBe(true);
+    // The outbox row of each event, sent, and the consumers whose inbox claimed it.
+    const placed = t.entries.find((e) => e.where === 'outbox' && e.what.startsWith('order.placed'));
+    expect(placed?.details).toMatchObject({ sentAt: expect.any(String) });
+    expect(placed?.details?.handledBy).toContain('payment');
     const payment = t.groups.find((g) => g.group === `${p!.ns}.payment`);
     expect(payment?.committed).not.toBeNull();
     const bad = await runCli(['trace', 'not-an-id']);
