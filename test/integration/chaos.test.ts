@@ -34,6 +34,7 @@ async function drill(
     throw new Error(`chaos run ${scenario} printed no report (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
   }
   process.stderr.write(`${reportLine(report)}\n`);
+  for (const w of report.warnings) process.stderr.write(`  warning: ${w}\n`);
   return { code: r.code, report, stderr: r.stderr };
 }
 
