@@ -1,12 +1,16 @@
 import {
   Kafka,
+  Partitioners,
   logLevel,
   type Admin,
   type KafkaConfig,
+  type Message,
   type Producer,
+  type ProducerBatch,
   type ProducerConfig,
   type ProducerRecord,
   type RecordMetadata,
+  type TopicMessages,
 } from 'kafkajs';
 import type { OrderbusConfig } from '../config.js';
 import { OrderbusError, errorMessage } from '../errors.js';
@@ -74,20 +78,149 @@ export function idempotentProducer(kafka: Kafka, extra: ProducerConfig = {}): Pr
   });
 }
 
+/** How many partitions a topic has (cached by `topicPartitions`). */
+export type PartitionCount = (topic: string) => Promise<number>;
+
+const javaPartitioner = Partitioners.DefaultPartitioner();
+const fakeMetadata = new Map<
+  number,
+  { partitionId: number; leader: number; replicas: number[]; isr: number[]; partitionErrorCode: number }[]
+>();
+
+/** The partition kafkajs' default partitioner (murmur2 of the key, like the Java client) picks for a key. */
+export function partitionForKey(key: Buffer | string, partitions: number): number {
+  let meta = fakeMetadata.get(partitions);
+  if (!meta) {
+    meta = Array.from({ length: partitions }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
+    fakeMetadata.set(partitions, meta);
+  }
+  return javaPartitioner({ topic: '', partitionMetadata: meta, message: { key, value: null } });
+}
+
+/** Partition counts read through `admin`, cached for `ttlMs` (a topic that gains partitions is seen within that time). */
+export function cachedPartitionCount(admin: () => Promise<Admin>, ttlMs = 30_000): PartitionCount {
+  const cache = new Map<string, { n: number; at: number }>();
+  return async (topic) => {
+    const hit = cache.get(topic);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.n;
+    const meta = await (await admin()).fetchTopicMetadata({ topics: [topic] });
+    const n = meta.topics[0]?.partitions.length ?? 0;
+    if (n <= 0) throw new Error(`topic ${topic} has no partitions in the cluster's metadata`);
+    cache.set(topic, { n, at: Date.now() });
+    return n;
+  };
+}
+
+/** `cachedPartitionCount` over its own lazily connected admin; `close` disconnects it. */
+export function topicPartitions(kafka: Kafka): PartitionCount & { close(): Promise<void> } {
+  let admin: Promise<Admin> | undefined;
+  const connect = (): Promise<Admin> => {
+    if (!admin) {
+      const a = kafka.admin();
+      const connecting = a.connect().then(() => a);
+      admin = connecting;
+      connecting.catch(() => {
+        if (admin === connecting) admin = undefined;
+      });
+    }
+    return admin;
+  };
+  return Object.assign(cachedPartitionCount(connect), {
+    close: async () => {
+      const a = await admin?.catch(() => undefined);
+      admin = undefined;
+      await a?.disconnect().catch(() => undefined);
+    },
+  });
+}
+
+/** A send the broker did not acknowledge for every partition it was meant for (retry it whole). */
+export class IncompleteSendError extends Error {
+  readonly retriable = true;
+  constructor(readonly missing: string[]) {
+    super(`the broker did not acknowledge partitions ${missing.join(', ')} of a send`);
+    this.name = 'IncompleteSendError';
+  }
+}
+
+let roundRobin = 0;
+
+/**
+ * Sends and checks that every partition the messages were meant for was acknowledged. kafkajs
+ * 2.2.4 can resolve a send without having sent some of it: when a partition's leader dies during
+ * the send, the retry goes only to brokers that have not answered yet, so the partitions that
+ * moved to a broker that already answered (for its own partitions) are silently left out
+ * (tulios/kafkajs#1303; seen here as records marked sent that no replica ever held, after a
+ * broker kill). So every message gets an explicit partition (the default partitioner's choice for
+ * keyed messages — placement is unchanged — and round-robin for keyless ones), and whatever the
+ * answer leaves out is sent again, up to `attempts` sends in all; then IncompleteSendError.
+ * Each partition's messages always travel together, so the order within a partition holds.
+ */
+export async function sendConfirmed(
+  producer: Pick<Producer, 'sendBatch'>,
+  batch: ProducerBatch,
+  partitionsOf: PartitionCount,
+  attempts = 3,
+): Promise<RecordMetadata[]> {
+  if (batch.acks === 0) return producer.sendBatch(batch);
+  let pending: TopicMessages[] = [];
+  for (const tm of batch.topicMessages ?? []) {
+    const n = await partitionsOf(tm.topic);
+    pending.push({
+      topic: tm.topic,
+      messages: tm.messages.map((m): Message =>
+        m.partition !== undefined && m.partition !== null
+          ? m
+          : { ...m, partition: m.key != null ? partitionForKey(m.key, n) : roundRobin++ % n },
+      ),
+    });
+  }
+  const acked: RecordMetadata[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const answer = await producer.sendBatch({ ...batch, topicMessages: pending });
+    const ok = new Set<string>();
+    for (const r of answer)
+      if (r.errorCode === 0) {
+        ok.add(`${r.topicName}/${r.partition}`);
+        acked.push(r);
+      }
+    pending = pending
+      .map((tm) => ({
+        ...tm,
+        messages: tm.messages.filter((m) => !ok.has(`${tm.topic}/${String(m.partition)}`)),
+      }))
+      .filter((tm) => tm.messages.length > 0);
+    if (pending.length === 0) return acked;
+    if (attempt >= attempts)
+      throw new IncompleteSendError([
+        ...new Set(pending.flatMap((tm) => tm.messages.map((m) => `${tm.topic}/${String(m.partition)}`))),
+      ]);
+  }
+}
+
 /**
  * A long-lived producer that replaces itself after a failed send. kafkajs' idempotent producer
  * stays broken once the broker rejected its sequence state (OUT_OF_ORDER_SEQUENCE_NUMBER or
  * UNKNOWN_PRODUCER_ID, seen after a broker restart) — every later send fails the same way. A
  * fresh producer gets a new producer id. The caller still owns the records of the failed send and
  * sends them again; if the broker had in fact written them, the duplicates are absorbed
- * downstream by eventId.
+ * downstream by eventId. Every send is a `sendConfirmed`: acknowledged for every partition.
  */
 export class RecoveringProducer {
   private current: Promise<Producer> | undefined;
   /** How many times the producer was replaced after a failed send. */
   replaced = 0;
 
-  constructor(private readonly make: () => Producer) {}
+  constructor(
+    private readonly make: () => Producer,
+    private readonly partitionsOf: PartitionCount,
+  ) {}
 
   async connect(): Promise<void> {
     await this.producer();
@@ -110,8 +243,9 @@ export class RecoveringProducer {
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
     const connecting = this.producer();
     const p = await connecting;
+    const { topic, messages, ...rest } = record;
     try {
-      return await p.send(record);
+      return await sendConfirmed(p, { ...rest, topicMessages: [{ topic, messages }] }, this.partitionsOf);
     } catch (e) {
       if (this.current === connecting) {
         this.current = undefined;

@@ -1,6 +1,13 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { OrderbusConfig } from '../config.js';
-import { connectAdmin, idempotentProducer, kafkaClient, kafkaUnreachable } from '../adapters/kafka.js';
+import {
+  cachedPartitionCount,
+  connectAdmin,
+  idempotentProducer,
+  kafkaClient,
+  kafkaUnreachable,
+  type PartitionCount,
+} from '../adapters/kafka.js';
 import { KafkaLogReader } from '../adapters/kafka-fetch.js';
 import { connectRabbit, type AmqpConnection } from '../adapters/rabbitmq.js';
 
@@ -16,6 +23,8 @@ export class OpsContext {
   readonly kafka: Kafka;
   /** For producers: the default retries ride out leader moves and fresh topics' metadata. */
   readonly producerKafka: Kafka;
+  /** Partition counts for `sendConfirmed` (cached, through this context's admin). */
+  readonly partitionsOf: PartitionCount = cachedPartitionCount(() => this.admin());
 
   constructor(readonly config: OrderbusConfig) {
     this.kafka = kafkaClient(config, `${config.kafka.clientId}-ops`, {

@@ -7,6 +7,7 @@ import { TaskHeaders } from '../tasks/topology.js';
 import { headerString } from '../tasks/task.js';
 import { validateTask } from '../tasks/task-schema.js';
 import type { KafkaRecord } from '../adapters/kafka-fetch.js';
+import { sendConfirmed } from '../adapters/kafka.js';
 import { connectRabbit } from '../adapters/rabbitmq.js';
 import type { OpsContext } from './context.js';
 import { listQueues } from './queues.js';
@@ -800,7 +801,7 @@ async function redriveKafka(
       }
       if (producer && sends.length > 0) {
         try {
-          await producer.sendBatch({ acks: -1, topicMessages: sends });
+          await sendConfirmed(producer, { acks: -1, topicMessages: sends }, ctx.partitionsOf);
           result.redriven += sends.length;
         } catch (e) {
           result.failed += sends.length;

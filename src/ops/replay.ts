@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs';
-import { createTopicsAndWait } from '../adapters/kafka.js';
+import { createTopicsAndWait, sendConfirmed } from '../adapters/kafka.js';
 import { ReplayHeaders } from '../events/types.js';
 import { ExitCode, OrderbusError, usageError } from '../errors.js';
 import { appendAudit, newAuditRef } from './audit.js';
@@ -211,7 +211,11 @@ export async function replay(ctx: OpsContext, req: ReplayRequest): Promise<Repla
               await pending;
               for (const chunk of byteChunks(messages, PRODUCE_CHUNK_BYTES))
                 pending = pending.then(() =>
-                  producer.send({ topic: toTopic, acks: -1, messages: chunk }).then(() => {
+                  sendConfirmed(
+                    producer,
+                    { acks: -1, topicMessages: [{ topic: toTopic, messages: chunk }] },
+                    ctx.partitionsOf,
+                  ).then(() => {
                     done += chunk.length;
                     req.onProgress?.(done, records);
                   }),

@@ -1,4 +1,4 @@
-import { Partitioners } from 'kafkajs';
+import { partitionForKey } from '../adapters/kafka.js';
 import { createPool } from '../adapters/postgres.js';
 import { EventCodec } from '../events/codec.js';
 import { usageError, errorMessage } from '../errors.js';
@@ -41,21 +41,6 @@ export interface TraceResult {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCAN_LIMIT = 2_000_000;
-
-export function partitionForKey(key: string, partitions: number): number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  return partitioner({
-    topic: '',
-    partitionMetadata: Array.from({ length: partitions }, (_, i) => ({
-      partitionId: i,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-      partitionErrorCode: 0,
-    })),
-    message: { key, value: null },
-  });
-}
 
 export async function traceOrder(ctx: OpsContext, orderId: string): Promise<TraceResult> {
   if (!UUID.test(orderId))

@@ -1,5 +1,5 @@
 import type { Consumer, EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
-import { RecoveringProducer, idempotentProducer, kafkaClient } from '../adapters/kafka.js';
+import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } from '../adapters/kafka.js';
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, EventDecodeError } from '../events/codec.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
@@ -55,6 +55,7 @@ export class EventConsumer implements Service {
   readonly name: string;
   private consumer: Consumer | undefined;
   private dlqProducer: RecoveringProducer | undefined;
+  private partitions: ReturnType<typeof topicPartitions> | undefined;
   private stopping = false;
   handled = 0;
   deadLettered = 0;
@@ -75,7 +76,8 @@ export class EventConsumer implements Service {
 
   async start(): Promise<void> {
     const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-${this.options.name}`);
-    this.dlqProducer = new RecoveringProducer(() => idempotentProducer(kafka));
+    this.partitions = topicPartitions(kafka);
+    this.dlqProducer = new RecoveringProducer(() => idempotentProducer(kafka), this.partitions);
     await this.dlqProducer.connect();
     this.consumer = kafka.consumer({
       groupId: this.groupId,
@@ -148,6 +150,7 @@ export class EventConsumer implements Service {
     this.stopping = true;
     await this.consumer?.disconnect().catch(() => undefined);
     await this.dlqProducer?.disconnect().catch(() => undefined);
+    await this.partitions?.close();
   }
 
   private async onMessage({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {

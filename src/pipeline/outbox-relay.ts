@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from '../adapters/postgres.js';
-import { RecoveringProducer, idempotentProducer, kafkaClient } from '../adapters/kafka.js';
+import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } from '../adapters/kafka.js';
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, eventHeaders } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -17,6 +17,7 @@ import { OUTBOX_SHARDS } from './outbox.js';
 export class OutboxRelay implements Service {
   readonly name = 'outbox-relay';
   private producer: RecoveringProducer | undefined;
+  private partitions: ReturnType<typeof topicPartitions> | undefined;
   private listener: PoolClient | undefined;
   private readonly owned = new Set<number>();
   private stopped = false;
@@ -36,7 +37,8 @@ export class OutboxRelay implements Service {
     const codec = EventCodec.fromConfig(this.config);
     await codec.register();
     const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-relay`);
-    this.producer = new RecoveringProducer(() => idempotentProducer(kafka));
+    this.partitions = topicPartitions(kafka);
+    this.producer = new RecoveringProducer(() => idempotentProducer(kafka), this.partitions);
     await this.producer.connect();
     this.listener = await this.pool.connect();
     this.listener.on('notification', () => {
@@ -54,6 +56,7 @@ export class OutboxRelay implements Service {
     this.wake?.();
     await this.loop?.catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
+    await this.partitions?.close();
     if (this.listener) {
       await this.listener.query('UNLISTEN *').catch(() => undefined);
       await this.listener.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
