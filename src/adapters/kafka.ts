@@ -166,8 +166,9 @@ export async function sendConfirmed(
   producer: Pick<Producer, 'sendBatch'>,
   batch: ProducerBatch,
   partitionsOf: PartitionCount,
-  attempts = 3,
+  options: { attempts?: number; onIncomplete?: (missing: string[]) => void } = {},
 ): Promise<RecordMetadata[]> {
+  const attempts = options.attempts ?? 3;
   if (batch.acks === 0) return producer.sendBatch(batch);
   let pending: TopicMessages[] = [];
   for (const tm of batch.topicMessages ?? []) {
@@ -197,10 +198,11 @@ export async function sendConfirmed(
       }))
       .filter((tm) => tm.messages.length > 0);
     if (pending.length === 0) return acked;
-    if (attempt >= attempts)
-      throw new IncompleteSendError([
-        ...new Set(pending.flatMap((tm) => tm.messages.map((m) => `${tm.topic}/${String(m.partition)}`))),
-      ]);
+    const missing = [
+      ...new Set(pending.flatMap((tm) => tm.messages.map((m) => `${tm.topic}/${String(m.partition)}`))),
+    ];
+    options.onIncomplete?.(missing);
+    if (attempt >= attempts) throw new IncompleteSendError(missing);
   }
 }
 
@@ -216,10 +218,13 @@ export class RecoveringProducer {
   private current: Promise<Producer> | undefined;
   /** How many times the producer was replaced after a failed send. */
   replaced = 0;
+  /** Partitions a resolved send had left out, sent again (see `sendConfirmed`). */
+  resentPartitions = 0;
 
   constructor(
     private readonly make: () => Producer,
     private readonly partitionsOf: PartitionCount,
+    private readonly onIncomplete?: (missing: string[]) => void,
   ) {}
 
   async connect(): Promise<void> {
@@ -245,7 +250,12 @@ export class RecoveringProducer {
     const p = await connecting;
     const { topic, messages, ...rest } = record;
     try {
-      return await sendConfirmed(p, { ...rest, topicMessages: [{ topic, messages }] }, this.partitionsOf);
+      return await sendConfirmed(p, { ...rest, topicMessages: [{ topic, messages }] }, this.partitionsOf, {
+        onIncomplete: (missing) => {
+          this.resentPartitions += missing.length;
+          this.onIncomplete?.(missing);
+        },
+      });
     } catch (e) {
       if (this.current === connecting) {
         this.current = undefined;

@@ -77,7 +77,12 @@ export class EventConsumer implements Service {
   async start(): Promise<void> {
     const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-${this.options.name}`);
     this.partitions = topicPartitions(kafka);
-    this.dlqProducer = new RecoveringProducer(() => idempotentProducer(kafka), this.partitions);
+    this.dlqProducer = new RecoveringProducer(
+      () => idempotentProducer(kafka),
+      this.partitions,
+      (missing) =>
+        this.ctx.log('consumer.dlq-partitions-resent', { group: this.groupId, partitions: missing }),
+    );
     await this.dlqProducer.connect();
     this.consumer = kafka.consumer({
       groupId: this.groupId,

@@ -38,7 +38,11 @@ export class OutboxRelay implements Service {
     await codec.register();
     const kafka = kafkaClient(this.config, `${this.config.kafka.clientId}-relay`);
     this.partitions = topicPartitions(kafka);
-    this.producer = new RecoveringProducer(() => idempotentProducer(kafka), this.partitions);
+    this.producer = new RecoveringProducer(
+      () => idempotentProducer(kafka),
+      this.partitions,
+      (missing) => this.ctx.log('relay.partitions-resent', { partitions: missing }),
+    );
     await this.producer.connect();
     this.listener = await this.pool.connect();
     this.listener.on('notification', () => {

@@ -93,6 +93,7 @@ describe('sendConfirmed', () => {
 
   it('sends again, in order, the partitions a resolved send left out (kafkajs after a leader move)', async () => {
     const sent: Sent[] = [];
+    const reported: string[] = [];
     let calls = 0;
     const producer = {
       sendBatch: async (b: ProducerBatch) => {
@@ -105,8 +106,10 @@ describe('sendConfirmed', () => {
       producer,
       { acks: -1, topicMessages: [{ topic: 't', messages: keys.map((k) => ({ key: k, value: k })) }] },
       fourPartitions,
+      { onIncomplete: (m) => reported.push(...m) },
     );
     expect(calls).toBe(2);
+    expect(reported.sort()).toEqual(['t/1', 't/2']);
     expect(new Set(r.map((x) => x.partition))).toEqual(new Set([0, 1, 2, 3]));
     // Every message once, on the partition kafkajs' default partitioner gives its key.
     expect(sent.map((s) => s.value).sort()).toEqual([...keys].sort());
