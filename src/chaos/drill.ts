@@ -175,6 +175,10 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
 
     for (const u of pipeline.unexpected) warnings.push(`service crashed: ${u}`);
     observed['unexpected service exits'] = pipeline.unexpected.length;
+    // Partitions a resolved Kafka send had left out (a leader moved during it), sent again.
+    observed['sends repeated for left-out partitions'] =
+      (pipeline.events.get('relay.partitions-resent') ?? 0) +
+      (pipeline.events.get('consumer.dlq-partitions-resent') ?? 0);
     // Acknowledged by Kafka (marked sent by the relay) against what the topic holds: fewer
     // records than sent events means the broker lost acknowledged writes.
     const sent = await pipeline.pool.query<{ n: number }>(

@@ -121,6 +121,8 @@ export class DrillPipeline {
   private stopping = false;
   /** Service processes that died without the drill killing them (a finding in itself). */
   readonly unexpected: string[] = [];
+  /** How often each structured log event (`relay.error`, `consumer.retry`…) was logged, over all processes. */
+  readonly events = new Map<string, number>();
 
   constructor(
     readonly base: OrderbusConfig,
@@ -248,6 +250,14 @@ export class DrillPipeline {
           buf = buf.slice(i + 1);
           running.log.push(line);
           if (running.log.length > 200) running.log.shift();
+          if (line.startsWith('{"t"')) {
+            try {
+              const { event } = JSON.parse(line) as { event?: unknown };
+              if (typeof event === 'string') this.events.set(event, (this.events.get(event) ?? 0) + 1);
+            } catch {
+              // not one of ours
+            }
+          }
           if (line.startsWith('running:')) {
             clearTimeout(timer);
             resolve();
