@@ -83,11 +83,13 @@ export interface ReadRangeOptions {
 }
 
 export class KafkaLogReader {
-  private cluster: RawCluster | undefined;
+  private cluster: Promise<RawCluster> | undefined;
 
   constructor(private readonly kafka: Kafka) {}
 
   private async connect(topics: string[], fresh = false): Promise<RawCluster> {
+    // One client for concurrent callers (several partitions read at once): each awaits the same
+    // connect and then its own topics' metadata on that client.
     if (!this.cluster) {
       const sym = Object.getOwnPropertySymbols(this.kafka).find(
         (s) => s.description === 'private:Kafka:createCluster',
@@ -102,19 +104,24 @@ export class KafkaLogReader {
           { hint: 'pin kafkajs to 2.2.x (package.json)' },
         );
       const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
-      await cluster.connect();
-      this.cluster = cluster;
+      const connecting = cluster.connect().then(() => cluster);
+      this.cluster = connecting;
+      connecting.catch(() => {
+        if (this.cluster === connecting) this.cluster = undefined;
+      });
     }
+    const connecting = this.cluster;
+    const cluster = await connecting;
     try {
-      await this.cluster.addMultipleTargetTopics(topics);
+      await cluster.addMultipleTargetTopics(topics);
     } catch (e) {
       // The client refreshes metadata for every topic it was ever asked about; one deleted since
       // (a console running for hours) fails every refresh. A fresh client knows only these.
       if (fresh) throw e;
-      await this.close();
+      if (this.cluster === connecting) await this.close();
       return this.connect(topics, true);
     }
-    return this.cluster;
+    return cluster;
   }
 
   /**
@@ -303,8 +310,10 @@ export class KafkaLogReader {
   }
 
   async close(): Promise<void> {
-    await this.cluster?.disconnect().catch(() => undefined);
+    const connecting = this.cluster;
     this.cluster = undefined;
+    const cluster = await connecting?.catch(() => undefined);
+    await cluster?.disconnect().catch(() => undefined);
   }
 }
 

@@ -6,6 +6,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
+import { KafkaLogReader } from '../../src/adapters/kafka-fetch.js';
 import { ensureKafkaJars } from '../../src/stack/artifacts.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import type { LagReport } from '../../src/ops/lag.js';
@@ -414,6 +415,62 @@ describe('orderbus replay', () => {
     expect(got[0]?.headers['replay-source-topic']).toBe(topic);
     expect(got.every((g) => g.headers['orderbus-audit-ref'] === res.auditRef)).toBe(true);
   }, 60_000);
+
+  it('copies a large range (split between two threads) whole and in order, partition by partition', async () => {
+    // Above the size where replay hands half of the partitions to a worker thread.
+    const big = `${ns}.big`;
+    const copy = `${big}.copy`;
+    const perPartition = [9000, 21000, 15000, 16000];
+    const admin = await connectAdmin(config);
+    await createTopicsAndWait(admin, [{ topic: big, numPartitions: 4, replicationFactor: 1 }]);
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    for (const [partition, n] of perPartition.entries())
+      for (let i = 0; i < n; i += 3000)
+        await producer.send({
+          topic: big,
+          messages: Array.from({ length: Math.min(3000, n - i) }, (_, j) => ({
+            partition,
+            key: `k${(i + j) % 97}`,
+            value: `${partition}:${i + j}`,
+          })),
+        });
+    await producer.disconnect();
+    try {
+      const r = await runCli(
+        ['replay', big, '--from-offset', '0', '--to-topic', copy, '--execute', '--json'],
+        {
+          env,
+        },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout) as ReplayResult;
+      expect(res.copied).toBe(61000);
+      const reader = new KafkaLogReader(kafka);
+      try {
+        for (const [partition, n] of perPartition.entries()) {
+          const values: string[] = [];
+          let inOrder = true;
+          await reader.readRange(copy, partition, 0, n + 1000, (batch) => {
+            for (const rec of batch) {
+              if (Number(rec.headers['replay-source-offset']) !== values.length) inOrder = false;
+              values.push(rec.value?.toString() ?? '');
+            }
+          });
+          expect(values.length, `partition ${partition}`).toBe(n);
+          expect(inOrder, `partition ${partition} in source order`).toBe(true);
+          expect(values[n - 1]).toBe(`${partition}:${n - 1}`);
+        }
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      const a = await connectAdmin(config);
+      await a.deleteTopics({ topics: [big, copy] }).catch(() => undefined);
+      await a.disconnect();
+    }
+  }, 120_000);
 
   it('refuses to replay a topic into itself (exit 3) and a rewind of an active group (exit 3)', async () => {
     const self = await runCli(['replay', topic, '--from-offset', '0', '--to-topic', topic, '--execute']);
