@@ -6,8 +6,9 @@ import { BENCHMARKS } from './index.js';
 
 /**
  * `npm run bench` runs every benchmark against the local stack; `npm run bench -- NAME…` runs
- * some. Results are merged into bench-results.json and BENCHMARKS.md is regenerated from it, so
- * a partial run keeps the other benchmarks' last figures (each with its own date).
+ * some; `npm run bench -- --render` runs none and only rewrites BENCHMARKS.md (after editing
+ * NOTES.md). Results are merged into bench-results.json and BENCHMARKS.md is regenerated from it,
+ * so a partial run keeps the other benchmarks' last figures (each with its own date).
  */
 interface StoredResult {
   name: string;
@@ -84,7 +85,12 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const selected = wanted.length > 0 ? BENCHMARKS.filter((b) => wanted.includes(b.name)) : BENCHMARKS;
+  // `--render`: no benchmark runs; BENCHMARKS.md is rewritten from bench-results.json and NOTES.md.
+  const selected = process.argv.includes('--render')
+    ? []
+    : wanted.length > 0
+      ? BENCHMARKS.filter((b) => wanted.includes(b.name))
+      : BENCHMARKS;
   const store = join(projectRoot(), 'bench-results.json');
   const previous: StoredResult[] = existsSync(store)
     ? (JSON.parse(readFileSync(store, 'utf8')) as StoredResult[])
