@@ -33,7 +33,7 @@ export interface OrderbusConfig {
     sessionTimeoutMs: number;
   };
   rabbitmq: { url: string; managementUrl: string; tlsCaFile?: string; vhost: string };
-  database: { url: string; poolSize: number; schema: string };
+  database: { url: string; poolSize: number; processConnections: number; schema: string };
   registry: { url: string };
   topics: {
     orderEvents: string;
@@ -80,7 +80,12 @@ export const defaultConfig = (): OrderbusConfig => ({
     managementUrl: 'http://guest:guest@127.0.0.1:15672',
     vhost: '/',
   },
-  database: { url: 'postgres://postgres@127.0.0.1:5432/orderbus', poolSize: 10, schema: 'public' },
+  database: {
+    url: 'postgres://postgres@127.0.0.1:5432/orderbus',
+    poolSize: 10,
+    processConnections: 60,
+    schema: 'public',
+  },
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
   topics: {
     orderEvents: 'order.events',
@@ -242,6 +247,11 @@ const schema: { path: string; parse: Parser; env?: string }[] = [
   { path: 'rabbitmq.vhost', parse: parsers.string, env: 'ORDERBUS_RABBITMQ_VHOST' },
   { path: 'database.url', parse: parsers.url(['postgres', 'postgresql']), env: 'ORDERBUS_DATABASE_URL' },
   { path: 'database.poolSize', parse: parsers.int(1, 500), env: 'ORDERBUS_DATABASE_POOL_SIZE' },
+  {
+    path: 'database.processConnections',
+    parse: parsers.int(4, 5000),
+    env: 'ORDERBUS_DATABASE_PROCESS_CONNECTIONS',
+  },
   { path: 'database.schema', parse: parsers.string, env: 'ORDERBUS_DATABASE_SCHEMA' },
   { path: 'registry.url', parse: parsers.url(['http', 'https']), env: 'ORDERBUS_REGISTRY_URL' },
   { path: 'topics.orderEvents', parse: parsers.string, env: 'ORDERBUS_TOPIC_ORDER_EVENTS' },

@@ -23,11 +23,12 @@ export async function runServices(
       'orderbus run (all services) or orderbus run --service payment',
     );
   const started: Service[] = [];
+  const sizes = poolSizes(config, selected);
   try {
     for (const name of selected) {
       const entry = SERVICES[name];
       if (!entry) continue;
-      const service = await entry.build({ config, log: stderrLogger(name) });
+      const service = await entry.build({ config, log: stderrLogger(name), poolSize: sizes.get(name) });
       await service.start();
       started.push(service);
     }
@@ -47,4 +48,17 @@ export async function runServices(
       for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Each service's pool size: its nominal size, or — when the services of this process together
+ * would open more than `database.processConnections` — its share of that budget (at least 2).
+ * With every service in one process (`orderbus run`, `npm start`) the nominal sizes add up to
+ * ~100, all of a default PostgreSQL server's max_connections.
+ */
+export function poolSizes(config: OrderbusConfig, names: string[]): Map<string, number> {
+  const nominal = names.map((n) => [n, SERVICES[n]?.connections(config) ?? 0] as const);
+  const total = nominal.reduce((s, [, c]) => s + c, 0);
+  const scale = total > config.database.processConnections ? config.database.processConnections / total : 1;
+  return new Map(nominal.map(([n, c]) => [n, Math.max(2, Math.floor(c * scale))]));
 }
