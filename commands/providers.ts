@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { configFrom } from './context.js';
+import { untilSignalThenStop } from './foreground.js';
 import { log } from './output.js';
 
 export function defineProviders(program: Command): void {
@@ -10,10 +11,6 @@ export function defineProviders(program: Command): void {
       const { runServices } = await import('../src/runtime/runner.js');
       const { stop } = await runServices(configFrom(cmd), ['providers']);
       log('providers running (Ctrl-C stops)');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
-      await stop();
+      await untilSignalThenStop(stop);
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { configFrom } from './context.js';
+import { untilSignalThenStop } from './foreground.js';
 import { log } from './output.js';
 
 export function defineRun(program: Command): void {
@@ -16,12 +17,6 @@ export function defineRun(program: Command): void {
         exclude: opts.providers ? [] : ['providers'],
       });
       log(`running: ${services.map((s) => s.name).join(', ')} (Ctrl-C stops)`);
-      await new Promise<void>((resolve) => {
-        const done = () => resolve();
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
-      log('stopping…');
-      await stop();
+      await untilSignalThenStop(stop);
     });
 }

@@ -3,12 +3,12 @@ import type { OrderbusConfig } from '../config.js';
 import { stderrLogger, type Service } from './service.js';
 import { SERVICES, serviceNames } from './services.js';
 
-/** Starts the named services in registry order; returns a stop function (reverse order). */
+/** Starts the named services in registry order; returns a stop function (see stopAll). */
 export async function runServices(
   config: OrderbusConfig,
   names: string[],
   options: { exclude?: string[] } = {},
-): Promise<{ services: Service[]; stop: () => Promise<void> }> {
+): Promise<{ services: Service[]; stop: () => Promise<string[]> }> {
   const known = serviceNames();
   for (const n of names)
     if (!SERVICES[n])
@@ -42,12 +42,39 @@ export async function runServices(
           { hint: 'orderbus stack status', cause: e },
         );
   }
-  return {
-    services: started,
-    stop: async () => {
-      for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
-    },
+  return { services: started, stop: () => stopAll(started) };
+}
+
+/** How long stopping the services of a process may take before they are given up. */
+export const STOP_BUDGET_MS = 30_000;
+
+/**
+ * Stops the services — all at once (each commits its own progress; a consumer that is still
+ * joining its group takes seconds to leave, and one after another they added up to ~40 s), the
+ * simulated providers last so calls in flight are answered — each within STOP_BUDGET_MS: a client
+ * retrying against a broker that is gone (Kafka down while stopping) must not hold the process
+ * forever. Returns the services that did not finish stopping in time.
+ */
+async function stopAll(started: Service[]): Promise<string[]> {
+  const deadline = Date.now() + STOP_BUDGET_MS;
+  const stuck: string[] = [];
+  const within = async (s: Service): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      s.stop().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(1000, deadline - Date.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!stopped) stuck.push(s.name);
   };
+  await Promise.all(started.filter((s) => s.name !== 'providers').map(within));
+  for (const s of started.filter((x) => x.name === 'providers')) await within(s);
+  return stuck;
 }
 
 /**

@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTopicsAndWait, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
+import { projectRoot } from '../../src/stack/paths.js';
+import { testNamespace } from '../support/namespace.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -93,4 +97,60 @@ describe('broker faults', () => {
     await admin.disconnect();
     expect(await countRecords(k, 'three')).toBe(120);
   });
+
+  it('orderbus run stops and exits on SIGTERM even when Kafka went away first', async () => {
+    const k = await startPrivateKafka(1, 19592);
+    clusters.push(k);
+    const ns = testNamespace('stop');
+    const admin = kafkaClient(k.config, 'stop').admin();
+    await admin.connect();
+    await createTopicsAndWait(admin, [
+      { topic: `${ns}.order.events`, numPartitions: 3, replicationFactor: 1 },
+    ]);
+    await admin.disconnect();
+    const child = spawn(
+      process.execPath,
+      [
+        join(projectRoot(), 'bin', 'orderbus'),
+        'run',
+        '--no-providers',
+        '--service',
+        'payment',
+        '--service',
+        'inventory',
+      ],
+      {
+        cwd: projectRoot(),
+        env: {
+          ...process.env,
+          ORDERBUS_KAFKA_BROKERS: k.brokers.join(','),
+          ORDERBUS_TOPIC_ORDER_EVENTS: `${ns}.order.events`,
+          ORDERBUS_TOPIC_ORDER_EVENTS_DLQ: `${ns}.order.events.dlq`,
+          ORDERBUS_KAFKA_GROUP_PREFIX: `${ns}.`,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitUntil('services running', () => stderr.includes('running: payment, inventory'), {
+        timeoutMs: 60_000,
+      });
+      k.kill(1, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 2000));
+      child.kill('SIGTERM');
+      // It used to stay in "stopping…" for good: kafkajs kept retrying the broker that was gone.
+      const code = await Promise.race([
+        exited,
+        new Promise<'alive'>((r) => setTimeout(() => r('alive'), 60_000)),
+      ]);
+      expect(code, stderr.slice(-2000)).not.toBe('alive');
+      expect([0, 1]).toContain(code);
+      if (code === 1) expect(stderr).toContain('error[STOP_INCOMPLETE]');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 150_000);
 });
