@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
+import { SharedClient } from './kafka.js';
 
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
@@ -83,19 +84,15 @@ export interface ReadRangeOptions {
 }
 
 export class KafkaLogReader {
-  private cluster: Promise<RawCluster> | undefined;
+  private readonly cluster: SharedClient<RawCluster>;
 
-  constructor(private readonly kafka: Kafka) {}
-
-  private async connect(topics: string[], fresh = false): Promise<RawCluster> {
-    // One client for concurrent callers (several partitions read at once): each awaits the same
-    // connect and then its own topics' metadata on that client.
-    if (!this.cluster) {
-      const sym = Object.getOwnPropertySymbols(this.kafka).find(
+  constructor(kafka: Kafka) {
+    this.cluster = new SharedClient(async () => {
+      const sym = Object.getOwnPropertySymbols(kafka).find(
         (s) => s.description === 'private:Kafka:createCluster',
       );
       const create = sym
-        ? ((this.kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
+        ? ((kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
         : undefined;
       if (!create)
         throw new OrderbusError(
@@ -104,13 +101,15 @@ export class KafkaLogReader {
           { hint: 'pin kafkajs to 2.2.x (package.json)' },
         );
       const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
-      const connecting = cluster.connect().then(() => cluster);
-      this.cluster = connecting;
-      connecting.catch(() => {
-        if (this.cluster === connecting) this.cluster = undefined;
-      });
-    }
-    const connecting = this.cluster;
+      await cluster.connect();
+      return cluster;
+    });
+  }
+
+  private async connect(topics: string[], fresh = false): Promise<RawCluster> {
+    // One client for concurrent callers (several partitions read at once): each awaits the same
+    // connect and then its own topics' metadata on that client.
+    const connecting = this.cluster.get();
     const cluster = await connecting;
     try {
       await cluster.addMultipleTargetTopics(topics);
@@ -118,7 +117,7 @@ export class KafkaLogReader {
       // The client refreshes metadata for every topic it was ever asked about; one deleted since
       // (a console running for hours) fails every refresh. A fresh client knows only these.
       if (fresh) throw e;
-      if (this.cluster === connecting) await this.close();
+      await this.cluster.drop(connecting);
       return this.connect(topics, true);
     }
     return cluster;
@@ -310,10 +309,7 @@ export class KafkaLogReader {
   }
 
   async close(): Promise<void> {
-    const connecting = this.cluster;
-    this.cluster = undefined;
-    const cluster = await connecting?.catch(() => undefined);
-    await cluster?.disconnect().catch(() => undefined);
+    await this.cluster.close();
   }
 }
 

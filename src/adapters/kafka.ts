@@ -78,6 +78,41 @@ export function idempotentProducer(kafka: Kafka, extra: ProducerConfig = {}): Pr
   });
 }
 
+/**
+ * A client opened on first use and shared by concurrent callers. An open that failed is forgotten,
+ * so the next use opens a new one; `drop` forgets and disconnects a client that went bad — unless
+ * another caller already replaced it.
+ */
+export class SharedClient<T extends { disconnect(): Promise<void> }> {
+  private current: Promise<T> | undefined;
+
+  constructor(private readonly open: () => Promise<T>) {}
+
+  get(): Promise<T> {
+    if (!this.current) {
+      const opening = this.open();
+      this.current = opening;
+      opening.catch(() => {
+        if (this.current === opening) this.current = undefined;
+      });
+    }
+    return this.current;
+  }
+
+  /** Forgets and disconnects `client` if it is still the current one; says whether it was. */
+  async drop(client: Promise<T>): Promise<boolean> {
+    if (this.current !== client) return false;
+    this.current = undefined;
+    const c = await client.catch(() => undefined);
+    await c?.disconnect().catch(() => undefined);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.current) await this.drop(this.current);
+  }
+}
+
 /** How many partitions a topic has (cached by `topicPartitions`). */
 export type PartitionCount = (topic: string) => Promise<number>;
 
@@ -119,25 +154,15 @@ export function cachedPartitionCount(admin: () => Promise<Admin>, ttlMs = 30_000
 
 /** `cachedPartitionCount` over its own lazily connected admin; `close` disconnects it. */
 export function topicPartitions(kafka: Kafka): PartitionCount & { close(): Promise<void> } {
-  let admin: Promise<Admin> | undefined;
-  const connect = (): Promise<Admin> => {
-    if (!admin) {
-      const a = kafka.admin();
-      const connecting = a.connect().then(() => a);
-      admin = connecting;
-      connecting.catch(() => {
-        if (admin === connecting) admin = undefined;
-      });
-    }
-    return admin;
-  };
-  return Object.assign(cachedPartitionCount(connect), {
-    close: async () => {
-      const a = await admin?.catch(() => undefined);
-      admin = undefined;
-      await a?.disconnect().catch(() => undefined);
-    },
+  const admin = new SharedClient(async () => {
+    const a = kafka.admin();
+    await a.connect();
+    return a;
   });
+  return Object.assign(
+    cachedPartitionCount(() => admin.get()),
+    { close: () => admin.close() },
+  );
 }
 
 /** A send the broker did not acknowledge for every partition it was meant for (retry it whole). */
@@ -215,62 +240,48 @@ export async function sendConfirmed(
  * downstream by eventId. Every send is a `sendConfirmed`: acknowledged for every partition.
  */
 export class RecoveringProducer {
-  private current: Promise<Producer> | undefined;
+  private readonly current: SharedClient<Producer>;
   /** How many times the producer was replaced after a failed send. */
   replaced = 0;
-  /** Partitions a resolved send had left out, sent again (see `sendConfirmed`). */
-  resentPartitions = 0;
 
   constructor(
-    private readonly make: () => Producer,
+    make: () => Producer,
     private readonly partitionsOf: PartitionCount,
     private readonly onIncomplete?: (missing: string[]) => void,
-  ) {}
-
-  async connect(): Promise<void> {
-    await this.producer();
+  ) {
+    this.current = new SharedClient(async () => {
+      const p = make();
+      try {
+        await p.connect();
+      } catch (e) {
+        void p.disconnect().catch(() => undefined);
+        throw e;
+      }
+      return p;
+    });
   }
 
-  private producer(): Promise<Producer> {
-    if (!this.current) {
-      const p = this.make();
-      const connecting = p.connect().then(() => p);
-      this.current = connecting;
-      // A connect that failed is dropped, so the next send tries a new one.
-      connecting.catch(() => {
-        if (this.current === connecting) this.current = undefined;
-        void p.disconnect().catch(() => undefined);
-      });
-    }
-    return this.current;
+  async connect(): Promise<void> {
+    await this.current.get();
   }
 
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
-    const connecting = this.producer();
+    const connecting = this.current.get();
     const p = await connecting;
     const { topic, messages, ...rest } = record;
     try {
       return await sendConfirmed(p, { ...rest, topicMessages: [{ topic, messages }] }, this.partitionsOf, {
-        onIncomplete: (missing) => {
-          this.resentPartitions += missing.length;
-          this.onIncomplete?.(missing);
-        },
+        ...(this.onIncomplete ? { onIncomplete: this.onIncomplete } : {}),
       });
     } catch (e) {
-      if (this.current === connecting) {
-        this.current = undefined;
-        this.replaced++;
-        await p.disconnect().catch(() => undefined);
-      }
+      // The next send gets a fresh producer (unless a concurrent failure already replaced it).
+      if (await this.current.drop(connecting)) this.replaced++;
       throw e;
     }
   }
 
   async disconnect(): Promise<void> {
-    const current = this.current;
-    this.current = undefined;
-    const p = await current?.catch(() => undefined);
-    await p?.disconnect().catch(() => undefined);
+    await this.current.close();
   }
 }
 

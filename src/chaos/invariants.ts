@@ -236,8 +236,8 @@ export function whereOrderStopped(t: TraceResult, groupPrefix: string): string {
   const outbox = t.entries
     .filter((e) => e.source === 'database' && e.where === 'outbox')
     .map((e) => {
-      const d = e.details as { sentAt: string | null; handledBy: string[] } | undefined;
-      return `${e.what.split(' ')[0] ?? ''} ${d?.sentAt ? 'sent' : 'unsent'} [${d?.handledBy.join(',') ?? ''}]`;
+      const d = e.details as { type: string; sentAt: string | null; handledBy: string[] } | undefined;
+      return `${d?.type ?? ''} ${d?.sentAt ? 'sent' : 'unsent'} [${d?.handledBy.join(',') ?? ''}]`;
     });
   const groups = t.groups
     .filter((g) => g.group.startsWith(groupPrefix))

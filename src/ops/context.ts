@@ -6,6 +6,7 @@ import {
   idempotentProducer,
   kafkaClient,
   kafkaUnreachable,
+  SharedClient,
   type PartitionCount,
 } from '../adapters/kafka.js';
 import { KafkaLogReader } from '../adapters/kafka-fetch.js';
@@ -16,9 +17,19 @@ import { connectRabbit, type AmqpConnection } from '../adapters/rabbitmq.js';
  * producer, one AMQP connection. The CLI makes one per command; the console keeps one open.
  */
 export class OpsContext {
-  private admin_: Promise<Admin> | undefined;
+  private readonly admin_ = new SharedClient(() =>
+    connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`),
+  );
   private reader_: KafkaLogReader | undefined;
-  private producer_: Promise<Producer> | undefined;
+  private readonly producer_ = new SharedClient(async () => {
+    const p = idempotentProducer(this.producerKafka);
+    try {
+      await p.connect();
+    } catch (e) {
+      throw kafkaUnreachable(this.config, e);
+    }
+    return p;
+  });
   private amqp_: Promise<AmqpConnection> | undefined;
   readonly kafka: Kafka;
   /** For producers: the default retries ride out leader moves and fresh topics' metadata. */
@@ -34,13 +45,7 @@ export class OpsContext {
   }
 
   admin(): Promise<Admin> {
-    this.admin_ ??= connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`).catch(
-      (e: unknown) => {
-        this.admin_ = undefined;
-        throw e;
-      },
-    );
-    return this.admin_;
+    return this.admin_.get();
   }
 
   reader(): KafkaLogReader {
@@ -49,17 +54,7 @@ export class OpsContext {
   }
 
   producer(): Promise<Producer> {
-    this.producer_ ??= (async () => {
-      const p = idempotentProducer(this.producerKafka);
-      try {
-        await p.connect();
-      } catch (e) {
-        this.producer_ = undefined;
-        throw kafkaUnreachable(this.config, e);
-      }
-      return p;
-    })();
-    return this.producer_;
+    return this.producer_.get();
   }
 
   amqp(): Promise<AmqpConnection> {
@@ -77,13 +72,11 @@ export class OpsContext {
   }
 
   async close(): Promise<void> {
-    const admin = this.admin_;
-    const producer = this.producer_;
     const amqp = this.amqp_;
-    this.admin_ = this.producer_ = this.amqp_ = undefined;
+    this.amqp_ = undefined;
     await Promise.all([
-      admin?.then((a) => a.disconnect()).catch(() => undefined),
-      producer?.then((p) => p.disconnect()).catch(() => undefined),
+      this.admin_.close(),
+      this.producer_.close(),
       amqp?.then((c) => c.close()).catch(() => undefined),
       this.reader_?.close(),
     ]);

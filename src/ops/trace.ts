@@ -9,8 +9,8 @@ import { listQueues } from './queues.js';
 /**
  * `orderbus trace ORDER_ID`: one timeline of an order across everything — its events on the
  * key's partition of order.events, the Kafka DLQ, RabbitMQ dead letters, the database (status,
- * timeline, outbox rows and the consumers whose inbox claimed each, provider ledgers), and each consumer group's position relative
- * to its events (which groups have not yet seen which event).
+ * timeline, outbox rows and the consumers whose inbox claimed each, provider ledgers), and each
+ * consumer group's position relative to its events (which groups have not yet seen which event).
  */
 export interface TraceEntry {
   at: string | null;
@@ -180,6 +180,7 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
         where: 'outbox',
         what: `${r.type} ${r.sent_at ? `sent ${r.sent_at.toISOString()}` : 'not sent yet'}; handled by ${r.claimed?.join(', ') || 'no consumer yet'}`,
         details: {
+          type: r.type,
           eventId: r.event_id,
           sentAt: r.sent_at?.toISOString() ?? null,
           handledBy: r.claimed ?? [],

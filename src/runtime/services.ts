@@ -4,7 +4,8 @@ import type { Service, ServiceContext } from './service.js';
 /**
  * Every service `orderbus run` knows, by name, with a lazy import so `--service payment` loads
  * only what payment needs. `orderbus run` with no --service starts them in this order and stops
- * them in reverse. Each service gets its own database pool, sized to the process's budget.
+ * them all at once, the providers last (runner.ts). Each service gets its own database pool,
+ * sized to the process's budget.
  */
 export type ServiceBuilder = (ctx: ServiceContext) => Promise<Service>;
 

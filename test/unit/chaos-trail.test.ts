@@ -35,7 +35,12 @@ describe('whereOrderStopped (the drill report line for a lost order)', () => {
             source: 'database',
             where: 'outbox',
             what: 'order.placed sent 2026-11-29T12:00:00.000Z; handled by no consumer yet',
-            details: { eventId: 'e1', sentAt: '2026-11-29T12:00:00.000Z', handledBy: [] },
+            details: {
+              type: 'order.placed',
+              eventId: 'e1',
+              sentAt: '2026-11-29T12:00:00.000Z',
+              handledBy: [],
+            },
           },
         ],
         groups: [
@@ -61,7 +66,12 @@ describe('whereOrderStopped (the drill report line for a lost order)', () => {
             source: 'database',
             where: 'outbox',
             what: 'order.placed sent …',
-            details: { eventId: 'e1', sentAt: '2026-11-29T12:00:00.000Z', handledBy: ['payment'] },
+            details: {
+              type: 'order.placed',
+              eventId: 'e1',
+              sentAt: '2026-11-29T12:00:00.000Z',
+              handledBy: ['payment'],
+            },
           },
           { at: null, source: 'provider', where: 'payment', what: 'charge (key payment-x)' },
           {
