@@ -46,13 +46,84 @@ export async function connectAdmin(
   const kafka = kafkaClient(config, clientId, {
     retry: { retries: 1, initialRetryTime: 300, maxRetryTime: 1000 },
   });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-  } catch (e) {
-    throw kafkaUnreachable(config, e);
-  }
-  return admin;
+  const open = async () => {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+    } catch (e) {
+      throw kafkaUnreachable(config, e);
+    }
+    return admin;
+  };
+  return renewingAdmin(await open(), open);
+}
+
+/** Whether `e` (or the error a kafkajs retry gave up on) is UNKNOWN_TOPIC_OR_PARTITION. */
+function unknownTopic(e: unknown): boolean {
+  const err = e as { type?: string; cause?: { type?: string } } | undefined;
+  return err?.type === 'UNKNOWN_TOPIC_OR_PARTITION' || err?.cause?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
+}
+
+/**
+ * An admin that starts over when a deleted topic has spoiled its metadata. kafkajs refreshes the
+ * metadata of every topic an admin has ever looked at; once one of them is deleted, each refresh
+ * fails with UNKNOWN_TOPIC_OR_PARTITION, so `createTopics` and `fetchTopicOffsets` of any topic
+ * it has not seen yet fail for the rest of its life — a console or `lag --watch` that once showed
+ * a group whose topic was then deleted could no longer create the audit topic. On that error
+ * this admin swaps in a freshly connected client and tries the call once more (a topic that
+ * really does not exist fails again, with the same error). The old client is disconnected a
+ * minute later, so calls still running on it finish.
+ */
+export function renewingAdmin(first: Admin, open: () => Promise<Admin>): Admin {
+  let current = first;
+  let renewing: Promise<Admin> | undefined;
+  const retired = new Set<Admin>();
+  const retire = (old: Admin) => {
+    retired.add(old);
+    setTimeout(() => {
+      if (retired.delete(old)) void old.disconnect().catch(() => undefined);
+    }, 60_000).unref();
+  };
+  const renew = (bad: Admin): Promise<Admin> => {
+    if (current !== bad) return Promise.resolve(current);
+    renewing ??= open().then(
+      (fresh) => {
+        current = fresh;
+        renewing = undefined;
+        retire(bad);
+        return fresh;
+      },
+      (e: unknown) => {
+        renewing = undefined;
+        throw e;
+      },
+    );
+    return renewing;
+  };
+  return new Proxy(first, {
+    get(_target, prop) {
+      if (prop === 'disconnect') {
+        return async () => {
+          const old = [...retired];
+          retired.clear();
+          await Promise.all([current, ...old].map((a) => a.disconnect().catch(() => undefined)));
+        };
+      }
+      const value: unknown = Reflect.get(current, prop);
+      if (typeof value !== 'function') return value;
+      if (prop === 'connect' || prop === 'on' || prop === 'logger') return value.bind(current);
+      return async (...args: unknown[]) => {
+        const used = current;
+        try {
+          return await (Reflect.get(used, prop) as (...a: unknown[]) => Promise<unknown>).apply(used, args);
+        } catch (e) {
+          if (!unknownTopic(e)) throw e;
+          const fresh = await renew(used);
+          return await (Reflect.get(fresh, prop) as (...a: unknown[]) => Promise<unknown>).apply(fresh, args);
+        }
+      };
+    },
+  });
 }
 
 export function kafkaUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {
@@ -155,9 +226,12 @@ export function cachedPartitionCount(admin: () => Promise<Admin>, ttlMs = 30_000
 /** `cachedPartitionCount` over its own lazily connected admin; `close` disconnects it. */
 export function topicPartitions(kafka: Kafka): PartitionCount & { close(): Promise<void> } {
   const admin = new SharedClient(async () => {
-    const a = kafka.admin();
-    await a.connect();
-    return a;
+    const open = async () => {
+      const a = kafka.admin();
+      await a.connect();
+      return a;
+    };
+    return renewingAdmin(await open(), open);
   });
   return Object.assign(
     cachedPartitionCount(() => admin.get()),

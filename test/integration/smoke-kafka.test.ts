@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config.js';
-import { idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
+import {
+  connectAdmin,
+  createTopicsAndWait,
+  idempotentProducer,
+  kafkaClient,
+} from '../../src/adapters/kafka.js';
 import { testNamespace } from '../support/namespace.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -140,5 +145,42 @@ describe('Kafka foundations against the real broker', () => {
     await reader.disconnect();
     expect(readBack).toContain('out:tx-input');
     expect(readBack.every((v) => v.startsWith('out:'))).toBe(true);
+  });
+
+  it('an admin that has seen a since-deleted topic still creates and reads new topics', async () => {
+    // The console's admin sees every group's topics; another client then deletes one of them.
+    const gone = `${ns}-gone`;
+    const fresh = [`${ns}-new-a`, `${ns}-new-b`];
+    await createTopicsAndWait(admin, [
+      { topic: gone, numPartitions: 2, replicationFactor: config.topics.replicationFactor },
+    ]);
+    const ours = await connectAdmin(config, `${ns}-renewing`);
+    const plain = kafka.admin();
+    await plain.connect();
+    try {
+      await ours.fetchTopicOffsets(gone);
+      await plain.fetchTopicOffsets(gone);
+      await admin.deleteTopics({ topics: [gone] });
+      await waitUntil('the topic is gone', async () => !(await admin.listTopics()).includes(gone));
+      await createTopicsAndWait(admin, [
+        { topic: fresh[1]!, numPartitions: 3, replicationFactor: config.topics.replicationFactor },
+      ]);
+      // kafkajs' own admin is spoiled by the deleted topic (else this test would prove nothing).
+      await expect(plain.fetchTopicOffsets(fresh[1]!)).rejects.toThrow(/does not host this topic-partition/);
+      // Ours starts over and answers.
+      expect((await ours.fetchTopicOffsets(fresh[1]!)).length).toBe(3);
+      await createTopicsAndWait(ours, [
+        { topic: fresh[0]!, numPartitions: 2, replicationFactor: config.topics.replicationFactor },
+      ]);
+      expect((await ours.fetchTopicOffsets(fresh[0]!)).length).toBe(2);
+      // A topic that really does not exist is still an error.
+      await expect(ours.fetchTopicOffsets(`${ns}-never`)).rejects.toThrow(
+        /does not host this topic-partition/,
+      );
+    } finally {
+      await plain.disconnect();
+      await ours.disconnect();
+      await admin.deleteTopics({ topics: fresh }).catch(() => undefined);
+    }
   });
 });
