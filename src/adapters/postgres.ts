@@ -13,6 +13,8 @@ export interface PoolOptions {
   database?: string;
   /** PostgreSQL schema to work in (tests use a private one per namespace). */
   schema?: string;
+  /** Session settings for every connection of the pool (`-c name=value`). */
+  settings?: Record<string, string>;
 }
 
 export function createPool(config: OrderbusConfig, options: PoolOptions = {}): Pool {
@@ -23,13 +25,19 @@ export function createPool(config: OrderbusConfig, options: PoolOptions = {}): P
     max: options.max ?? config.database.poolSize,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: 30000,
-    ...((options.schema ?? config.database.schema) !== 'public'
-      ? { options: `-c search_path=${options.schema ?? config.database.schema}` }
-      : {}),
+    ...sessionOptions(options.schema ?? config.database.schema, options.settings ?? {}),
   });
   // An idle client that loses its connection emits here; without a listener the process dies.
   pool.on('error', () => undefined);
   return pool;
+}
+
+function sessionOptions(schema: string, settings: Record<string, string>): { options: string } | undefined {
+  const all = { ...(schema !== 'public' ? { search_path: schema } : {}), ...settings };
+  const options = Object.entries(all)
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
+  return options ? { options } : undefined;
 }
 
 export function postgresUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {

@@ -133,9 +133,14 @@ export class OutboxRelay implements Service {
     );
     // One send: kafkajs keeps the order within each partition, so an order's events stay in order.
     await this.producer.send({ topic: this.config.topics.orderEvents, acks: -1, messages });
-    await this.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [
-      rows.map((r) => r.id),
-    ]);
+    // Marking rows sent need not wait for the WAL flush: if a PostgreSQL crash lost the mark,
+    // the rows would be sent again and the consumers' inboxes drop the copies (as after a relay
+    // killed between send and mark). It saves a flush per poll that every commit queued behind.
+    await this.pool.query(
+      `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+       UPDATE outbox SET sent_at = now() FROM async WHERE id = ANY($1::bigint[])`,
+      [rows.map((r) => r.id)],
+    );
     this.published += rows.length;
     return rows.length;
   }

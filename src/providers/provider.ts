@@ -200,15 +200,21 @@ export class Provider {
 
   /**
    * Stores the response and its ledger entry in one statement (one round trip, an implicit
-   * transaction); a concurrent twin that stored first is replayed instead.
+   * transaction); a concurrent twin that stored first is replayed instead. The commit does not
+   * wait for the WAL flush (`synchronous_commit` off for this transaction only): the simulator
+   * stands in for a gateway whose durability is its own, and its per-request fsync was a third
+   * of the pipeline's WAL flushes — flushes every one of our own commits queues behind. Only a
+   * PostgreSQL crash could lose an entry; no drill crashes PostgreSQL.
    */
   private async record(
     key: string,
     result: ProviderResult,
   ): Promise<{ status: number; body: Record<string, unknown>; replayed: boolean }> {
     const ins = await this.pool.query<{ stored: number }>(
-      `WITH req AS (
-         INSERT INTO provider_requests (provider, idempotency_key, status, body) VALUES ($1, $2, $3, $4)
+      `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
+       req AS (
+         INSERT INTO provider_requests (provider, idempotency_key, status, body)
+         SELECT $1::text, $2::text, $3::int, $4::jsonb FROM async
          ON CONFLICT DO NOTHING RETURNING idempotency_key)
        , ledger AS (
          INSERT INTO provider_ledger (provider, kind, idempotency_key, order_id, data)

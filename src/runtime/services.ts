@@ -9,9 +9,9 @@ import type { Service, ServiceContext } from './service.js';
  */
 export type ServiceBuilder = (ctx: ServiceContext) => Promise<Service>;
 
-async function pool(ctx: ServiceContext) {
+async function pool(ctx: ServiceContext, settings?: Record<string, string>) {
   const { createPool } = await import('../adapters/postgres.js');
-  return createPool(ctx.config, { max: ctx.poolSize ?? 8 });
+  return createPool(ctx.config, { max: ctx.poolSize ?? 8, ...(settings ? { settings } : {}) });
 }
 
 /** Wraps a service so stopping it also ends the pool it was given. */
@@ -65,7 +65,9 @@ export const SERVICES: Record<
     description: 'publishes the outbox to Kafka (acks=all, idempotent)',
     connections: () => 4,
     build: async (ctx) => {
-      const p = await pool(ctx);
+      // The relay's poll must be a plain scan of outbox_unsent_id (migration 033): a bitmap scan,
+      // which the planner picks for a few unsent rows, never marks sent rows' entries dead.
+      const p = await pool(ctx, { enable_bitmapscan: 'off' });
       const { OutboxRelay } = await import('../pipeline/outbox-relay.js');
       return owning(new OutboxRelay(ctx.config, p, ctx), () => p.end());
     },

@@ -55,6 +55,17 @@ function childCpu(): Record<string, number> {
   return out;
 }
 
+/** The machine's busy and total CPU time so far (all cores, from /proc/stat), in clock ticks. */
+function machineCpu(): { busy: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
 /** Per event type: p50 of (saga recorded it − checkout tx start) for the given orders. */
 async function stageBreakdown(p: TestPipeline, ids: string[]): Promise<string> {
   const r = await p.db.pool.query<{ type: string; p50: number; p99: number }>(
@@ -208,6 +219,7 @@ interface StepResult {
 async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<StepResult> {
   const ids: string[] = [];
   const cpu0 = childCpu();
+  const machine0 = machineCpu();
   const t0 = Date.now();
   const load = await runLoad({
     url,
@@ -218,6 +230,8 @@ async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<Step
     onOrder: (id) => ids.push(id),
   });
   const tEnd = Date.now();
+  const cpu1 = childCpu();
+  const machine1 = machineCpu();
   await sleep(E2E_GRACE_MS);
   assertAlive();
   // Latency: checkout transaction start (orders.created_at) → the saga recording shipping.created
@@ -233,10 +247,14 @@ async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<Step
     [new Date(t0 + 3000), new Date(tEnd)],
   );
   const sorted = lat.rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
-  const cpu1 = childCpu();
-  const secs = (Date.now() - t0) / 1000;
+  const secs = (tEnd - t0) / 1000;
+  // While the load ran: the machine's busy share (all cores; the rest of it is PostgreSQL, Kafka
+  // and this benchmark's own load generator) and each pipeline process's share of one core.
+  const busy = (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total);
   process.stderr.write(
-    `    step ${rate}/s stages p50/p99 ms: ${await stageBreakdown(p, ids)}\n    cpu %: ${Object.entries(cpu1)
+    `    step ${rate}/s stages p50/p99 ms: ${await stageBreakdown(p, ids)}\n    machine busy ${Math.round(busy)} %; cpu % of one core: ${Object.entries(
+      cpu1,
+    )
       .map(([k, v]) => `${k} ${Math.round((100 * (v - (cpu0[k] ?? 0))) / secs)}`)
       .join(', ')}\n`,
   );
