@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { postJson } from '../http/json-client.js';
 
 /**
  * The order generator: places realistic orders through the real checkout API at a steady rate
@@ -61,6 +62,14 @@ export function percentileOf(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
 }
 
+function parseOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}
+
 export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
   const start = Date.now();
   const latencies: number[] = [];
@@ -84,13 +93,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
     const kind: OrderKind = r < oos ? 'out-of-stock' : r < oos + decline ? 'declined' : 'normal';
     const t0 = performance.now();
     try {
-      const res = await fetch(`${o.url}/api/checkout`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-        body: JSON.stringify(sampleOrder(kind, n)),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = (await res.json().catch(() => ({}))) as { orderId?: string };
+      const res = await postJson(
+        `${o.url}/api/checkout`,
+        JSON.stringify(sampleOrder(kind, n)),
+        { 'idempotency-key': randomUUID() },
+        10_000,
+      );
+      const body = parseOr(res.text, {}) as { orderId?: string };
       latencies.push(performance.now() - t0);
       byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
       if (res.status === 201 && body.orderId) {

@@ -1,4 +1,5 @@
 import { OrderbusError, errorMessage } from '../errors.js';
+import { postJson, type HttpAnswer } from '../http/json-client.js';
 import type { Faults, Ledger } from './provider.js';
 
 /**
@@ -29,6 +30,14 @@ export class ProviderCallError extends OrderbusError {
   }
 }
 
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
 export interface ProviderResponse<T> {
   status: number;
   body: T;
@@ -41,18 +50,13 @@ export async function callProvider<T>(
   idempotencyKey: string,
   timeoutMs = 10_000,
 ): Promise<ProviderResponse<T>> {
-  let res: Response;
+  let res: HttpAnswer;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    res = await postJson(url, JSON.stringify(body), { 'idempotency-key': idempotencyKey }, timeoutMs);
   } catch (e) {
-    throw new ProviderCallError(new URL(url).host, null, `${url}: ${errorMessage(e)}`, true);
+    throw new ProviderCallError(hostOf(url), null, `${url}: ${errorMessage(e)}`, true);
   }
-  const text = await res.text();
+  const text = res.text;
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : {};
@@ -62,7 +66,7 @@ export async function callProvider<T>(
   if (res.status >= 400 && res.status !== 402) {
     const retriable = res.status === 429 || res.status >= 500;
     throw new ProviderCallError(
-      new URL(url).host,
+      hostOf(url),
       res.status,
       `${url}: HTTP ${res.status} ${text.slice(0, 200)}`,
       retriable,
@@ -72,7 +76,7 @@ export async function callProvider<T>(
   return {
     status: res.status,
     body: parsed as T,
-    replayed: res.headers.get('idempotent-replayed') === 'true',
+    replayed: res.headers['idempotent-replayed'] === 'true',
   };
 }
 
