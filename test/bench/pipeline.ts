@@ -78,7 +78,10 @@ async function stageBreakdown(p: TestPipeline, ids: string[]): Promise<string> {
 }
 
 function spawnOrderbus(p: TestPipeline, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'orderbus'), ...args], {
+  // ORDERBUS_BENCH_NODE_ARGS: node flags for the pipeline processes (e.g. `--cpu-prof
+  // --cpu-prof-dir=/tmp/prof`: a CPU profile per process, written when the benchmark stops it).
+  const nodeArgs = (process.env.ORDERBUS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot(), 'bin', 'orderbus'), ...args], {
     env: { ...process.env, ...p.env, ...extraEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
