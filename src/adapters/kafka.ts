@@ -377,9 +377,10 @@ export interface NewTopic {
 }
 
 /**
- * Creates topics and waits until every partition has a leader. kafkajs' own `waitForLeaders`
- * fails on multi-broker KRaft clusters (a broker answers UNKNOWN_TOPIC_OR_PARTITION until its
- * metadata catches up), so the wait polls metadata itself, tolerating that error.
+ * Creates topics and waits until every partition has a leader that answers. kafkajs' own
+ * `waitForLeaders` fails on multi-broker KRaft clusters (a broker answers
+ * UNKNOWN_TOPIC_OR_PARTITION until its metadata catches up), so the wait polls metadata itself,
+ * tolerating that error.
  */
 export async function createTopicsAndWait(
   admin: Admin,
@@ -400,7 +401,12 @@ export async function createTopicsAndWait(
           m.partitions.every((p) => p.leader >= 0)
         );
       });
-      if (ready) return;
+      // A leader named in the metadata may still answer NOT_LEADER_OR_FOLLOWER for a moment,
+      // until it has applied its leadership: ready once every partition answers for its offsets.
+      if (ready) {
+        await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t.topic)));
+        return;
+      }
     } catch {
       // metadata not propagated yet
     }
