@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import {
   connectAdmin,
@@ -272,13 +273,149 @@ async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<Step
   };
 }
 
+/** Runs the rate ramp with `step`, stopping at the first step that does not keep up. */
+async function ramp(
+  label: string,
+  step: (rate: number) => Promise<StepResult>,
+): Promise<{ steady?: StepResult; saturated?: StepResult; first?: StepResult }> {
+  let steady: StepResult | undefined;
+  let saturated: StepResult | undefined;
+  let first: StepResult | undefined;
+  for (const rate of E2E_STEPS) {
+    const r = await step(rate);
+    first ??= r;
+    process.stderr.write(`    ${label} step ${rate}/s: ${JSON.stringify(r)}\n`);
+    const keptUp = r.placed >= 0.97 * rate * (E2E_STEP_MS / 1000) && r.shipped >= 0.995 * r.placed;
+    saturated = r;
+    if (!keptUp) break;
+    steady = r;
+  }
+  return { steady, saturated, first };
+}
+
+// The e2e reference: the same four hops as bare kafkajs stages, one process each
+// (kafka-chain.ts), fed by a producer in this process at the same rate ramp.
+const CHAIN_STAGES = ['payment', 'inventory', 'shipping', 'saga'];
+interface Chain {
+  topic: string;
+  stages: ChildProcess[];
+  /** Order id → when the last stage reported it (ms since epoch) and its latency. */
+  done: Map<string, { at: number; ms: number }>;
+  placed: number;
+}
+
+async function startChain(p: TestPipeline, topic: string): Promise<Chain> {
+  const admin = await connectAdmin(p.config);
+  try {
+    await createTopicsAndWait(admin, [
+      { topic, numPartitions: 12, replicationFactor: p.config.topics.replicationFactor },
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+  const chain: Chain = { topic, stages: [], done: new Map(), placed: 0 };
+  const script = fileURLToPath(new URL('./kafka-chain.js', import.meta.url));
+  await Promise.all(
+    CHAIN_STAGES.map(
+      (stage) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, [script, stage, topic, topic], {
+            env: { ...process.env, ...p.env },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          children.add(child);
+          chain.stages.push(child);
+          labels.set(child, `chain-${stage}`);
+          const t = setTimeout(() => reject(new Error(`chain stage ${stage} not ready after 60 s`)), 60_000);
+          let buf = '';
+          child.stdout?.on('data', (d: Buffer) => {
+            const lines = (buf + d.toString()).split('\n');
+            buf = lines.pop() ?? '';
+            for (const line of lines) {
+              if (line === 'ready') {
+                clearTimeout(t);
+                resolve();
+                continue;
+              }
+              const [id, ms] = line.split(' ');
+              if (id) chain.done.set(id, { at: Date.now(), ms: Number(ms) });
+            }
+          });
+          let tail = '';
+          child.stderr?.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-2000)));
+          child.once('exit', (code) => {
+            children.delete(child);
+            if (stopping.has(child)) return;
+            crashed ??= `chain-${stage} exited ${code}: ${tail}`;
+            reject(new Error(crashed));
+          });
+        }),
+    ),
+  );
+  return chain;
+}
+
+async function chainStep(chain: Chain, producer: kafkajs.Producer, rate: number): Promise<StepResult> {
+  const ids: string[] = [];
+  const sends: Promise<unknown>[] = [];
+  const t0 = Date.now();
+  let due = 0;
+  let last = t0;
+  while (Date.now() - t0 < E2E_STEP_MS) {
+    const now = Date.now();
+    due += ((now - last) / 1000) * rate;
+    last = now;
+    const messages: kafkajs.Message[] = [];
+    for (; due >= 1; due--) {
+      const orderId = randomUUID();
+      ids.push(orderId);
+      const order = sampleOrder('normal', ids.length);
+      messages.push({
+        key: orderId,
+        value: JSON.stringify({ orderId, placedAt: Date.now(), order }),
+        headers: { type: 'order.placed' },
+      });
+    }
+    if (messages.length > 0) {
+      const sent = producer.send({ topic: chain.topic, acks: -1, messages });
+      sent.catch(() => undefined); // awaited below, with the others
+      sends.push(sent);
+    }
+    await sleep(5);
+  }
+  await Promise.all(sends);
+  chain.placed += ids.length;
+  const tEnd = Date.now();
+  await sleep(E2E_GRACE_MS);
+  assertAlive();
+  const lat: number[] = [];
+  let inStep = 0;
+  for (const id of ids) {
+    const d = chain.done.get(id);
+    if (!d) continue;
+    lat.push(d.ms);
+    if (d.at >= t0 + 3000 && d.at < tEnd) inStep++;
+  }
+  lat.sort((a, b) => a - b);
+  return {
+    rate,
+    placed: ids.length,
+    errors: 0,
+    shipped: lat.length,
+    completedPerSecond: inStep / ((tEnd - t0 - 3000) / 1000),
+    p50: percentileOf(lat, 50),
+    p99: percentileOf(lat, 99),
+  };
+}
+
 function e2eBenchmark(): Benchmark {
   let p: TestPipeline | undefined;
   let url = '';
+  let runNo = 0;
   const cmd = 'npm run bench -- e2e';
   return {
     name: 'e2e',
-    description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service, providers at zero latency; rate ramp ${E2E_STEPS.join('→')}/s, ${E2E_STEP_MS / 1000} s per step, stopping at the first step that does not keep up`,
+    description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service, providers at zero latency; rate ramp ${E2E_STEPS.join('→')}/s, ${E2E_STEP_MS / 1000} s per step, stopping at the first step that does not keep up; reference, same run and ramp: the four hops (payment, inventory, shipping, saga) as bare kafkajs consumers that produce the next event (one process each, acks=all) with no database, providers or registry, fed by a producer at the same rate`,
     runs: RUNS,
     async setup() {
       crashed = undefined;
@@ -300,21 +437,8 @@ function e2eBenchmark(): Benchmark {
     },
     async run() {
       if (!p) throw new Error('setup did not run');
-      let steady: StepResult | undefined;
-      let saturated: StepResult | undefined;
-      let first: StepResult | undefined;
-      for (const rate of E2E_STEPS) {
-        const r = await e2eStep(p, url, rate);
-        first ??= r;
-        process.stderr.write(`    step ${rate}/s: ${JSON.stringify(r)}\n`);
-        const keptUp = r.placed >= 0.97 * rate * (E2E_STEP_MS / 1000) && r.shipped >= 0.995 * r.placed;
-        if (!keptUp) {
-          saturated = r;
-          break;
-        }
-        steady = r;
-        saturated = r;
-      }
+      const pipeline = p;
+      const { steady, saturated, first } = await ramp('pipeline', (rate) => e2eStep(pipeline, url, rate));
       // Let the backlog of the failed step drain so the next run starts from an empty pipeline.
       await waitUntil(
         'the e2e backlog to drain',
@@ -327,6 +451,33 @@ function e2eBenchmark(): Benchmark {
         { timeoutMs: 180_000, intervalMs: 1000 },
       );
       assertAlive();
+      // The reference, right after on the same machine (the pipeline's processes idle meanwhile):
+      // the bare chain on its own topic, same ramp, drained, then stopped and its topic deleted.
+      const c = await startChain(p, `${p.ns}.chain-${++runNo}`);
+      // A producer per run: kafkajs keeps refreshing every topic a producer sent to, and the
+      // previous run's topic is deleted.
+      const producer = idempotentProducer(kafkaClient(p.config, `${c.topic}-load`));
+      await producer.connect();
+      let ref: Awaited<ReturnType<typeof ramp>>;
+      try {
+        ref = await ramp('reference', (rate) => chainStep(c, producer, rate));
+        await waitUntil(
+          'the reference backlog to drain',
+          () => crashed !== undefined || c.done.size >= c.placed,
+          {
+            timeoutMs: 180_000,
+            intervalMs: 1000,
+          },
+        );
+        assertAlive();
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+        await Promise.all(c.stages.map(stopChild));
+        const admin = await connectAdmin(p.config);
+        await admin.deleteTopics({ topics: [c.topic] }).catch(() => undefined);
+        await admin.disconnect();
+      }
+      const refName = `bare kafkajs chain, same 4 hops, no database or providers`;
       const held = `${E2E_STEP_MS / 1000} s steps, every order shipped ≤ ${E2E_GRACE_MS / 1000} s after the step`;
       const samples: Sample[] = [
         {
@@ -334,6 +485,10 @@ function e2eBenchmark(): Benchmark {
           value: steady?.rate ?? 0,
           unit: 'orders/s',
           better: 'higher',
+          reference: {
+            name: `${refName} (the ramp ends at ${E2E_STEPS.at(-1)}/s)`,
+            value: ref.steady?.rate ?? 0,
+          },
           goal: '≥ 500 orders/s',
           command: cmd,
         },
@@ -342,15 +497,31 @@ function e2eBenchmark(): Benchmark {
           value: saturated?.completedPerSecond ?? 0,
           unit: 'orders/s',
           better: 'higher',
+          reference: { name: `${refName}, its last step`, value: ref.saturated?.completedPerSecond ?? 0 },
           goal: '≥ 500 orders/s',
           command: cmd,
         },
       ];
-      if (first) {
+      if (first && ref.first) {
         const at = `at ${first.rate} orders/s (the first step), checkout tx start → saga records shipping.created`;
+        const r = ref.first;
         samples.push(
-          { metric: `e2e latency p50 ${at}`, value: first.p50, unit: 'ms', better: 'lower', command: cmd },
-          { metric: `e2e latency p99 ${at}`, value: first.p99, unit: 'ms', better: 'lower', command: cmd },
+          {
+            metric: `e2e latency p50 ${at}`,
+            value: first.p50,
+            unit: 'ms',
+            better: 'lower',
+            reference: { name: `${refName}, p50`, value: r.p50 },
+            command: cmd,
+          },
+          {
+            metric: `e2e latency p99 ${at}`,
+            value: first.p99,
+            unit: 'ms',
+            better: 'lower',
+            reference: { name: `${refName}, p99`, value: r.p99 },
+            command: cmd,
+          },
         );
       }
       return samples;
