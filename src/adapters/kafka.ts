@@ -46,7 +46,7 @@ export async function connectAdmin(
   const kafka = kafkaClient(config, clientId, {
     retry: { retries: 1, initialRetryTime: 300, maxRetryTime: 1000 },
   });
-  const open = async () => {
+  return renewingAdmin(async () => {
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -54,8 +54,7 @@ export async function connectAdmin(
       throw kafkaUnreachable(config, e);
     }
     return admin;
-  };
-  return renewingAdmin(await open(), open);
+  });
 }
 
 /** Whether `e` (or the error a kafkajs retry gave up on) is UNKNOWN_TOPIC_OR_PARTITION. */
@@ -65,7 +64,7 @@ function unknownTopic(e: unknown): boolean {
 }
 
 /**
- * An admin that starts over when a deleted topic has spoiled its metadata. kafkajs refreshes the
+ * An admin (opened by `open`) that starts over when a deleted topic has spoiled its metadata. kafkajs refreshes the
  * metadata of every topic an admin has ever looked at; once one of them is deleted, each refresh
  * fails with UNKNOWN_TOPIC_OR_PARTITION, so `createTopics` and `fetchTopicOffsets` of any topic
  * it has not seen yet fail for the rest of its life — a console or `lag --watch` that once showed
@@ -74,7 +73,8 @@ function unknownTopic(e: unknown): boolean {
  * really does not exist fails again, with the same error). The old client is disconnected a
  * minute later, so calls still running on it finish.
  */
-export function renewingAdmin(first: Admin, open: () => Promise<Admin>): Admin {
+export async function renewingAdmin(open: () => Promise<Admin>): Promise<Admin> {
+  const first = await open();
   let current = first;
   let renewing: Promise<Admin> | undefined;
   const retired = new Set<Admin>();
@@ -225,14 +225,13 @@ export function cachedPartitionCount(admin: () => Promise<Admin>, ttlMs = 30_000
 
 /** `cachedPartitionCount` over its own lazily connected admin; `close` disconnects it. */
 export function topicPartitions(kafka: Kafka): PartitionCount & { close(): Promise<void> } {
-  const admin = new SharedClient(async () => {
-    const open = async () => {
+  const admin = new SharedClient(() =>
+    renewingAdmin(async () => {
       const a = kafka.admin();
       await a.connect();
       return a;
-    };
-    return renewingAdmin(await open(), open);
-  });
+    }),
+  );
   return Object.assign(
     cachedPartitionCount(() => admin.get()),
     { close: () => admin.close() },

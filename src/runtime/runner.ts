@@ -28,7 +28,8 @@ export async function runServices(
     for (const name of selected) {
       const entry = SERVICES[name];
       if (!entry) continue;
-      const service = await entry.build({ config, log: stderrLogger(name), poolSize: sizes.get(name) });
+      const poolSize = sizes.get(name) ?? entry.connections(config);
+      const service = await entry.build({ config, log: stderrLogger(name), poolSize });
       await service.start();
       started.push(service);
     }

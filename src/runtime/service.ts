@@ -12,12 +12,6 @@ export interface ServiceContext {
   config: OrderbusConfig;
   /** Structured log line to stderr (services never print to stdout). */
   log: (event: string, fields?: Record<string, unknown>) => void;
-  /**
-   * The service's PostgreSQL pool size: its nominal size (`connections` in the registry), shrunk
-   * in proportion when the services of one `orderbus run` process together would exceed
-   * `database.processConnections`.
-   */
-  poolSize?: number;
 }
 
 export type ServiceFactory = (ctx: ServiceContext) => Service | Promise<Service>;

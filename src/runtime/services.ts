@@ -7,11 +7,20 @@ import type { Service, ServiceContext } from './service.js';
  * them all at once, the providers last (runner.ts). Each service gets its own database pool,
  * sized to the process's budget.
  */
-export type ServiceBuilder = (ctx: ServiceContext) => Promise<Service>;
+export interface BuildContext extends ServiceContext {
+  /**
+   * The service's PostgreSQL pool size: its nominal size (`connections` below), shrunk in
+   * proportion when the services of one `orderbus run` process together would exceed
+   * `database.processConnections` (runner.ts `poolSizes`).
+   */
+  poolSize: number;
+}
 
-async function pool(ctx: ServiceContext, settings?: Record<string, string>) {
+export type ServiceBuilder = (ctx: BuildContext) => Promise<Service>;
+
+async function pool(ctx: BuildContext, settings?: Record<string, string>) {
   const { createPool } = await import('../adapters/postgres.js');
-  return createPool(ctx.config, { max: ctx.poolSize ?? 8, ...(settings ? { settings } : {}) });
+  return createPool(ctx.config, { max: ctx.poolSize, ...(settings ? { settings } : {}) });
 }
 
 /** Wraps a service so stopping it also ends the pool it was given. */
@@ -58,7 +67,7 @@ export const SERVICES: Record<
     connections: (config) => config.database.poolSize,
     build: async (ctx) => {
       const { CheckoutApi } = await import('../pipeline/checkout-api.js');
-      return new CheckoutApi(ctx.config, ctx, ctx.poolSize ? { poolSize: ctx.poolSize } : {});
+      return new CheckoutApi(ctx.config, ctx, { poolSize: ctx.poolSize });
     },
   },
   'outbox-relay': {
