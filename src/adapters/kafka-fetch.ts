@@ -23,7 +23,11 @@ interface RawFetchPartition {
   highWatermark: string;
   messages: RawMessage[];
 }
-interface RawBroker {
+export interface RawBroker {
+  connectionPool: { send(request: RawProtocolRequest): Promise<unknown> };
+  initProducerId(args: {
+    transactionTimeout: number;
+  }): Promise<{ producerId: string; producerEpoch: number }>;
   fetch(args: {
     replicaId: number;
     isolationLevel: number;
@@ -33,7 +37,7 @@ interface RawBroker {
     topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
   }): Promise<{ responses: { topicName: string; partitions: RawFetchPartition[] }[] }>;
 }
-interface RawCluster {
+export interface RawCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addMultipleTargetTopics(topics: string[]): Promise<void>;
@@ -41,6 +45,18 @@ interface RawCluster {
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   findBroker(args: { nodeId: string }): Promise<RawBroker>;
   findGroupCoordinator(args: { groupId: string }): Promise<RawCoordinator>;
+}
+/** A request kafkajs' connection frames and sends as is; `decode` and `parse` read its response. */
+export interface RawProtocolRequest {
+  request: {
+    apiKey: number;
+    apiVersion: number;
+    apiName: string;
+    expectResponse?: () => boolean;
+    encode(): Promise<{ buf: Buffer; buffer: Buffer; size(): number }>;
+  };
+  response: { decode(raw: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> };
+  requestTimeout?: number;
 }
 interface RawCoordinator {
   offsetCommit(args: {
@@ -83,7 +99,11 @@ export interface ReadRangeOptions {
   maxRecords?: number;
 }
 
-export class KafkaLogReader {
+/**
+ * kafkajs' cluster (metadata, leaders, broker connections) without a consumer or producer on top:
+ * what the raw Fetch here and the raw Produce of kafka-produce.ts send their requests through.
+ */
+export class RawKafka {
   private readonly cluster: SharedClient<RawCluster>;
 
   constructor(kafka: Kafka) {
@@ -106,7 +126,8 @@ export class KafkaLogReader {
     });
   }
 
-  private async connect(topics: string[], fresh = false): Promise<RawCluster> {
+  /** The shared client, with metadata for `topics`. */
+  async connect(topics: string[], fresh = false): Promise<RawCluster> {
     // One client for concurrent callers (several partitions read at once): each awaits the same
     // connect and then its own topics' metadata on that client.
     const connecting = this.cluster.get();
@@ -121,6 +142,33 @@ export class KafkaLogReader {
       return this.connect(topics, true);
     }
     return cluster;
+  }
+
+  /** The node id of a partition's leader (metadata refreshed once if it names none). */
+  async leaderId(cluster: RawCluster, topic: string, partition: number): Promise<string> {
+    let leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    if (leader === undefined) {
+      await cluster.refreshMetadata();
+      leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    }
+    if (leader === undefined)
+      throw new OrderbusError('KAFKA_NO_LEADER', `${topic}/${partition} has no leader`, {
+        hint: 'orderbus stack status',
+        retriable: true,
+      });
+    return leader;
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.close();
+  }
+}
+
+export class KafkaLogReader {
+  private readonly raw: RawKafka;
+
+  constructor(kafka: Kafka) {
+    this.raw = new RawKafka(kafka);
   }
 
   /**
@@ -209,7 +257,7 @@ export class KafkaLogReader {
   private async fetchMany(probes: OffsetProbe[], maxBytes: number): Promise<Map<string, KafkaRecord[]>> {
     const topics = [...new Set(probes.map((p) => p.topic))];
     for (let attempt = 1; ; attempt++) {
-      const cluster = await this.connect(topics);
+      const cluster = await this.raw.connect(topics);
       try {
         return await this.fetchOnce(cluster, probes, maxBytes);
       } catch (e) {
@@ -229,16 +277,7 @@ export class KafkaLogReader {
     const out = new Map<string, KafkaRecord[]>();
     const byLeader = new Map<string, OffsetProbe[]>();
     for (const p of probes) {
-      let leader = Object.keys(cluster.findLeaderForPartitions(p.topic, [p.partition]))[0];
-      if (leader === undefined) {
-        await cluster.refreshMetadata();
-        leader = Object.keys(cluster.findLeaderForPartitions(p.topic, [p.partition]))[0];
-      }
-      if (leader === undefined)
-        throw new OrderbusError('KAFKA_NO_LEADER', `${p.topic}/${p.partition} has no leader`, {
-          hint: 'orderbus stack status',
-          retriable: true,
-        });
+      const leader = await this.raw.leaderId(cluster, p.topic, p.partition);
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
     }
     await Promise.all(
@@ -288,7 +327,7 @@ export class KafkaLogReader {
    * active.
    */
   async commitGroupOffsets(groupId: string, topic: string, partitions: OffsetCommit[]): Promise<void> {
-    const cluster = await this.connect([topic]);
+    const cluster = await this.raw.connect([topic]);
     const coordinator = await cluster.findGroupCoordinator({ groupId });
     await coordinator.offsetCommit({
       groupId,
@@ -309,7 +348,7 @@ export class KafkaLogReader {
   }
 
   async close(): Promise<void> {
-    await this.cluster.close();
+    await this.raw.close();
   }
 }
 

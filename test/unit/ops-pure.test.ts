@@ -158,9 +158,10 @@ describe('replay produce chunks', () => {
     const m = (i: number, size: number) => ({
       key: Buffer.from(String(i)),
       value: Buffer.alloc(size),
-      headers: {},
+      timestamp: 0,
+      headers: [],
     });
-    const msgs = [m(0, 300), m(1, 300), m(2, 300), m(3, 5000), m(4, 10)];
+    const msgs = [m(0, 400), m(1, 400), m(2, 400), m(3, 5000), m(4, 10)];
     const chunks = byteChunks(msgs, 1000);
     expect(chunks.map((c) => c.map((x) => String(x.key)))).toEqual([['0', '1'], ['2'], ['3'], ['4']]);
     expect(chunks.flat()).toEqual(msgs);
