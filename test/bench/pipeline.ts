@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
@@ -65,6 +66,29 @@ function machineCpu(): { busy: number; total: number } {
     .map(Number);
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
+/** The machine's busy share (0–1, all cores) over `ms` of nothing but what is running now. */
+async function idleShare(ms = 3000): Promise<number> {
+  const a = machineCpu();
+  await sleep(ms);
+  const b = machineCpu();
+  return (b.busy - a.busy) / Math.max(1, b.total - a.total);
+}
+
+/**
+ * Machine CPU (ms, all processes: ours, PostgreSQL, Kafka, the load generator) per order between
+ * two readings, beyond what the same processes spend idle (`idle`, a busy share).
+ */
+function cpuMsPerOrder(
+  m0: { busy: number; total: number },
+  m1: { busy: number; total: number },
+  idle: number,
+  wallMs: number,
+  orders: number,
+): number {
+  const share = (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total);
+  return (Math.max(0, share - idle) * cpus().length * wallMs) / Math.max(1, orders);
 }
 
 /** Per event type: p50 of (saga recorded it − checkout tx start) for the given orders. */
@@ -218,9 +242,11 @@ interface StepResult {
   completedPerSecond: number;
   p50: number;
   p99: number;
+  /** Machine CPU per order from the step's start to the end of its grace, beyond idle. */
+  cpuMsPerOrder: number;
 }
 
-async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<StepResult> {
+async function e2eStep(p: TestPipeline, url: string, rate: number, idle: number): Promise<StepResult> {
   const ids: string[] = [];
   const cpu0 = childCpu();
   const machine0 = machineCpu();
@@ -237,6 +263,7 @@ async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<Step
   const cpu1 = childCpu();
   const machine1 = machineCpu();
   await sleep(E2E_GRACE_MS);
+  const machine2 = machineCpu();
   assertAlive();
   // Latency: checkout transaction start (orders.created_at) → the saga recording shipping.created
   // (consumed from Kafka). Throughput: shipping.created recorded per second while the step ran,
@@ -270,19 +297,25 @@ async function e2eStep(p: TestPipeline, url: string, rate: number): Promise<Step
     completedPerSecond: Number(done.rows[0]?.n ?? 0) / ((tEnd - t0 - 3000) / 1000),
     p50: percentileOf(sorted, 50),
     p99: percentileOf(sorted, 99),
+    cpuMsPerOrder: cpuMsPerOrder(machine0, machine2, idle, Date.now() - t0, load.placed),
   };
 }
 
 /** Runs the rate ramp with `step`, stopping at the first step that does not keep up. */
 async function ramp(
   label: string,
-  step: (rate: number) => Promise<StepResult>,
-): Promise<{ steady?: StepResult; saturated?: StepResult; first?: StepResult }> {
+  step: (rate: number, idle: number) => Promise<StepResult>,
+): Promise<{ steady?: StepResult; saturated?: StepResult; first?: StepResult; steps: StepResult[] }> {
   let steady: StepResult | undefined;
   let saturated: StepResult | undefined;
   let first: StepResult | undefined;
+  const steps: StepResult[] = [];
+  // What the running processes cost with no load, so each step's CPU per order is its own.
+  const idle = await idleShare();
+  process.stderr.write(`    ${label} idle: machine busy ${Math.round(100 * idle)} %\n`);
   for (const rate of E2E_STEPS) {
-    const r = await step(rate);
+    const r = await step(rate, idle);
+    steps.push(r);
     first ??= r;
     process.stderr.write(`    ${label} step ${rate}/s: ${JSON.stringify(r)}\n`);
     const keptUp = r.placed >= 0.97 * rate * (E2E_STEP_MS / 1000) && r.shipped >= 0.995 * r.placed;
@@ -290,7 +323,7 @@ async function ramp(
     if (!keptUp) break;
     steady = r;
   }
-  return { steady, saturated, first };
+  return { steady, saturated, first, steps };
 }
 
 // The e2e reference: the same four hops as bare kafkajs stages, one process each
@@ -355,9 +388,15 @@ async function startChain(p: TestPipeline, topic: string): Promise<Chain> {
   return chain;
 }
 
-async function chainStep(chain: Chain, producer: kafkajs.Producer, rate: number): Promise<StepResult> {
+async function chainStep(
+  chain: Chain,
+  producer: kafkajs.Producer,
+  rate: number,
+  idle: number,
+): Promise<StepResult> {
   const ids: string[] = [];
   const sends: Promise<unknown>[] = [];
+  const machine0 = machineCpu();
   const t0 = Date.now();
   let due = 0;
   let last = t0;
@@ -387,6 +426,7 @@ async function chainStep(chain: Chain, producer: kafkajs.Producer, rate: number)
   chain.placed += ids.length;
   const tEnd = Date.now();
   await sleep(E2E_GRACE_MS);
+  const machine2 = machineCpu();
   assertAlive();
   const lat: number[] = [];
   let inStep = 0;
@@ -405,6 +445,7 @@ async function chainStep(chain: Chain, producer: kafkajs.Producer, rate: number)
     completedPerSecond: inStep / ((tEnd - t0 - 3000) / 1000),
     p50: percentileOf(lat, 50),
     p99: percentileOf(lat, 99),
+    cpuMsPerOrder: cpuMsPerOrder(machine0, machine2, idle, Date.now() - t0, ids.length),
   };
 }
 
@@ -438,7 +479,9 @@ function e2eBenchmark(): Benchmark {
     async run() {
       if (!p) throw new Error('setup did not run');
       const pipeline = p;
-      const { steady, saturated, first } = await ramp('pipeline', (rate) => e2eStep(pipeline, url, rate));
+      const { steady, saturated, first, steps } = await ramp('pipeline', (rate, idle) =>
+        e2eStep(pipeline, url, rate, idle),
+      );
       // Let the backlog of the failed step drain so the next run starts from an empty pipeline.
       await waitUntil(
         'the e2e backlog to drain',
@@ -460,7 +503,7 @@ function e2eBenchmark(): Benchmark {
       await producer.connect();
       let ref: Awaited<ReturnType<typeof ramp>>;
       try {
-        ref = await ramp('reference', (rate) => chainStep(c, producer, rate));
+        ref = await ramp('reference', (rate, idle) => chainStep(c, producer, rate, idle));
         await waitUntil(
           'the reference backlog to drain',
           () => crashed !== undefined || c.done.size >= c.placed,
@@ -502,6 +545,21 @@ function e2eBenchmark(): Benchmark {
           command: cmd,
         },
       ];
+      // CPU per order at the highest rate both kept up with (the machine is shared by everything,
+      // so this, not the ceiling, says what an order costs): 2 cores / this = the ceiling.
+      const both = steps
+        .filter((s) => s.rate <= (steady?.rate ?? 0) && s.rate <= (ref.steady?.rate ?? 0))
+        .at(-1);
+      const refBoth = ref.steps.find((s) => s.rate === both?.rate);
+      if (both && refBoth)
+        samples.push({
+          metric: `e2e machine CPU per order at ${both.rate} orders/s (all processes — ours, PostgreSQL, Kafka, the load generator — beyond idle; ${cpus().length} cores / this = the ceiling)`,
+          value: both.cpuMsPerOrder,
+          unit: 'ms',
+          better: 'lower',
+          reference: { name: `${refName}, same rate`, value: refBoth.cpuMsPerOrder },
+          command: cmd,
+        });
       if (first && ref.first) {
         const at = `at ${first.rate} orders/s (the first step), checkout tx start → saga records shipping.created`;
         for (const q of ['p50', 'p99'] as const)

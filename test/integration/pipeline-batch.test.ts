@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
+import { connectAdmin, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
 import { EventCodec, eventHeaders, nextEvent } from '../../src/events/codec.js';
-import { KafkaDlqHeaders } from '../../src/events/types.js';
+import { KafkaDlqHeaders, type EventEnvelope } from '../../src/events/types.js';
+import { EventConsumer } from '../../src/pipeline/event-consumer.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -91,4 +92,86 @@ describe('batch consumers (real Kafka, PostgreSQL, registry)', () => {
     await dlq.disconnect();
     expect(got).toEqual([ghost]);
   });
+
+  it('commits handled offsets by interval, not per batch, and what is left when it stops', async () => {
+    const codec = EventCodec.fromConfig(p.config);
+    await codec.register();
+    const topic = p.config.topics.orderEvents;
+    const admin = await connectAdmin(p.config);
+    const committed = async (groupId: string) =>
+      (
+        await admin.fetchOffsets({ groupId: `${p.config.kafka.groupPrefix}${groupId}`, topics: [topic] })
+      )[0]?.partitions
+        .map((x) => Number(x.offset))
+        .reduce((a, b) => a + Math.max(0, b), 0) ?? 0;
+    const high = async () =>
+      (await admin.fetchTopicOffsets(topic)).map((x) => Number(x.high)).reduce((a, b) => a + b, 0);
+    const producer = idempotentProducer(kafkaClient(p.config, `${p.ns}-commits`));
+    await producer.connect();
+    const seen = new Set<string>();
+    const start = async (groupId: string, commitIntervalMs: number) => {
+      const c = new EventConsumer(
+        p.config,
+        { log: () => undefined },
+        {
+          name: groupId,
+          groupId,
+          types: ['order.cancelled'],
+          retryBatches: true,
+          commitIntervalMs,
+          partitionsConsumedConcurrently: 12,
+          handleBatch: async (events: EventEnvelope[]) => {
+            for (const e of events) seen.add(`${groupId}/${e.eventId}`);
+          },
+        },
+        codec,
+      );
+      await c.start();
+      return c;
+    };
+    const sendSome = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const id = randomUUID();
+        const e = nextEvent({ eventId: id, orderId: id, correlationId: id }, 'order.cancelled', 'test', {
+          reason: 'commit test',
+        });
+        // one record per send: many small batches across the partitions
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: [{ key: e.orderId, value: await codec.encode(e), headers: eventHeaders(e) }],
+        });
+      }
+    };
+    try {
+      // An interval longer than the test: nothing is committed while it runs, only at the stop.
+      const slow = await start('commits-slow', 600_000);
+      await sendSome(12);
+      const target = await high();
+      await waitUntil(
+        '12 events handled',
+        () => [...seen].filter((k) => k.startsWith('commits-slow/')).length >= 12,
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      expect(await committed('commits-slow')).toBeLessThan(target);
+      await slow.stop();
+      expect(await committed('commits-slow')).toBe(target);
+      // A short interval: the last batches before a pause are committed without another batch.
+      const fast = await start('commits-fast', 200);
+      try {
+        await sendSome(6);
+        const now = await high();
+        await waitUntil('the pause committed', async () => (await committed('commits-fast')) === now, {
+          timeoutMs: 30_000,
+        });
+      } finally {
+        await fast.stop();
+      }
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  }, 120_000);
 });
