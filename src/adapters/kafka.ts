@@ -46,7 +46,7 @@ export async function connectAdmin(
   const kafka = kafkaClient(config, clientId, {
     retry: { retries: 1, initialRetryTime: 300, maxRetryTime: 1000 },
   });
-  return renewingAdmin(async () => {
+  return renewingClient(async () => {
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -64,27 +64,30 @@ function unknownTopic(e: unknown): boolean {
 }
 
 /**
- * An admin (opened by `open`) that starts over when a deleted topic has spoiled its metadata. kafkajs refreshes the
- * metadata of every topic an admin has ever looked at; once one of them is deleted, each refresh
- * fails with UNKNOWN_TOPIC_OR_PARTITION, so `createTopics` and `fetchTopicOffsets` of any topic
- * it has not seen yet fail for the rest of its life — a console or `lag --watch` that once showed
- * a group whose topic was then deleted could no longer create the audit topic. On that error
- * this admin swaps in a freshly connected client and tries the call once more (a topic that
- * really does not exist fails again, with the same error). The old client is disconnected a
- * minute later, so calls still running on it finish.
+ * A kafkajs client (an admin or a producer, opened by `open`) that starts over when a deleted
+ * topic has spoiled its metadata. kafkajs refreshes the metadata of every topic a client has ever
+ * looked at or sent to; once one of them is deleted, each refresh fails with
+ * UNKNOWN_TOPIC_OR_PARTITION, so the client fails every later call that needs metadata — a
+ * console or `lag --watch` that once showed a group whose topic was then deleted could no longer
+ * create the audit topic, and its producer could no longer redrive to any topic. On that error
+ * this client swaps in a freshly connected one and tries the call once more (a topic that really
+ * does not exist fails again, with the same error). The old client is disconnected a minute
+ * later, so calls still running on it finish. Methods kafkajs answers synchronously pass through.
  */
-export async function renewingAdmin(open: () => Promise<Admin>): Promise<Admin> {
+export async function renewingClient<T extends { disconnect(): Promise<void> }>(
+  open: () => Promise<T>,
+): Promise<T> {
   const first = await open();
   let current = first;
-  let renewing: Promise<Admin> | undefined;
-  const retired = new Set<Admin>();
-  const retire = (old: Admin) => {
+  let renewing: Promise<T> | undefined;
+  const retired = new Set<T>();
+  const retire = (old: T) => {
     retired.add(old);
     setTimeout(() => {
       if (retired.delete(old)) void old.disconnect().catch(() => undefined);
     }, 60_000).unref();
   };
-  const renew = (bad: Admin): Promise<Admin> => {
+  const renew = (bad: T): Promise<T> => {
     if (current !== bad) return Promise.resolve(current);
     renewing ??= open().then(
       (fresh) => {
@@ -111,7 +114,7 @@ export async function renewingAdmin(open: () => Promise<Admin>): Promise<Admin> 
       }
       const value: unknown = Reflect.get(current, prop);
       if (typeof value !== 'function') return value;
-      if (prop === 'connect' || prop === 'on' || prop === 'logger') return value.bind(current);
+      if (typeof prop === 'string' && PASS_THROUGH.has(prop)) return value.bind(current);
       return async (...args: unknown[]) => {
         const used = current;
         try {
@@ -125,6 +128,9 @@ export async function renewingAdmin(open: () => Promise<Admin>): Promise<Admin> 
     },
   });
 }
+
+/** Client methods that are not wrapped: connecting, events, and the synchronous answers. */
+const PASS_THROUGH = new Set(['connect', 'on', 'logger', 'isIdempotent']);
 
 export function kafkaUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {
   return new OrderbusError(
@@ -226,7 +232,7 @@ export function cachedPartitionCount(admin: () => Promise<Admin>, ttlMs = 30_000
 /** `cachedPartitionCount` over its own lazily connected admin; `close` disconnects it. */
 export function topicPartitions(kafka: Kafka): PartitionCount & { close(): Promise<void> } {
   const admin = new SharedClient(() =>
-    renewingAdmin(async () => {
+    renewingClient(async () => {
       const a = kafka.admin();
       await a.connect();
       return a;

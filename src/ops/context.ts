@@ -6,6 +6,7 @@ import {
   idempotentProducer,
   kafkaClient,
   kafkaUnreachable,
+  renewingClient,
   SharedClient,
   type PartitionCount,
 } from '../adapters/kafka.js';
@@ -21,15 +22,18 @@ export class OpsContext {
     connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`),
   );
   private reader_: KafkaLogReader | undefined;
-  private readonly producer_ = new SharedClient(async () => {
-    const p = idempotentProducer(this.producerKafka);
-    try {
-      await p.connect();
-    } catch (e) {
-      throw kafkaUnreachable(this.config, e);
-    }
-    return p;
-  });
+  // Renewing: the console's producer outlives topics it redrove to (see renewingClient).
+  private readonly producer_ = new SharedClient(() =>
+    renewingClient(async () => {
+      const p = idempotentProducer(this.producerKafka);
+      try {
+        await p.connect();
+      } catch (e) {
+        throw kafkaUnreachable(this.config, e);
+      }
+      return p;
+    }),
+  );
   private amqp_: Promise<AmqpConnection> | undefined;
   readonly kafka: Kafka;
   /** For producers: the default retries ride out leader moves and fresh topics' metadata. */

@@ -6,6 +6,7 @@ import {
   createTopicsAndWait,
   idempotentProducer,
   kafkaClient,
+  renewingClient,
 } from '../../src/adapters/kafka.js';
 import { testNamespace } from '../support/namespace.js';
 import { waitUntil } from '../support/wait.js';
@@ -181,6 +182,42 @@ describe('Kafka foundations against the real broker', () => {
       await plain.disconnect();
       await ours.disconnect();
       await admin.deleteTopics({ topics: fresh }).catch(() => undefined);
+    }
+  });
+
+  it('a producer that has sent to a since-deleted topic still sends to new topics', async () => {
+    // The console's producer redrives to a topic; another client then deletes it.
+    const gone = `${ns}-p-gone`;
+    const fresh = `${ns}-p-new`;
+    await createTopicsAndWait(admin, [
+      { topic: gone, numPartitions: 2, replicationFactor: config.topics.replicationFactor },
+    ]);
+    const open = async () => {
+      const p = idempotentProducer(kafkaClient(config, `${ns}-p`, { retry: { retries: 1 } }));
+      await p.connect();
+      return p;
+    };
+    const plain = await open();
+    const ours = await renewingClient(open);
+    try {
+      for (const p of [plain, ours]) await p.send({ topic: gone, acks: -1, messages: [{ value: 'x' }] });
+      await admin.deleteTopics({ topics: [gone] });
+      await waitUntil('the topic is gone', async () => !(await admin.listTopics()).includes(gone));
+      await createTopicsAndWait(admin, [
+        { topic: fresh, numPartitions: 2, replicationFactor: config.topics.replicationFactor },
+      ]);
+      const send = (p: typeof plain) => p.send({ topic: fresh, acks: -1, messages: [{ value: 'y' }] });
+      // kafkajs' own producer is spoiled by the deleted topic (else this test would prove nothing).
+      await expect(send(plain)).rejects.toThrow(/does not host this topic-partition/);
+      // Ours starts over and sends.
+      expect((await send(ours))[0]?.errorCode).toBe(0);
+      expect(ours.isIdempotent()).toBe(true);
+      const offsets = await admin.fetchTopicOffsets(fresh);
+      expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(1);
+    } finally {
+      await plain.disconnect().catch(() => undefined);
+      await ours.disconnect();
+      await admin.deleteTopics({ topics: [fresh] }).catch(() => undefined);
     }
   });
 });
