@@ -40,7 +40,7 @@ export interface EventConsumerOptions {
    */
   retryBatches?: boolean;
   /**
-   * Batch mode: handled offsets are committed at most this often (and once more before a stop),
+   * Batch mode with `retryBatches`: handled offsets are committed at most this often (and once more before a stop),
    * not after every batch as kafkajs' auto-commit does — with a dozen partitions that was a
    * commit per partition per fetch, about four per order. A crash or rebalance redelivers at
    * most this much work already done; handlers are idempotent. Default 250 ms.
@@ -110,15 +110,17 @@ export class EventConsumer implements Service {
       const handleBatch = this.options.handleBatch;
       const retry = this.options.retryBatches ?? false;
       const commitIntervalMs = this.options.commitIntervalMs ?? 250;
+      // With retries (the batch never throws while the work waits): offsets are resolved after
+      // handling (that also moves the fetch position) and committed by interval — in a batch once
+      // the interval has passed, and by the timer below for the last batches before a pause.
+      // kafkajs' offset bookkeeping is per generation, so a commit after a rebalance covers only
+      // partitions this member still holds. Without retries a failing batch throws and kafkajs
+      // restarts the consumer; those consumers keep kafkajs' commit after every batch.
+      const byInterval = retry;
       await this.consumer.run({
         partitionsConsumedConcurrently: concurrency,
         eachBatchAutoResolve: false,
-        // Offsets are resolved after handling (that also moves the fetch position) and committed
-        // by interval: in a batch once the interval has passed, and by the timer below for the
-        // last batches before a pause. kafkajs' offset bookkeeping is per generation, so a
-        // commit after a rebalance covers only partitions this member still holds.
-        autoCommit: false,
-        autoCommitInterval: commitIntervalMs,
+        ...(byInterval ? { autoCommit: false, autoCommitInterval: commitIntervalMs } : {}),
         eachBatch: async ({
           batch,
           resolveOffset,
@@ -126,15 +128,17 @@ export class EventConsumer implements Service {
           commitOffsetsIfNecessary,
           uncommittedOffsets,
         }) => {
-          // Taken from every batch: kafkajs replaces its group after a crash-restart.
-          this.commitResolved = () => commitOffsetsIfNecessary(uncommittedOffsets());
-          this.commitTimer ??= setInterval(
-            () =>
-              void this.commitResolved?.().catch((e: unknown) =>
-                this.ctx.log('consumer.commit-failed', { group: this.groupId, error: String(e) }),
-              ),
-            commitIntervalMs,
-          );
+          if (byInterval) {
+            // Taken from every batch: kafkajs replaces its group after a crash-restart.
+            this.commitResolved = () => commitOffsetsIfNecessary(uncommittedOffsets());
+            this.commitTimer ??= setInterval(
+              () =>
+                void this.commitResolved?.().catch((e: unknown) =>
+                  this.ctx.log('consumer.commit-failed', { group: this.groupId, error: String(e) }),
+                ),
+              commitIntervalMs,
+            );
+          }
           const events: EventEnvelope[] = [];
           const sources = new Map<EventEnvelope, KafkaMessage>();
           for (const message of batch.messages) {
