@@ -68,27 +68,26 @@ function machineCpu(): { busy: number; total: number } {
   return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }
 
-/** The machine's busy share (0–1, all cores) over `ms` of nothing but what is running now. */
+type CpuReading = ReturnType<typeof machineCpu>;
+
+/** The machine's busy share (0–1, all cores) between two readings. */
+function busyShare(a: CpuReading, b: CpuReading): number {
+  return (b.busy - a.busy) / Math.max(1, b.total - a.total);
+}
+
+/** The machine's busy share over `ms` of nothing but what is running now. */
 async function idleShare(ms = 3000): Promise<number> {
   const a = machineCpu();
   await sleep(ms);
-  const b = machineCpu();
-  return (b.busy - a.busy) / Math.max(1, b.total - a.total);
+  return busyShare(a, machineCpu());
 }
 
 /**
  * Machine CPU (ms, all processes: ours, PostgreSQL, Kafka, the load generator) per order between
  * two readings, beyond what the same processes spend idle (`idle`, a busy share).
  */
-function cpuMsPerOrder(
-  m0: { busy: number; total: number },
-  m1: { busy: number; total: number },
-  idle: number,
-  wallMs: number,
-  orders: number,
-): number {
-  const share = (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total);
-  return (Math.max(0, share - idle) * cpus().length * wallMs) / Math.max(1, orders);
+function cpuMsPerOrder(m0: CpuReading, m1: CpuReading, idle: number, wallMs: number, orders: number): number {
+  return (Math.max(0, busyShare(m0, m1) - idle) * cpus().length * wallMs) / Math.max(1, orders);
 }
 
 /** Per event type: p50 of (saga recorded it − checkout tx start) for the given orders. */
@@ -283,7 +282,7 @@ async function e2eStep(p: TestPipeline, url: string, rate: number, idle: number)
   const secs = (tEnd - t0) / 1000;
   // While the load ran: the machine's busy share (all cores; the rest of it is PostgreSQL, Kafka
   // and this benchmark's own load generator) and each pipeline process's share of one core.
-  const busy = (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total);
+  const busy = 100 * busyShare(machine0, machine1);
   process.stderr.write(
     `    step ${rate}/s stages p50/p99 ms: ${await stageBreakdown(p, ids)}\n    machine busy ${Math.round(busy)} %; cpu % of one core: ${Object.entries(
       cpu1,
