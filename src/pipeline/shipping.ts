@@ -5,6 +5,7 @@ import { callProvider } from '../providers/client.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { EventConsumer } from './event-consumer.js';
 import type { EventEnvelope } from '../events/types.js';
+import { GroupCommit } from './group-commit.js';
 import { claimInbox, isTransientDbError, shardOf, wakerFor, type OutboxWaker } from './outbox.js';
 
 export interface ShippingOptions {
@@ -23,6 +24,11 @@ export interface ShippingOptions {
  * with key `label-<orderId>` and emits shipping.created, or shipping.failed once the retries are
  * exhausted. A slow or down provider delays only these jobs: the fetch loop never waits on it,
  * and a worker killed mid-call leaves a lease that expires and the job is taken again.
+ *
+ * Round trips per job are few: the lease reads each job's order status with it (a cancelled
+ * order's jobs are closed in one statement for the lease), the finishes that come in while one
+ * is written share the next statement (GroupCommit), and a batch of new jobs wakes the lease loop
+ * at once instead of at its next 100 ms poll.
  */
 export class ShippingService implements Service {
   readonly name = 'shipping';
@@ -31,6 +37,10 @@ export class ShippingService implements Service {
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   private readonly waker: OutboxWaker;
+  private readonly finishes: GroupCommit<Finish>;
+  /** Set when new jobs were recorded; ends the lease loop's pause early. */
+  private kicked = false;
+  private wake: (() => void) | undefined;
   created = 0;
   failed = 0;
 
@@ -41,6 +51,7 @@ export class ShippingService implements Service {
     private readonly options: ShippingOptions = {},
   ) {
     this.waker = wakerFor(pool, ctx);
+    this.finishes = new GroupCommit((items) => this.writeFinishes(items));
     this.consumer = new EventConsumer(config, ctx, {
       name: 'shipping',
       groupId: options.groupId ?? 'shipping',
@@ -48,8 +59,8 @@ export class ShippingService implements Service {
       partitionsConsumedConcurrently: config.topics.partitions,
       retryBatches: true,
       // A batch's jobs, inbox rows and nothing else: one transaction, one statement each.
-      handleBatch: (batch) =>
-        inTransaction(pool, async (client) => {
+      handleBatch: async (batch) => {
+        await inTransaction(pool, async (client) => {
           const todo = await claimInbox(client, 'shipping', batch);
           if (todo.length === 0) return;
           const ids = todo.map((e) => e.orderId);
@@ -67,7 +78,10 @@ export class ShippingService implements Service {
              ON CONFLICT (order_id) DO NOTHING`,
             [ids, todo.map((e) => e.eventId), todo.map((e) => e.correlationId)],
           );
-        }),
+        });
+        this.kicked = true;
+        this.wake?.();
+      },
     });
   }
 
@@ -78,9 +92,11 @@ export class ShippingService implements Service {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wake?.();
     await this.consumer.stop();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
+    await this.finishes.idle();
     await this.waker.idle();
   }
 
@@ -89,9 +105,15 @@ export class ShippingService implements Service {
     while (!this.stopped) {
       const free = concurrency - this.inFlight.size;
       let leased: Job[] = [];
+      this.kicked = false;
       if (free > 0) {
         try {
           leased = await this.lease(free);
+          const cancelled = leased.filter((j) => j.cancelled);
+          if (cancelled.length > 0) {
+            leased = leased.filter((j) => !j.cancelled);
+            await this.cancel(cancelled);
+          }
         } catch (e) {
           this.ctx.log('shipping.lease-error', { error: e instanceof Error ? e.message : String(e) });
         }
@@ -100,22 +122,44 @@ export class ShippingService implements Service {
         const p = this.ship(job).finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
       }
-      if (leased.length === 0) await new Promise((r) => setTimeout(r, 100));
+      if (leased.length === 0 && !this.kicked && !this.stopped)
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 100);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      this.wake = undefined;
     }
   }
 
+  /** Leases up to n due jobs, each with whether its order was cancelled (or failed) meanwhile. */
   private async lease(n: number): Promise<Job[]> {
     const leaseMs = (this.options.timeoutMs ?? 15_000) + 5_000;
     const { rows } = await this.pool.query<Job>(
-      `UPDATE shipments SET locked_until = now() + ($2 || ' milliseconds')::interval, attempts = attempts + 1, updated_at = now()
-       WHERE order_id IN (
-         SELECT order_id FROM shipments
-         WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING order_id, attempts, causation_id, correlation_id, address, items, locked_until::text AS lease`,
+      `WITH leased AS (
+         UPDATE shipments SET locked_until = now() + ($2 || ' milliseconds')::interval, attempts = attempts + 1, updated_at = now()
+         WHERE order_id IN (
+           SELECT order_id FROM shipments
+           WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING order_id, attempts, causation_id, correlation_id, address, items, locked_until)
+       SELECT l.order_id, l.attempts, l.causation_id, l.correlation_id, l.address, l.items, l.locked_until::text AS lease,
+         coalesce(o.status IN ('cancelled', 'failed', 'compensating'), false) AS cancelled
+       FROM leased l LEFT JOIN orders o ON o.id = l.order_id`,
       [n, String(leaseMs)],
     );
     return rows;
+  }
+
+  /** Closes the leased jobs of cancelled orders without a label; a failure leaves their leases to expire. */
+  private async cancel(jobs: Job[]): Promise<void> {
+    await this.pool.query(
+      `UPDATE shipments SET status = 'cancelled', locked_until = NULL, updated_at = now()
+       WHERE order_id = ANY($1::uuid[]) AND status = 'pending'`,
+      [jobs.map((j) => j.order_id)],
+    );
   }
 
   /**
@@ -144,17 +188,6 @@ export class ShippingService implements Service {
 
   private async attempt(job: Job): Promise<void> {
     const cause = { eventId: job.causation_id, orderId: job.order_id, correlationId: job.correlation_id };
-    const cancelled = await this.pool.query(
-      "SELECT 1 FROM orders WHERE id = $1 AND status IN ('cancelled', 'failed', 'compensating')",
-      [job.order_id],
-    );
-    if ((cancelled.rowCount ?? 0) > 0) {
-      await this.pool.query(
-        "UPDATE shipments SET status = 'cancelled', locked_until = NULL WHERE order_id = $1",
-        [job.order_id],
-      );
-      return;
-    }
     let res: Awaited<ReturnType<typeof callProvider<{ labelId: string; trackingNumber: string }>>>;
     try {
       res = await callProvider<{ labelId: string; trackingNumber: string }>(
@@ -204,38 +237,60 @@ export class ShippingService implements Service {
     this.created++;
   }
 
-  /**
-   * Marks the job done and appends its event in one statement (one round trip, an implicit
-   * transaction), without the trigger's NOTIFY: one wake-up covers many finished jobs.
-   */
-  private async finish(
+  /** Marks the job done and appends its event, in the next group statement (see writeFinishes). */
+  private finish(
     job: Job,
     status: 'created' | 'failed',
     event: EventEnvelope,
     tracking: string | null,
     error?: string,
   ): Promise<void> {
+    return this.finishes.add({ orderId: job.order_id, status, event, tracking, error: error ?? null });
+  }
+
+  /**
+   * Marks jobs done and appends their events in one statement (one round trip, an implicit
+   * transaction), without the trigger's NOTIFY: one wake-up covers the batch. A job that is no
+   * longer pending (finished by an earlier lease holder) appends nothing; so does a second finish
+   * of one job in a batch.
+   */
+  private async writeFinishes(items: Finish[]): Promise<void> {
+    const seen = new Set<string>();
+    const batch = items.filter((f) => !seen.has(f.orderId) && seen.add(f.orderId));
     const r = await this.pool.query(
       `WITH quiet AS (SELECT set_config('orderbus.outbox_notify', 'off', true)),
+       d AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::jsonb[])
+           WITH ORDINALITY AS d(order_id, status, tracking, error, shard, event_id, type, envelope, n)),
        done AS (
-         UPDATE shipments SET status = $2, tracking_number = $3, last_error = $4, locked_until = NULL, updated_at = now()
-         WHERE order_id = $1 AND status = 'pending' RETURNING order_id)
+         UPDATE shipments s SET status = d.status, tracking_number = d.tracking, last_error = d.error, locked_until = NULL, updated_at = now()
+         FROM d WHERE s.order_id = d.order_id AND s.status = 'pending' RETURNING s.order_id)
        INSERT INTO outbox (shard, event_id, order_id, type, envelope)
-       SELECT $5, $6, done.order_id, $7, $8 FROM done, quiet
+       SELECT d.shard, d.event_id, d.order_id, d.type, d.envelope
+       FROM d JOIN done ON done.order_id = d.order_id CROSS JOIN quiet
+       ORDER BY d.n
        ON CONFLICT (event_id) DO NOTHING`,
       [
-        job.order_id,
-        status,
-        tracking,
-        error ?? null,
-        shardOf(job.order_id),
-        event.eventId,
-        event.type,
-        JSON.stringify(event),
+        batch.map((f) => f.orderId),
+        batch.map((f) => f.status),
+        batch.map((f) => f.tracking),
+        batch.map((f) => f.error),
+        batch.map((f) => shardOf(f.orderId)),
+        batch.map((f) => f.event.eventId),
+        batch.map((f) => f.event.type),
+        batch.map((f) => JSON.stringify(f.event)),
       ],
     );
     if ((r.rowCount ?? 0) > 0) this.waker.poke();
   }
+}
+
+interface Finish {
+  orderId: string;
+  status: 'created' | 'failed';
+  event: EventEnvelope;
+  tracking: string | null;
+  error: string | null;
 }
 
 interface Job {
@@ -247,4 +302,6 @@ interface Job {
   correlation_id: string;
   address: unknown;
   items: unknown;
+  /** The order was cancelled or failed after the job was recorded: no label. */
+  cancelled: boolean;
 }

@@ -193,6 +193,19 @@ describe('order pipeline end to end (real Kafka, RabbitMQ, PostgreSQL, registry)
     await waitUntil('refund recorded', async () =>
       (await ledger('payment')).entries.some((e) => e.kind === 'refund' && e.orderId === id),
     );
+    // The label job, retrying while the provider was down, is closed at its next lease: no label.
+    await waitUntil(
+      'shipment closed as cancelled',
+      async () =>
+        (
+          await p.db.pool.query('SELECT 1 FROM shipments WHERE order_id = $1 AND status = $2', [
+            id,
+            'cancelled',
+          ])
+        ).rowCount === 1,
+      { timeoutMs: 30_000 },
+    );
+    expect((await ledger('shipping')).entries.filter((e) => e.orderId === id)).toEqual([]);
     const res = await p.db.pool.query<{ status: string }>(
       'SELECT status FROM reservations WHERE order_id = $1',
       [id],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/events/types.js';
 import { forEachOrder, Limiter } from '../../src/pipeline/event-consumer.js';
+import { GroupCommit } from '../../src/pipeline/group-commit.js';
 import { distinctEvents, isTransientDbError } from '../../src/pipeline/outbox.js';
 
 const ev = (orderId: string, eventId: string): EventEnvelope =>
@@ -8,6 +9,32 @@ const ev = (orderId: string, eventId: string): EventEnvelope =>
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('batch handling helpers', () => {
+  it('GroupCommit writes the items added during a write together, and a bad item fails alone', async () => {
+    const writes: number[][] = [];
+    const group = new GroupCommit<number>(async (items) => {
+      writes.push(items);
+      await tick(10);
+      if (items.includes(13)) throw new Error('bad item 13');
+    }, 3);
+    const first = group.add(1);
+    const rest = [2, 3, 4, 13, 5].map((n) => group.add(n));
+    await first;
+    const settled = await Promise.allSettled(rest);
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect((settled[3] as PromiseRejectedResult).reason).toEqual(new Error('bad item 13'));
+    // 1 alone (nothing queued yet), then at most 3 at a time; the batch with 13 again one by one.
+    expect(writes).toEqual([[1], [2, 3, 4], [13, 5], [13], [5]]);
+    await group.idle();
+    await group.add(6);
+    expect(writes.at(-1)).toEqual([6]);
+  });
+
   it('forEachOrder keeps each order in order and runs different orders at once', async () => {
     const events = [ev('a', '1'), ev('b', '2'), ev('a', '3'), ev('c', '4'), ev('b', '5'), ev('a', '6')];
     const log: string[] = [];
