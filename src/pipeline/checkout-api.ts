@@ -8,33 +8,53 @@ import { HttpError, JsonServer, readJson, sendJson } from '../http/json-server.j
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { validateCheckout, type CheckoutBody } from './checkout-validate.js';
 import { cancellable, type OrderStatus } from './order-state.js';
-import { appendOutbox, shardOf, wakerFor, type OutboxWaker } from './outbox.js';
+import { GroupCommit } from './group-commit.js';
+import { appendOutbox, shardOf, wakerFor, type OutboxWaker, type Queryable } from './outbox.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** How long opening a new database connection may take before the request gets a 503. */
 const OPEN_TIMEOUT_MS = 5000;
 
 /**
- * $1 idempotency key or null, $2 order id, $3 response, $4–$11 the order, $12–$14 the outbox row.
- * `quiet` turns the outbox trigger's NOTIFY off for this statement's transaction: the API wakes the
- * relay itself, once for many checkouts (OutboxWaker).
+ * Places orders in one statement (one round trip, an implicit transaction): for each row its
+ * idempotency key (if any), the order and its order.placed outbox row commit together or not at
+ * all. A row whose key was seen before (or that repeats a key of the same statement) inserts
+ * nothing. Each parameter is an array with one element per order, in the order of
+ * `checkoutRow().params`: $1 idempotency key or null, $2 order id, $3 response, $4–$11 the order,
+ * $12–$14 the outbox row. `quiet` turns the outbox trigger's NOTIFY off for the transaction: the
+ * API wakes the relay itself, once for many checkouts (OutboxWaker). Outbox rows get ids in the
+ * rows' order.
  */
-export const PLACE_ORDER_SQL = `
+export const PLACE_ORDERS_SQL = `
 WITH quiet AS (
   SELECT set_config('orderbus.outbox_notify', 'off', true)
+), d AS (
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::jsonb[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+    $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::uuid[], $12::int[], $13::uuid[], $14::jsonb[]) WITH ORDINALITY
+    AS d(idempotency_key, id, response, customer_id, email, total_cents, currency, items, shipping_address,
+      payment_method, correlation_id, shard, event_id, envelope, n)
 ), req AS (
   INSERT INTO checkout_requests (idempotency_key, order_id, response)
-  SELECT $1::text, $2::uuid, $3::jsonb WHERE $1::text IS NOT NULL
-  ON CONFLICT DO NOTHING RETURNING 1
+  SELECT idempotency_key, id, response FROM d WHERE idempotency_key IS NOT NULL ORDER BY n
+  ON CONFLICT DO NOTHING RETURNING order_id
 ), ord AS (
   INSERT INTO orders (id, customer_id, email, status, total_cents, currency, items, shipping_address, payment_method, correlation_id)
-  SELECT $2::uuid, $4, $5, 'pending', $6, $7, $8, $9, $10, $11
-  WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM req)
+  SELECT id, customer_id, email, 'pending', total_cents, currency, items, shipping_address, payment_method, correlation_id
+  FROM d WHERE idempotency_key IS NULL OR id IN (SELECT order_id FROM req) ORDER BY n
   RETURNING id
 )
 INSERT INTO outbox (shard, event_id, order_id, type, envelope)
-SELECT $12, $13, id, 'order.placed', $14 FROM ord, quiet
-ON CONFLICT (event_id) DO NOTHING`;
+SELECT d.shard, d.event_id, d.id, 'order.placed', d.envelope FROM d JOIN ord ON ord.id = d.id CROSS JOIN quiet
+ORDER BY d.n
+ON CONFLICT (event_id) DO NOTHING
+RETURNING order_id`;
+
+/** Runs PLACE_ORDERS_SQL for rows of `checkoutRow().params`; returns the ids of the orders placed. */
+export async function placeOrders(client: Queryable, rows: unknown[][]): Promise<Set<string>> {
+  const columns = Array.from({ length: 14 }, (_, c) => rows.map((r) => r[c]));
+  const r = await client.query<{ order_id: string }>(PLACE_ORDERS_SQL, columns);
+  return new Set(r.rows.map((x) => x.order_id.toLowerCase()));
+}
 
 /**
  * The checkout API. A checkout validates without any external call and writes the order and its
@@ -52,6 +72,9 @@ export class CheckoutApi implements Service {
   private readonly waker: OutboxWaker;
   /** Connections being opened right now: requests queued behind them are not overload. */
   private opening = 0;
+  /** When the last connection finished opening (performance.now()). */
+  private openedAt = -Infinity;
+  private readonly places: GroupCommit<Placing, 'placed' | 'exists'>;
 
   constructor(
     private readonly config: OrderbusConfig,
@@ -65,6 +88,13 @@ export class CheckoutApi implements Service {
     this.pool =
       options.pool ?? createPool(config, { max: this.poolMax, connectionTimeoutMillis: OPEN_TIMEOUT_MS });
     this.waker = wakerFor(this.pool, ctx);
+    // A few statements at once (the rest of the pool serves reads and cancels); a batch that did
+    // not get a connection is overload for all its callers, not a reason to retry each alone.
+    this.places = new GroupCommit((items) => this.writePlaces(items), {
+      maxBatch: 64,
+      concurrency: Math.max(1, Math.min(4, this.poolMax - 1)),
+      retryAlone: (e) => !(e instanceof HttpError),
+    });
     this.server = new JsonServer((req, res) => this.route(req, res), config.http.host);
   }
 
@@ -82,6 +112,7 @@ export class CheckoutApi implements Service {
 
   async stop(): Promise<void> {
     await this.server.close();
+    await this.places.idle();
     await this.waker.idle();
     if (this.ownPool) await this.pool.end();
   }
@@ -112,10 +143,11 @@ export class CheckoutApi implements Service {
     const pending = this.pool.connect();
     if (opens) {
       this.opening++;
-      pending.then(
-        () => this.opening--,
-        () => this.opening--,
-      );
+      const opened = () => {
+        this.opening--;
+        this.openedAt = performance.now();
+      };
+      pending.then(opened, opened);
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<undefined>(
@@ -131,11 +163,7 @@ export class CheckoutApi implements Service {
       );
       throw new Error(`no connection free within ${limit} ms`);
     } catch (e) {
-      throw new HttpError(503, {
-        error: 'overloaded',
-        message: 'no database connection free; retry shortly',
-        detail: e instanceof Error ? e.message : String(e),
-      });
+      throw overloaded(e instanceof Error ? e.message : String(e));
     } finally {
       clearTimeout(timer);
     }
@@ -150,26 +178,52 @@ export class CheckoutApi implements Service {
     const key = req.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' && key.length > 0 ? key.slice(0, 200) : undefined;
     const { orderId, response, params } = checkoutRow(v.value, idempotencyKey);
-    // One statement, so one round trip and an implicit transaction: the idempotency key (if any),
-    // the order and its order.placed outbox row commit together or not at all. A key seen before
-    // inserts nothing (ON CONFLICT waits for a concurrent twin to commit) and the first answer is
-    // replayed.
+    // Placed with the checkouts that arrive while earlier ones are written, in one statement and
+    // transaction (see PLACE_ORDERS_SQL): the 201 is sent only after it committed. A key seen
+    // before inserts nothing (ON CONFLICT waits for a concurrent twin to commit) and the first
+    // answer is replayed.
+    const placed = await this.places.add({ orderId, params, queuedAt: performance.now() });
+    if (placed === 'exists') {
+      if (!idempotencyKey) throw new Error(`order ${orderId} was not inserted`);
+      const first = await this.pool.query<{ response: unknown }>(
+        'SELECT response FROM checkout_requests WHERE idempotency_key = $1',
+        [idempotencyKey],
+      );
+      return sendJson(res, 201, first.rows[0]?.response ?? {}, { 'idempotent-replayed': 'true' });
+    }
+    sendJson(res, 201, response, { location: `/api/orders/${orderId}` });
+  }
+
+  /**
+   * One group of checkouts: those that waited for their turn longer than a connection may be
+   * waited for (overload: answer 503 quickly) are answered so without being written; the others
+   * are placed in one statement. A wait during which a connection was being opened is not
+   * overload (see connect()).
+   */
+  private async writePlaces(items: Placing[]): Promise<('placed' | 'exists' | Error)[]> {
+    const now = performance.now();
+    const answers: ('placed' | 'exists' | Error)[] = [];
+    const live: number[] = [];
+    items.forEach((it, i) => {
+      const opened = this.opening > 0 || this.openedAt >= it.queuedAt;
+      const limit = opened ? Math.max(this.acquireTimeoutMs, OPEN_TIMEOUT_MS) : this.acquireTimeoutMs;
+      if (now - it.queuedAt <= limit) live.push(i);
+      else answers[i] = overloaded(`waited ${Math.round(now - it.queuedAt)} ms for a connection`);
+    });
+    if (live.length === 0) return answers;
     const client = await this.connect();
+    let placed: Set<string>;
     try {
-      const ins = await client.query(PLACE_ORDER_SQL, params);
-      if (ins.rowCount === 0) {
-        if (!idempotencyKey) throw new Error(`order ${orderId} was not inserted`);
-        const first = await client.query<{ response: unknown }>(
-          'SELECT response FROM checkout_requests WHERE idempotency_key = $1',
-          [idempotencyKey],
-        );
-        return sendJson(res, 201, first.rows[0]?.response ?? {}, { 'idempotent-replayed': 'true' });
-      }
+      placed = await placeOrders(
+        client,
+        live.map((i) => (items[i] as Placing).params),
+      );
     } finally {
       client.release();
     }
-    this.waker.poke();
-    sendJson(res, 201, response, { location: `/api/orders/${orderId}` });
+    for (const i of live) answers[i] = placed.has((items[i] as Placing).orderId) ? 'placed' : 'exists';
+    if (placed.size > 0) this.waker.poke();
+    return answers;
   }
 
   private async getOrder(id: string, res: ServerResponse): Promise<void> {
@@ -248,7 +302,22 @@ export class CheckoutApi implements Service {
   }
 }
 
-/** A new order's id, its 201 body and the parameters of PLACE_ORDER_SQL. */
+interface Placing {
+  orderId: string;
+  params: unknown[];
+  /** performance.now() when the checkout asked for its turn. */
+  queuedAt: number;
+}
+
+function overloaded(detail: string): HttpError {
+  return new HttpError(503, {
+    error: 'overloaded',
+    message: 'no database connection free; retry shortly',
+    detail,
+  });
+}
+
+/** A new order's id, its 201 body and its row of PLACE_ORDERS_SQL. */
 export function checkoutRow(
   order: CheckoutBody,
   idempotencyKey?: string,

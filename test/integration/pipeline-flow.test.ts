@@ -119,6 +119,31 @@ describe('order pipeline end to end (real Kafka, RabbitMQ, PostgreSQL, registry)
       [`${p.ns}-k1`],
     );
     expect(count.rows[0].n).toBe(1);
+    // The same key sent concurrently: the requests share a statement or race across statements;
+    // either way one order, and every answer names it.
+    const same = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        fetch(`${p.checkoutUrl}/api/checkout`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': `${p.ns}-k2` },
+          body,
+        }),
+      ),
+    );
+    expect(same.map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
+    const ids = new Set(
+      await Promise.all(same.map(async (r) => ((await r.json()) as { orderId: string }).orderId)),
+    );
+    expect(ids.size).toBe(1);
+    const placed = await p.db.pool.query('SELECT count(*)::int AS n FROM orders WHERE id = $1', [
+      [...ids][0],
+    ]);
+    expect(placed.rows[0].n).toBe(1);
+    const events = await p.db.pool.query(
+      "SELECT count(*)::int AS n FROM outbox WHERE order_id = $1 AND type = 'order.placed'",
+      [[...ids][0]],
+    );
+    expect(events.rows[0].n).toBe(1);
   });
 
   it('sends poison records (not wire format, schema-invalid, unknown schema id) to the DLQ with context and keeps the partition flowing', async () => {

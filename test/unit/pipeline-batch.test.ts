@@ -11,11 +11,14 @@ const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('batch handling helpers', () => {
   it('GroupCommit writes the items added during a write together, and a bad item fails alone', async () => {
     const writes: number[][] = [];
-    const group = new GroupCommit<number>(async (items) => {
-      writes.push(items);
-      await tick(10);
-      if (items.includes(13)) throw new Error('bad item 13');
-    }, 3);
+    const group = new GroupCommit<number>(
+      async (items) => {
+        writes.push(items);
+        await tick(10);
+        if (items.includes(13)) throw new Error('bad item 13');
+      },
+      { maxBatch: 3 },
+    );
     const first = group.add(1);
     const rest = [2, 3, 4, 13, 5].map((n) => group.add(n));
     await first;
@@ -33,6 +36,46 @@ describe('batch handling helpers', () => {
     await group.idle();
     await group.add(6);
     expect(writes.at(-1)).toEqual([6]);
+  });
+
+  it('GroupCommit runs up to `concurrency` statements, answers per item, and can skip the retry', async () => {
+    let running = 0;
+    let peak = 0;
+    const writes: string[][] = [];
+    const group = new GroupCommit<string, number>(
+      async (items) => {
+        writes.push(items);
+        running++;
+        peak = Math.max(peak, running);
+        await tick(10);
+        running--;
+        if (items.includes('down')) throw new Error('database down');
+        return items.map((i) => (i === 'dup' ? new Error('seen before') : i.length));
+      },
+      { concurrency: 2, maxBatch: 10, retryAlone: (e) => !String(e).includes('down') },
+    );
+    const a = group.add('a');
+    const b = group.add('bb');
+    const rest = ['ccc', 'dup', 'down', 'e'].map((i) => group.add(i));
+    expect(await a).toBe(1);
+    expect(await b).toBe(2);
+    const settled = await Promise.allSettled(rest);
+    // 'a' and 'bb' each start a statement (two allowed), the rest wait and go together; that batch
+    // failed with an error not worth retrying, so all four callers get it.
+    expect(writes).toEqual([['a'], ['bb'], ['ccc', 'dup', 'down', 'e']]);
+    expect(peak).toBe(2);
+    expect(settled.map((s) => (s.status === 'rejected' ? String(s.reason) : s.value))).toEqual([
+      'Error: database down',
+      'Error: database down',
+      'Error: database down',
+      'Error: database down',
+    ]);
+    expect(await Promise.allSettled([group.add('ccc'), group.add('dup')])).toEqual([
+      { status: 'fulfilled', value: 3 },
+      { status: 'rejected', reason: new Error('seen before') },
+    ]);
+    await group.idle();
+    expect(running).toBe(0);
   });
 
   it('forEachOrder keeps each order in order and runs different orders at once', async () => {
