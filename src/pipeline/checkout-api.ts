@@ -138,8 +138,7 @@ export class CheckoutApi implements Service {
    */
   private async connect(): Promise<PoolClient> {
     const opens = this.pool.idleCount === 0 && this.pool.totalCount < this.poolMax;
-    const limit =
-      opens || this.opening > 0 ? Math.max(this.acquireTimeoutMs, OPEN_TIMEOUT_MS) : this.acquireTimeoutMs;
+    const limit = this.waitLimit(opens || this.opening > 0);
     const pending = this.pool.connect();
     if (opens) {
       this.opening++;
@@ -202,28 +201,32 @@ export class CheckoutApi implements Service {
    */
   private async writePlaces(items: Placing[]): Promise<('placed' | 'exists' | Error)[]> {
     const now = performance.now();
-    const answers: ('placed' | 'exists' | Error)[] = [];
-    const live: number[] = [];
-    items.forEach((it, i) => {
+    const late = items.map((it) => {
+      const waited = now - it.queuedAt;
       const opened = this.opening > 0 || this.openedAt >= it.queuedAt;
-      const limit = opened ? Math.max(this.acquireTimeoutMs, OPEN_TIMEOUT_MS) : this.acquireTimeoutMs;
-      if (now - it.queuedAt <= limit) live.push(i);
-      else answers[i] = overloaded(`waited ${Math.round(now - it.queuedAt)} ms for a connection`);
+      return waited > this.waitLimit(opened)
+        ? overloaded(`waited ${Math.round(waited)} ms for a connection`)
+        : undefined;
     });
-    if (live.length === 0) return answers;
+    const live = items.filter((_, i) => !late[i]);
+    if (live.length === 0) return late as Error[];
     const client = await this.connect();
     let placed: Set<string>;
     try {
       placed = await placeOrders(
         client,
-        live.map((i) => (items[i] as Placing).params),
+        live.map((it) => it.params),
       );
     } finally {
       client.release();
     }
-    for (const i of live) answers[i] = placed.has((items[i] as Placing).orderId) ? 'placed' : 'exists';
     if (placed.size > 0) this.waker.poke();
-    return answers;
+    return items.map((it, i) => late[i] ?? (placed.has(it.orderId) ? 'placed' : 'exists'));
+  }
+
+  /** How long a checkout may wait for a connection: longer while one is being opened. */
+  private waitLimit(opening: boolean): number {
+    return opening ? Math.max(this.acquireTimeoutMs, OPEN_TIMEOUT_MS) : this.acquireTimeoutMs;
   }
 
   private async getOrder(id: string, res: ServerResponse): Promise<void> {

@@ -42,8 +42,9 @@ export interface EventConsumerOptions {
   /**
    * Batch mode with `retryBatches`: handled offsets are committed at most this often (and once
    * more before a stop), not after every batch as kafkajs' auto-commit does — with a dozen
-   * partitions that was a commit per partition per fetch, about four per order. A crash or rebalance redelivers at
-   * most this much work already done; handlers are idempotent. Default 250 ms.
+   * partitions that was a commit per partition per fetch, about four per order. A crash or
+   * rebalance redelivers at most this much work already done; handlers are idempotent. Default
+   * 250 ms.
    */
   commitIntervalMs?: number;
   /** TEST-ONLY (batch mode): commit the batch before handling it — the bug chaos drills must catch. */

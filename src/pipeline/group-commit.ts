@@ -7,6 +7,12 @@ export interface GroupCommitOptions {
   retryAlone?: (error: unknown) => boolean;
 }
 
+interface Waiter<T, R> {
+  item: T;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
  * Group commit for one-row statements that many concurrent callers issue (a worker pool finishing
  * jobs, an API placing orders): the calls made while the statements in flight run wait and go
@@ -16,7 +22,7 @@ export interface GroupCommitOptions {
  * Error rejects that item's caller alone).
  */
 export class GroupCommit<T, R = void> {
-  private queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private queue: Waiter<T, R>[] = [];
   /** Drains running; changed only synchronously next to the queue checks, so no add is missed. */
   private active = 0;
   private idleWaiters: (() => void)[] = [];
@@ -65,7 +71,7 @@ export class GroupCommit<T, R = void> {
     if (this.active === 0) for (const r of this.idleWaiters.splice(0)) r();
   }
 
-  private async settle(batch: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[]) {
+  private async settle(batch: Waiter<T, R>[]): Promise<void> {
     const answers = await this.write(batch.map((b) => b.item));
     batch.forEach((b, i) => {
       const a = answers?.[i];
