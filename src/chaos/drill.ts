@@ -173,6 +173,11 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
         : 'settled',
     );
 
+    // Work still pending after the bound: what each process last logged says why.
+    if (settledAt === null)
+      for (const name of pipeline.processNames())
+        for (const line of pipeline.recentLog(name, 6))
+          warnings.push(`${name} logged: ${line.slice(0, 400)}`);
     for (const u of pipeline.unexpected) warnings.push(`service crashed: ${u}`);
     observed['unexpected service exits'] = pipeline.unexpected.length;
     // Partitions a resolved Kafka send had left out (a leader moved during it), sent again.

@@ -212,6 +212,11 @@ export class DrillPipeline {
     return Object.keys(PROCESSES);
   }
 
+  /** The last `n` lines a service process wrote to stderr (its structured log), oldest first. */
+  recentLog(name: string, n: number): string[] {
+    return (this.procs.get(name)?.log ?? []).filter((l) => l.startsWith('{"t"')).slice(-n);
+  }
+
   pid(name: string): number | undefined {
     return this.procs.get(name)?.child.pid;
   }

@@ -59,6 +59,9 @@ export interface EventConsumerOptions {
   fromBeginning?: boolean;
 }
 
+/** How long after a crash kafkajs will not recover from the consumer is started again. */
+export const RESTART_AFTER_MS = 5000;
+
 export class EventConsumer implements Service {
   readonly name: string;
   private consumer: Consumer | undefined;
@@ -95,14 +98,33 @@ export class EventConsumer implements Service {
         this.ctx.log('consumer.dlq-partitions-resent', { group: this.groupId, partitions: missing }),
     );
     await this.dlqProducer.connect();
-    this.consumer = kafka.consumer({
+    await this.runConsumer(kafka);
+  }
+
+  /**
+   * Joins the group and consumes. kafkajs restarts a consumer that crashed on an error it deems
+   * retriable; on any other (a TypeError in a handler) it leaves the group for good while the
+   * process lives on and the lag grows. Every crash is logged (`consumer.crashed`), and one that
+   * kafkajs will not restart is restarted here, with a fresh consumer, after `RESTART_AFTER_MS`.
+   */
+  private async runConsumer(kafka: ReturnType<typeof kafkaClient>): Promise<void> {
+    const consumer = kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: this.config.kafka.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.config.kafka.sessionTimeoutMs / 3)),
       allowAutoTopicCreation: false,
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.ctx.log('consumer.crashed', {
+        group: this.groupId,
+        error: `${payload.error.name}: ${payload.error.message}`,
+        restartedBy: payload.restart ? 'kafkajs' : 'orderbus',
+      });
+      if (!payload.restart) setTimeout(() => void this.restartConsumer(kafka, consumer), RESTART_AFTER_MS);
+    });
+    await consumer.connect();
+    await consumer.subscribe({
       topic: this.config.topics.orderEvents,
       fromBeginning: this.options.fromBeginning ?? true,
     });
@@ -118,7 +140,7 @@ export class EventConsumer implements Service {
       // partitions this member still holds. Without retries a failing batch throws and kafkajs
       // restarts the consumer; those consumers keep kafkajs' commit after every batch.
       const byInterval = retry;
-      await this.consumer.run({
+      await consumer.run({
         partitionsConsumedConcurrently: concurrency,
         eachBatchAutoResolve: false,
         ...(byInterval ? { autoCommit: false, autoCommitInterval: commitIntervalMs } : {}),
@@ -182,10 +204,25 @@ export class EventConsumer implements Service {
       });
       return;
     }
-    await this.consumer.run({
+    await consumer.run({
       partitionsConsumedConcurrently: concurrency,
       eachMessage: (p) => this.onMessage(p),
     });
+  }
+
+  private async restartConsumer(kafka: ReturnType<typeof kafkaClient>, crashed: Consumer): Promise<void> {
+    if (this.stopping || this.consumer !== crashed) return;
+    // The crashed group's commit function would commit nothing (its member left the group).
+    this.commitResolved = undefined;
+    await crashed.disconnect().catch(() => undefined);
+    try {
+      await this.runConsumer(kafka);
+      this.ctx.log('consumer.restarted', { group: this.groupId });
+    } catch (e) {
+      this.ctx.log('consumer.restart-failed', { group: this.groupId, error: String(e) });
+      if (!this.stopping)
+        setTimeout(() => void this.restartConsumer(kafka, this.consumer ?? crashed), RESTART_AFTER_MS);
+    }
   }
 
   async stop(): Promise<void> {

@@ -41,9 +41,10 @@ export class Dispatcher implements Service {
       partitionsConsumedConcurrently: 3,
       unsafeCommitBeforeHandle: unsafe,
       handleBatch: async (events, heartbeat) => {
-        const topology = await this.publisher.topologyNames();
+        // The names come from the configuration: while RabbitMQ is down the batch waits inside
+        // publishAll (heartbeating) instead of failing back to kafkajs and its restarts.
         const tasks = await this.tasksFor(events);
-        const messages = tasks.map((t) => toMessage(topology, t));
+        const messages = tasks.map((t) => toMessage(this.publisher.topology, t));
         if (unsafe) await this.publisher.publishUnconfirmed(messages);
         else await this.publisher.publishAll(messages, heartbeat);
         this.dispatched += messages.length;

@@ -174,4 +174,52 @@ describe('batch consumers (real Kafka, PostgreSQL, registry)', () => {
       await admin.disconnect();
     }
   }, 120_000);
+
+  it('a consumer kafkajs gives up on (a TypeError in its handler) is restarted and handles the record', async () => {
+    const codec = EventCodec.fromConfig(p.config);
+    await codec.register();
+    const logged: { event: string; fields: Record<string, unknown> }[] = [];
+    const id = randomUUID();
+    let calls = 0;
+    const handled: string[] = [];
+    const c = new EventConsumer(
+      p.config,
+      { log: (event, fields = {}) => logged.push({ event, fields }) },
+      {
+        name: 'crash-once',
+        groupId: 'crash-once',
+        types: ['order.cancelled'],
+        handleBatch: async (events: EventEnvelope[]) => {
+          if (events.some((e) => e.orderId === id) && calls++ === 0)
+            throw new TypeError('a bug in the handler');
+          handled.push(...events.map((e) => e.orderId));
+        },
+      },
+      codec,
+    );
+    const producer = idempotentProducer(kafkaClient(p.config, `${p.ns}-crash`));
+    await producer.connect();
+    try {
+      await c.start();
+      const e = nextEvent({ eventId: id, orderId: id, correlationId: id }, 'order.cancelled', 'test', {
+        reason: 'crash test',
+      });
+      await producer.send({
+        topic: p.config.topics.orderEvents,
+        acks: -1,
+        messages: [{ key: id, value: await codec.encode(e), headers: eventHeaders(e) }],
+      });
+      await waitUntil('the record handled after the restart', () => handled.includes(id), {
+        timeoutMs: 60_000,
+      });
+      expect(calls).toBeGreaterThanOrEqual(2);
+      const crash = logged.find((l) => l.event === 'consumer.crashed');
+      expect(crash?.fields).toMatchObject({ restartedBy: 'orderbus' });
+      expect(String(crash?.fields.error)).toContain('a bug in the handler');
+      expect(logged.map((l) => l.event)).toContain('consumer.restarted');
+    } finally {
+      await c.stop();
+      await producer.disconnect();
+    }
+  }, 120_000);
 });

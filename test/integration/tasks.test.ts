@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { providerAdmin } from '../../src/providers/client.js';
+import { TcpFaultProxy } from '../../src/chaos/tcp-proxy.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';
@@ -142,6 +143,41 @@ describe('task layer on RabbitMQ', () => {
     // Attempt 1 failed, waited ≥ 300 ms, attempt 2 failed, waited ≥ 600 ms, attempt 3 delivered.
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await pub.close();
+  });
+
+  it('a connection that stops answering (no close, no confirms) is dropped and the batch published again', async () => {
+    p = await startTestPipeline({ label: 'confirms' });
+    const rabbit = new URL(p.config.rabbitmq.url);
+    const proxy = new TcpFaultProxy(0, Number(rabbit.port || 5672));
+    await proxy.start();
+    rabbit.port = String(proxy.port);
+    const pub = new ConfirmedPublisher(
+      { ...p.config, rabbitmq: { ...p.config.rabbitmq, url: rabbit.toString() } },
+      'test-confirms',
+      () => undefined,
+      1500,
+    );
+    try {
+      const t = await pub.topologyNames();
+      proxy.setFaults({ blackhole: true });
+      const tasks = Array.from({ length: 5 }, (_, i) => webhookTask(p!, i, '/hooks/v1/orders'));
+      const publishing = pub.publishAll(tasks.map((task) => toMessage(t, task)));
+      // Healed after the confirm timeout: the stalled connection never hears of its publishes
+      // again (their bytes were swallowed), so only dropping it and publishing anew delivers them.
+      await new Promise((r) => setTimeout(r, 2500));
+      proxy.heal();
+      await Promise.race([
+        publishing,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('publishAll still waiting after 30 s')), 30_000),
+        ),
+      ]);
+      const queue = t.queues['webhook.tasks'];
+      expect(await queueDepth(p, queue)).toBe(5);
+    } finally {
+      await pub.close();
+      await proxy.stop();
+    }
   });
 
   it('a worker killed -9 with unacked tasks: they are redelivered and each delivered once', async () => {
