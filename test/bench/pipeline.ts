@@ -115,10 +115,13 @@ function spawnOrderbus(p: TestPipeline, args: string[], extraEnv: Record<string,
   });
   children.add(child);
   labels.set(child, args.filter((a) => !a.startsWith('-') && a !== 'run').join('+') || 'run');
-  child.once('exit', (code) => {
+  child.once('exit', (code, signal) => {
     children.delete(child);
-    if (code !== 0 && code !== null)
-      process.stderr.write(`orderbus ${args.join(' ')} exited ${code}: ${tail}\n`);
+    // Every spawned command is a long-running `orderbus run`: any exit the benchmark did not ask
+    // for fails it (assertAlive), naming the process and its last words.
+    if (stopping.has(child)) return;
+    crashed ??= `orderbus ${args.join(' ')} exited (${signal ?? `code ${code}`}): ${tail}`;
+    process.stderr.write(`${crashed}\n`);
   });
   return child;
 }
