@@ -18,6 +18,12 @@ export interface Sample {
   better: 'lower' | 'higher';
   /** The reference measured in the same run, if any. */
   reference?: { name: string; value: number };
+  /**
+   * The measurement's resolution, in `unit` (Kafka's timestamps are whole milliseconds): a value
+   * below it reads "< resolution", and the ratio compares values of at least it — a reference of
+   * "0 ms" is not infinitely better than one of 1 ms.
+   */
+  resolution?: number;
   goal?: string;
   command: string;
 }
@@ -69,6 +75,7 @@ export function summarize(samples: Sample[][]): Figure[] {
       better: first.better,
       command: first.command,
       ...(first.goal ? { goal: first.goal } : {}),
+      ...(first.resolution ? { resolution: first.resolution } : {}),
       median: med,
       min: Math.min(...values),
       max: Math.max(...values),
@@ -77,7 +84,9 @@ export function summarize(samples: Sample[][]): Figure[] {
     if (first.reference && refs.length > 0) {
       const refMed = median(refs);
       fig.reference = { name: first.reference.name, median: refMed };
-      fig.ratio = first.better === 'higher' ? med / refMed : refMed / med;
+      const ours = Math.max(med, first.resolution ?? 0);
+      const ref = Math.max(refMed, first.resolution ?? 0);
+      fig.ratio = first.better === 'higher' ? ours / ref : ref / ours;
     }
     return fig;
   });
@@ -104,7 +113,8 @@ export async function machineInfo(): Promise<Record<string, string>> {
   };
 }
 
-export function fmt(n: number): string {
+export function fmt(n: number, resolution = 0): string {
+  if (n < resolution) return `< ${fmt(resolution)}`;
   if (!Number.isFinite(n)) return String(n);
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
   if (Math.abs(n) >= 1) return n.toFixed(1);

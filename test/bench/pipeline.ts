@@ -889,6 +889,7 @@ function outboxBenchmark(): Benchmark {
         unit: 'ms',
         better: 'lower',
         reference: { name: `direct produce p${p}`, value: percentileOf(direct, p) },
+        resolution: 1,
         command: cmd,
       });
       return [fig(50), fig(99)];

@@ -26,7 +26,7 @@ async function runOne(b: Benchmark): Promise<StoredResult> {
       const run = await b.run();
       for (const s of run)
         process.stderr.write(
-          `  run ${i + 1}: ${s.metric} = ${fmt(s.value)} ${s.unit}${s.reference ? ` (reference ${s.reference.name} = ${fmt(s.reference.value)})` : ''}\n`,
+          `  run ${i + 1}: ${s.metric} = ${fmt(s.value, s.resolution)} ${s.unit}${s.reference ? ` (reference ${s.reference.name} = ${fmt(s.reference.value, s.resolution)})` : ''}\n`,
         );
       samples.push(run);
     }
@@ -41,7 +41,14 @@ async function runOne(b: Benchmark): Promise<StoredResult> {
   };
 }
 
-function render(results: StoredResult[], machine: Record<string, string>): string {
+function render(results: StoredResult[], machineNow: Record<string, string>): string {
+  // The newest benchmark's date, not the clock's: `--render` runs none.
+  const newest =
+    results
+      .map((r) => r.date)
+      .sort()
+      .at(-1) ?? '';
+  const machine = { ...machineNow, date: newest };
   const lines = [
     '# Benchmarks',
     '',
@@ -50,7 +57,7 @@ function render(results: StoredResult[], machine: Record<string, string>): strin
     '(throughput: ours / reference; latency: reference / ours — so ≥ 1 means at least as good). Benchmarks are not',
     'tests: nothing in `npm test` asserts a time.',
     '',
-    `Last run: ${machine.date ?? ''}`,
+    `Last run: ${newest}`,
     '',
     '| machine | |',
     '|---|---|',
@@ -65,7 +72,7 @@ function render(results: StoredResult[], machine: Record<string, string>): strin
     );
     for (const f of r.figures) {
       lines.push(
-        `| ${f.metric} | ${fmt(f.median)} | ${fmt(f.min)} | ${fmt(f.max)} | ${f.unit} | ${f.reference ? `${f.reference.name}: ${fmt(f.reference.median)}` : '—'} | ${f.ratio !== undefined ? `${(f.ratio * 100).toFixed(0)} %` : '—'} | ${f.goal ?? '—'} | \`${f.command}\` |`,
+        `| ${f.metric} | ${fmt(f.median, f.resolution)} | ${fmt(f.min, f.resolution)} | ${fmt(f.max, f.resolution)} | ${f.unit} | ${f.reference ? `${f.reference.name}: ${fmt(f.reference.median, f.resolution)}` : '—'} | ${f.ratio !== undefined ? `${(f.ratio * 100).toFixed(0)} %` : '—'} | ${f.goal ?? '—'} | \`${f.command}\` |`,
       );
     }
     lines.push('');
@@ -106,7 +113,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${r.name}\n`);
     for (const f of r.figures) {
       process.stdout.write(
-        `  ${f.metric}: ${fmt(f.median)} ${f.unit} [${fmt(f.min)}…${fmt(f.max)}]${f.reference ? `  vs ${f.reference.name} ${fmt(f.reference.median)}  ratio ${(100 * (f.ratio ?? 0)).toFixed(0)} %` : ''}${f.goal ? `  goal: ${f.goal}` : ''}\n`,
+        `  ${f.metric}: ${fmt(f.median, f.resolution)} ${f.unit} [${fmt(f.min, f.resolution)}…${fmt(f.max, f.resolution)}]${f.reference ? `  vs ${f.reference.name} ${fmt(f.reference.median, f.resolution)}  ratio ${(100 * (f.ratio ?? 0)).toFixed(0)} %` : ''}${f.goal ? `  goal: ${f.goal}` : ''}\n`,
       );
     }
   }
