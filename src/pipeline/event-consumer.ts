@@ -121,7 +121,8 @@ export class EventConsumer implements Service {
         error: `${payload.error.name}: ${payload.error.message}`,
         restartedBy: payload.restart ? 'kafkajs' : 'orderbus',
       });
-      if (!payload.restart) setTimeout(() => void this.restartConsumer(kafka, consumer), RESTART_AFTER_MS);
+      if (!payload.restart)
+        setTimeout(() => void this.restartConsumer(kafka, consumer), RESTART_AFTER_MS).unref();
     });
     await consumer.connect();
     await consumer.subscribe({
@@ -221,7 +222,10 @@ export class EventConsumer implements Service {
     } catch (e) {
       this.ctx.log('consumer.restart-failed', { group: this.groupId, error: String(e) });
       if (!this.stopping)
-        setTimeout(() => void this.restartConsumer(kafka, this.consumer ?? crashed), RESTART_AFTER_MS);
+        setTimeout(
+          () => void this.restartConsumer(kafka, this.consumer ?? crashed),
+          RESTART_AFTER_MS,
+        ).unref();
     }
   }
 
