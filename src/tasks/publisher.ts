@@ -27,7 +27,8 @@ export class ConfirmedPublisher {
   private ch: ConfirmChannel | undefined;
   /** The connect in progress: concurrent batches share it instead of each opening a connection. */
   private opening: Promise<ConfirmChannel> | undefined;
-  private blocked = false;
+  /** The connection RabbitMQ has blocked (flow control), until it unblocks it or closes. */
+  private blockedConn: AmqpConnection | undefined;
   private closed = false;
   /** The task topology's names: fixed by the configuration, known without a connection. */
   readonly topology: TaskTopology;
@@ -56,11 +57,11 @@ export class ConfirmedPublisher {
     const conn = await connectRabbit(this.config, this.name);
     try {
       conn.on('blocked', (reason: string) => {
-        this.blocked = true;
+        this.blockedConn = conn;
         this.log('rabbitmq.blocked', { reason });
       });
       conn.on('unblocked', () => {
-        this.blocked = false;
+        if (this.blockedConn === conn) this.blockedConn = undefined;
         this.log('rabbitmq.unblocked');
       });
       const declared = async () => {
@@ -87,17 +88,21 @@ export class ConfirmedPublisher {
     }
   }
 
-  /**
-   * Forgets `ch` and closes its connection, if it is still the current one. A connection that
-   * closed while blocked never sends 'unblocked', so the flag goes with it.
-   */
+  /** Forgets `ch` and closes its connection, if it is still the current one. */
   private drop(ch: ConfirmChannel): void {
     if (this.ch !== ch) return;
     const conn = this.conn;
     this.ch = undefined;
     this.conn = undefined;
-    this.blocked = false;
     void conn?.close().catch(() => undefined);
+  }
+
+  /**
+   * Whether the current connection is blocked. Only the current one counts: a connection that
+   * closed (or was dropped) while blocked never sends 'unblocked'.
+   */
+  private get blocked(): boolean {
+    return this.blockedConn !== undefined && this.blockedConn === this.conn;
   }
 
   /** Connects and declares the task topology (queues, exchanges, retry and dead-letter queues). */

@@ -1,8 +1,14 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { loadConfig } from '../../src/config.js';
 import { reportLine, type DrillReport } from '../../src/chaos/report.js';
 import { listAudit } from '../../src/ops/audit.js';
 import { withOps } from '../../src/ops/context.js';
+import { toMessage } from '../../src/tasks/dispatcher.js';
+import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
+import type { AnalyticsTask } from '../../src/tasks/task.js';
 import { runCli } from '../support/cli.js';
 import {
   startDrillKafka,
@@ -11,6 +17,9 @@ import {
   type DrillRabbit,
 } from '../support/chaos-stack.js';
 import { testNamespace } from '../support/namespace.js';
+import { waitUntil } from '../support/wait.js';
+
+const execFileAsync = promisify(execFile);
 
 // Every drill runs through the real CLI against real brokers, at a small scale (seconds of load,
 // a few orders per second). Drills that stop or kill a broker get a private one, so the shared
@@ -196,6 +205,54 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
       expect(broken.some((n) => n === 'orders lost' || n === 'tasks lost')).toBe(true);
       expect(r.report.orders.lost + r.report.tasks.lost).toBeGreaterThan(0);
       expect(r.report.warnings.join('\n')).toContain('unsafeAckBeforePublish');
+    });
+
+    it('a publisher blocked by a memory alarm waits, and forgets the block when RabbitMQ restarts', async () => {
+      if (!rabbit) throw new Error('the private RabbitMQ node did not start (see the tests before)');
+      const ctl = (...args: string[]) =>
+        execFileAsync('rabbitmqctl', args, { env: { ...process.env, ...rabbit?.env }, timeout: 120_000 });
+      const config = loadConfig({
+        env: { ...process.env, ...rabbit.env, ORDERBUS_RABBIT_PREFIX: `${audit}.` },
+      });
+      const logged: string[] = [];
+      const pub = new ConfirmedPublisher(config, 'test-blocked', (event) => logged.push(event), 3000);
+      const t = await pub.topologyNames();
+      const task = (i: number): AnalyticsTask => ({
+        kind: 'analytics',
+        taskId: `${audit}-blocked-${i}`,
+        orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        type: 'order.placed',
+        at: new Date().toISOString(),
+      });
+      try {
+        await ctl('set_vm_memory_high_watermark', '0');
+        let done = false;
+        const publishing = pub.publishAll([toMessage(t, task(1)), toMessage(t, task(2))]).then(() => {
+          done = true;
+        });
+        await waitUntil('RabbitMQ blocked the publisher', () => logged.includes('rabbitmq.blocked'), {
+          timeoutMs: 30_000,
+        });
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(done).toBe(false);
+        // The restart clears the alarm and closes the blocked connection, which never unblocks.
+        await ctl('stop_app');
+        await ctl('start_app');
+        await Promise.race([
+          publishing,
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error('publishAll still waiting 60 s after the restart')), 60_000),
+          ),
+        ]);
+        const conn = await connectRabbit(config, 'test-blocked-depth');
+        const depth = (await (await conn.createChannel()).checkQueue(t.queues['analytics.tasks']))
+          .messageCount;
+        await conn.close();
+        expect(depth).toBeGreaterThanOrEqual(2);
+      } finally {
+        await ctl('set_vm_memory_high_watermark', '0.4').catch(() => undefined);
+        await pub.close();
+      }
     });
   });
 });
