@@ -1,14 +1,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import { fmt, machineInfo, summarize, type Benchmark, type Figure } from './harness.js';
 import { BENCHMARKS } from './index.js';
+import { warmUpBrokers } from './warmup.js';
 
 /**
  * `npm run bench` runs every benchmark against the local stack; `npm run bench -- NAME…` runs
  * some; `npm run bench -- --render` runs none and only rewrites BENCHMARKS.md (after editing
  * NOTES.md). Results are merged into bench-results.json and BENCHMARKS.md is regenerated from it,
- * so a partial run keeps the other benchmarks' last figures (each with its own date).
+ * so a partial run keeps the other benchmarks' last figures (each with its own date). Before the
+ * first benchmark the Kafka brokers are warmed up until their JIT is quiet (warmup.ts; seconds on
+ * a warm broker, ~30 s after `stack up`); ORDERBUS_BENCH_WARMUP=0 skips it.
  */
 interface StoredResult {
   name: string;
@@ -103,6 +107,15 @@ async function main(): Promise<void> {
     ? (JSON.parse(readFileSync(store, 'utf8')) as StoredResult[])
     : [];
   const fresh: StoredResult[] = [];
+  if (selected.length > 0 && process.env.ORDERBUS_BENCH_WARMUP !== '0') {
+    process.stdout.write('warming up the Kafka brokers (their JIT) before measuring\n');
+    const w = await warmUpBrokers(loadConfig(), (line) => process.stdout.write(`${line}\n`));
+    process.stdout.write(
+      w.skipped
+        ? `  warm-up skipped: ${w.skipped}\n`
+        : `  warm-up ${w.seconds.toFixed(0)} s; broker JIT seconds ${w.jit.map((j) => `${j.before ?? '?'} → ${j.after ?? '?'}`).join(', ')}\n`,
+    );
+  }
   for (const b of selected) fresh.push(await runOne(b));
   const merged = BENCHMARKS.map(
     (b) => fresh.find((r) => r.name === b.name) ?? previous.find((r) => r.name === b.name),
