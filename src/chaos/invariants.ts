@@ -4,7 +4,7 @@ import { showDlq, type DlqMessage } from '../ops/dlq.js';
 import type { TraceResult } from '../ops/trace.js';
 import type { LedgerEntry } from '../providers/index.js';
 import { KafkaDlqHeaders } from '../events/types.js';
-import { dlqName, topologyNames } from '../tasks/topology.js';
+import { dlqName, topologyNames, topologyOptions } from '../tasks/topology.js';
 import type { DrillPipeline } from './pipeline.js';
 import type { Duplicates, OrderAccount, TaskAccount } from './report.js';
 
@@ -59,7 +59,7 @@ export async function verifyDrill(
 ): Promise<Verification> {
   const config = pipeline.config;
   const pool = pipeline.pool;
-  const t = topologyNames({ prefix: config.rabbitPrefix, retryDelaysMs: config.workers.retryDelaysMs });
+  const t = topologyNames(topologyOptions(config));
   const [kafkaDead, emailDead, webhookDead, analyticsDead] = await Promise.all([
     readDlq(ctx, config.topics.orderEventsDlq),
     readDlq(ctx, dlqName(t.queues['email.tasks'])),

@@ -11,7 +11,7 @@ import { connectRabbit } from '../adapters/rabbitmq.js';
 import { migrate, quoteIdent } from '../db/migrate.js';
 import { startProviders, withProviderUrls, type Provider, type ProviderName } from '../providers/index.js';
 import { projectRoot, stackDir } from '../stack/paths.js';
-import { dlqName, retryQueueName, topologyNames, WORK_QUEUES } from '../tasks/topology.js';
+import { dlqName, retryQueueName, topologyNames, topologyOptions, WORK_QUEUES } from '../tasks/topology.js';
 
 /**
  * The pipeline a drill runs against: every service as its own `orderbus run --service …` process
@@ -376,10 +376,7 @@ export class DrillPipeline {
         const conn = await connectRabbit(this.config, 'orderbus-drill-cleanup');
         try {
           const ch = await conn.createChannel();
-          const t = topologyNames({
-            prefix: this.config.rabbitPrefix,
-            retryDelaysMs: this.config.workers.retryDelaysMs,
-          });
+          const t = topologyNames(topologyOptions(this.config));
           for (const q of WORK_QUEUES) {
             await ch.deleteQueue(t.queues[q]);
             await ch.deleteQueue(dlqName(t.queues[q]));

@@ -7,7 +7,7 @@ import { redriveDlq } from '../ops/dlq.js';
 import type { ProviderName } from '../providers/index.js';
 import { readState } from '../stack/state.js';
 import { stackDir } from '../stack/paths.js';
-import { dlqName, topologyNames } from '../tasks/topology.js';
+import { dlqName, topologyNames, topologyOptions } from '../tasks/topology.js';
 import type { Verification } from './invariants.js';
 import type { DrillPipeline } from './pipeline.js';
 import { invariant, type Invariant } from './report.js';
@@ -57,9 +57,7 @@ async function faults(ctx: DrillContext, name: ProviderName, f: Record<string, u
 
 function queueName(ctx: DrillContext, queue: 'email.tasks' | 'webhook.tasks'): string {
   const c = ctx.pipeline.config;
-  return dlqName(
-    topologyNames({ prefix: c.rabbitPrefix, retryDelaysMs: c.workers.retryDelaysMs }).queues[queue],
-  );
+  return dlqName(topologyNames(topologyOptions(c)).queues[queue]);
 }
 
 /** Redrives a task DLQ of the drill pipeline, the way `orderbus dlq redrive … --execute` does. */

@@ -1,6 +1,6 @@
 import type { OrderbusConfig } from '../config.js';
 import { connectRabbit, type AmqpConnection, type ConfirmChannel } from '../adapters/rabbitmq.js';
-import { declareTaskTopology, topologyNames, type TaskTopology } from './topology.js';
+import { declareTaskTopology, topologyNames, topologyOptions, type TaskTopology } from './topology.js';
 
 export interface OutgoingMessage {
   exchange: string;
@@ -39,10 +39,7 @@ export class ConfirmedPublisher {
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
     private readonly confirmTimeoutMs = CONFIRM_TIMEOUT_MS,
   ) {
-    this.topology = topologyNames({
-      prefix: config.rabbitPrefix,
-      retryDelaysMs: config.workers.retryDelaysMs,
-    });
+    this.topology = topologyNames(topologyOptions(config));
   }
 
   private async channel(): Promise<ConfirmChannel> {
@@ -67,10 +64,7 @@ export class ConfirmedPublisher {
       const declared = async () => {
         const ch = await conn.createConfirmChannel();
         ch.on('error', () => undefined);
-        await declareTaskTopology(ch, {
-          prefix: this.config.rabbitPrefix,
-          retryDelaysMs: this.config.workers.retryDelaysMs,
-        });
+        await declareTaskTopology(ch, topologyOptions(this.config));
         return ch;
       };
       const ch = await within(declared(), this.confirmTimeoutMs, 'the task topology declared');

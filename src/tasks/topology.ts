@@ -1,4 +1,5 @@
 import type { Channel } from '../adapters/rabbitmq.js';
+import type { OrderbusConfig } from '../config.js';
 
 /**
  * The RabbitMQ task topology, declared idempotently by `stack up` and by every worker and
@@ -64,6 +65,11 @@ export interface TaskTopology {
   dlxExchange: string;
   queues: Record<WorkQueue, string>;
   retryDelaysMs: number[];
+}
+
+/** The topology options a configuration names (its prefix and retry tiers). */
+export function topologyOptions(config: OrderbusConfig): TopologyOptions {
+  return { prefix: config.rabbitPrefix, retryDelaysMs: config.workers.retryDelaysMs };
 }
 
 export function topologyNames(options: TopologyOptions): TaskTopology {

@@ -8,6 +8,7 @@ import {
   dlqName,
   retryQueueName,
   TaskHeaders,
+  topologyOptions,
   type TaskTopology,
   type WorkQueue,
 } from './topology.js';
@@ -73,10 +74,7 @@ export class TaskWorker<T extends Task> implements Service {
     const conn = await connectRabbit(this.config, `orderbus-${this.options.name}`);
     const ch = await conn.createConfirmChannel();
     ch.on('error', () => undefined);
-    this.topology = await declareTaskTopology(ch, {
-      prefix: this.config.rabbitPrefix,
-      retryDelaysMs: this.config.workers.retryDelaysMs,
-    });
+    this.topology = await declareTaskTopology(ch, topologyOptions(this.config));
     await ch.prefetch(this.options.prefetch ?? this.config.workers.prefetch);
     conn.on('close', () => {
       this.conn = undefined;

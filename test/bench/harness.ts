@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { promisify } from 'node:util';
 
@@ -119,4 +120,10 @@ export function fmt(n: number, resolution = 0): string {
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
   if (Math.abs(n) >= 1) return n.toFixed(1);
   return n.toFixed(3);
+}
+
+/** CPU seconds (user + system) the process `pid` has used so far (/proc/PID/stat); throws once it exited. */
+export function processCpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) / 100;
 }

@@ -25,7 +25,7 @@ import { testDatabase } from '../support/database.js';
 import { testNamespace } from '../support/namespace.js';
 import { startTestPipeline, CORE, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
-import type { Benchmark, Sample } from './harness.js';
+import { processCpuSeconds, type Benchmark, type Sample } from './harness.js';
 
 /**
  * The pipeline half of the benchmarks: end to end, checkout, outbox → Kafka, and the memory of
@@ -48,8 +48,7 @@ function childCpu(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of children) {
     try {
-      const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      out[labels.get(c) ?? String(c.pid)] = (Number(f[11]) + Number(f[12])) / 100;
+      out[labels.get(c) ?? String(c.pid)] = processCpuSeconds(c.pid as number);
     } catch {
       // exited
     }

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { connectAdmin, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
 import type { OrderbusConfig } from '../../src/config.js';
 import { stackDir } from '../../src/stack/paths.js';
 import { readState } from '../../src/stack/state.js';
+import { processCpuSeconds } from './harness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -17,12 +17,6 @@ async function jitSeconds(pid: number): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** CPU seconds (user + system) the process `pid` has used. */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 export interface WarmUp {
@@ -79,11 +73,11 @@ export async function warmUpBrokers(
         });
     });
     let last = await Promise.all(pids.map(jitSeconds));
-    let lastCpu = pids.map(cpuSeconds);
+    let lastCpu = pids.map(processCpuSeconds);
     for (;;) {
       await new Promise((r) => setTimeout(r, windowMs));
       const now = await Promise.all(pids.map(jitSeconds));
-      const cpu = pids.map(cpuSeconds);
+      const cpu = pids.map(processCpuSeconds);
       const compiling = Math.max(
         ...now.map((t, i) =>
           t !== undefined && last[i] !== undefined ? (t - (last[i] ?? 0)) / (windowMs / 1000) : 1,

@@ -11,7 +11,13 @@ import {
 } from '../../src/providers/index.js';
 import { runServices } from '../../src/runtime/runner.js';
 import type { Service } from '../../src/runtime/service.js';
-import { topologyNames, WORK_QUEUES, dlqName, retryQueueName } from '../../src/tasks/topology.js';
+import {
+  topologyNames,
+  topologyOptions,
+  WORK_QUEUES,
+  dlqName,
+  retryQueueName,
+} from '../../src/tasks/topology.js';
 import type { CheckoutApi } from '../../src/pipeline/checkout-api.js';
 import { sampleOrder, type OrderKind } from '../../src/load/load.js';
 import { projectRoot } from '../../src/stack/paths.js';
@@ -189,7 +195,7 @@ export async function startTestPipeline(
       await a.disconnect();
       const conn = await connectRabbit(config, 'test-cleanup');
       const ch = await conn.createChannel();
-      const t = topologyNames({ prefix: config.rabbitPrefix, retryDelaysMs: config.workers.retryDelaysMs });
+      const t = topologyNames(topologyOptions(config));
       for (const q of WORK_QUEUES) {
         await ch.deleteQueue(t.queues[q]);
         await ch.deleteQueue(dlqName(t.queues[q]));

@@ -1,10 +1,16 @@
 import type { OrderbusConfig } from '../../src/config.js';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
-import { dlqName, topologyNames, TaskHeaders, type WorkQueue } from '../../src/tasks/topology.js';
+import {
+  dlqName,
+  topologyNames,
+  topologyOptions,
+  TaskHeaders,
+  type WorkQueue,
+} from '../../src/tasks/topology.js';
 
 /** Moves every dead letter of a work queue back to it, confirm first (a plain test helper). */
 export async function redriveAllTo(config: OrderbusConfig, queue: WorkQueue): Promise<number> {
-  const t = topologyNames({ prefix: config.rabbitPrefix, retryDelaysMs: config.workers.retryDelaysMs });
+  const t = topologyNames(topologyOptions(config));
   const conn = await connectRabbit(config, 'test-redrive');
   const ch = await conn.createConfirmChannel();
   let n = 0;
