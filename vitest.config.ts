@@ -19,7 +19,6 @@ export default defineConfig({
           include: ['test/integration/**/*.test.{ts,tsx}'],
           // The drills load the whole machine (many service processes each): they run on their
           // own afterwards (project `chaos`), so they neither disturb nor are disturbed by the rest.
-          exclude: ['test/integration/chaos.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 120_000,
@@ -29,7 +28,7 @@ export default defineConfig({
       {
         test: {
           name: 'chaos',
-          include: ['test/integration/chaos.test.ts'],
+          include: ['test/chaos/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 300_000,

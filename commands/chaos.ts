@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { configFrom } from './context.js';
 import { parseDuration } from './load.js';
-import type { DrillReport } from '../src/chaos/report.js';
-import { formatSeconds } from '../src/chaos/report.js';
+import type { DrillReport } from '../src/devstack/chaos/report.js';
+import { formatSeconds } from '../src/devstack/chaos/report.js';
 import { log, paint, printJson, printTable } from './output.js';
 
 export function defineChaos(program: Command): void {
@@ -16,7 +16,7 @@ export function defineChaos(program: Command): void {
     .description('the scenarios, one line each')
     .option('--json', 'machine output')
     .action(async (opts: { json?: boolean }) => {
-      const { SCENARIOS } = await import('../src/chaos/scenarios.js');
+      const { SCENARIOS } = await import('../src/devstack/chaos/scenarios.js');
       const rows = SCENARIOS.map((s) => ({
         name: s.name,
         fault: s.summary,
@@ -65,11 +65,11 @@ export function defineChaos(program: Command): void {
             `--duration must be longer than 0, got '${opts.duration}'`,
             `orderbus chaos run ${scenario} --duration 20s`,
           );
-        const { findScenario } = await import('../src/chaos/scenarios.js');
+        const { findScenario } = await import('../src/devstack/chaos/scenarios.js');
         findScenario(scenario);
         const config = configFrom(cmd);
-        const { runDrill } = await import('../src/chaos/drill.js');
-        const { reportLine } = await import('../src/chaos/report.js');
+        const { runDrill } = await import('../src/devstack/chaos/drill.js');
+        const { reportLine } = await import('../src/devstack/chaos/report.js');
         const ac = new AbortController();
         const onSignal = () => {
           log('interrupted: healing the fault and cleaning up (Ctrl-C again to abandon)');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { noColor } from '../src/config.js';
 import { OrderbusError, usageError } from '../src/errors.js';
-import { projectRoot, stackDir } from '../src/stack/paths.js';
+import { projectRoot, dataDir } from '../src/paths.js';
 import { configFrom, type OpenConsole } from './context.js';
 import { log } from './output.js';
 
@@ -35,10 +35,10 @@ export function defineDemo(program: Command, openConsole: OpenConsole): void {
           'npm start -- --brokers 3',
         );
       const config = configFrom(cmd);
-      const { stackUp } = await import('../src/stack/stack.js');
+      const { stackUp } = await import('../src/devstack/stack/stack.js');
       const up = await stackUp(config, { brokers, log: (s) => log(s) });
       log(`stack up in ${up.seconds.toFixed(1)}s`);
-      const logs = join(stackDir(config), 'logs');
+      const logs = join(dataDir(config), 'logs');
       mkdirSync(logs, { recursive: true });
       const bin = join(projectRoot(), 'bin', 'orderbus');
       const children: ChildProcess[] = [];

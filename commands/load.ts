@@ -45,7 +45,7 @@ export function defineLoad(program: Command): void {
           );
         const config = configFrom(cmd);
         const durationMs = parseDuration(opts.duration) || Number.MAX_SAFE_INTEGER;
-        const { runLoad } = await import('../src/load/load.js');
+        const { runLoad } = await import('../src/devstack/load/load.js');
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());
         process.once('SIGTERM', () => ac.abort());

@@ -24,7 +24,7 @@ export function defineStack(program: Command): void {
           `--brokers takes 1 or 3, got '${opts.brokers}'`,
           'orderbus stack up --brokers 3',
         );
-      const { stackUp } = await import('../src/stack/stack.js');
+      const { stackUp } = await import('../src/devstack/stack/stack.js');
       const result = await stackUp(configFrom(cmd), {
         brokers,
         log: (s) => log(s),
@@ -51,7 +51,7 @@ export function defineStack(program: Command): void {
     .option('--purge', 'also delete Kafka and registry data')
     .option('--json', 'machine output')
     .action(async (opts: { purge?: boolean; json?: boolean }, cmd: Command) => {
-      const { stackDown } = await import('../src/stack/stack.js');
+      const { stackDown } = await import('../src/devstack/stack/stack.js');
       const result = await stackDown(configFrom(cmd), { purge: opts.purge ?? false, log: (s) => log(s) });
       if (opts.json) return printJson(result);
       log(
@@ -65,7 +65,7 @@ export function defineStack(program: Command): void {
     .description('each component: up/down, address, version, PID; Kafka controller and brokers')
     .option('--json', 'machine output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { stackStatus } = await import('../src/stack/stack.js');
+      const { stackStatus } = await import('../src/devstack/stack/stack.js');
       const status = await stackStatus(configFrom(cmd));
       if (opts.json) {
         printJson(status);

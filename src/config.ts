@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExitCode, OrderbusError } from './errors.js';
-import { stackDir } from './stack/paths.js';
-import { readState } from './stack/state.js';
+import { localStackConfigFile } from './paths.js';
 
 /**
  * One validated configuration: defaults (the local stack's addresses), then an optional
@@ -382,18 +381,26 @@ export function loadConfigWithSources(options: LoadConfigOptions = {}): LoadedCo
   }
   const typed = config as unknown as OrderbusConfig;
   // With no brokers configured, follow the local stack: a 3-broker stack bootstraps from all three,
-  // so clients survive the loss of the first one.
-  if (sources['kafka.brokers'] === 'default') {
-    const state = readState(stackDir(typed));
-    if (state && state.mode === 'local' && state.kafka.length > 1) {
-      typed.kafka.brokers = state.kafka.map((n) => `127.0.0.1:${n.port}`);
-      sources['kafka.brokers'] = 'stack';
+  // so clients survive the loss of the first one. `stack up` leaves these values in a config file.
+  const local = readJsonIfPresent(localStackConfigFile(typed));
+  for (const path of ['kafka.brokers', 'topics.replicationFactor']) {
+    const field = schema.find((f) => f.path === path);
+    const v = getPath(local, path);
+    if (field && v !== undefined && sources[path] === 'default') {
+      setPath(config, path, field.parse(path, v, 'stack'));
+      sources[path] = 'stack';
     }
-    if (state && state.brokers >= 3 && sources['topics.replicationFactor'] === 'default')
-      typed.topics.replicationFactor = 3;
   }
   if (sources.operator === 'default') typed.operator = env.USER ?? env.LOGNAME ?? 'unknown';
   return { config: typed, sources };
+}
+
+function readJsonIfPresent(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export function loadConfig(options: LoadConfigOptions = {}): OrderbusConfig {

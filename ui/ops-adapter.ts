@@ -7,7 +7,7 @@ import { LagMonitor, lagSnapshot } from '../src/ops/lag.js';
 import { planReset, resetOffsets } from '../src/ops/offsets.js';
 import { listQueues } from '../src/ops/queues.js';
 import { traceOrder } from '../src/ops/trace.js';
-import { stackStatus } from '../src/stack/stack.js';
+import { componentHealth } from '../src/ops/health.js';
 import type {
   ComponentView,
   ConsoleOps,
@@ -41,9 +41,8 @@ export class OpsAdapter implements ConsoleOps {
         (qs) => qs.filter((q) => q.role !== 'retry').map(toQueueView),
         () => [] as QueueView[],
       ),
-      stackStatus(this.config).then(
-        (s) =>
-          s.components.map((c): ComponentView => ({ name: c.name, status: c.status, address: c.address })),
+      componentHealth(this.config).then(
+        (cs) => cs.map((c): ComponentView => ({ name: c.name, status: c.status, address: c.address })),
         () => [] as ComponentView[],
       ),
     ]);

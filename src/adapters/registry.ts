@@ -21,3 +21,22 @@ export function registryUnreachable(config: OrderbusConfig, cause: unknown): Ord
     },
   );
 }
+
+/** Ready, serving the Confluent API, and its version when it tells (Apicurio's system info). */
+export async function registryHealthy(config: OrderbusConfig): Promise<{ version?: string } | undefined> {
+  const u = new URL(config.registry.url);
+  try {
+    const ready = await fetch(`${u.origin}/health/ready`, { signal: AbortSignal.timeout(2000) });
+    if (!ready.ok) return undefined;
+    const subjects = await fetch(`${config.registry.url}/subjects`, { signal: AbortSignal.timeout(2000) });
+    if (!subjects.ok) return undefined;
+    const info = await fetch(`${u.origin}/apis/registry/v3/system/info`, {
+      signal: AbortSignal.timeout(2000),
+    })
+      .then((r) => (r.ok ? (r.json() as Promise<{ version?: string }>) : {}))
+      .catch(() => ({}));
+    return info;
+  } catch {
+    return undefined;
+  }
+}

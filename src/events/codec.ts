@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRegistry, registryUnreachable, SchemaType, type Registry } from '../adapters/registry.js';
 import type { OrderbusConfig } from '../config.js';
-import { projectRoot } from '../stack/paths.js';
+import { projectRoot } from '../paths.js';
 import { EVENT_TYPES, EventHeaders, isEventType, type EventEnvelope, type EventType } from './types.js';
 
 /**
@@ -26,7 +26,7 @@ export const SCHEMA_VERSION = 1;
 let dataSchemas: Record<string, unknown> | undefined;
 export function eventDataSchemas(): Record<string, unknown> {
   dataSchemas ??= JSON.parse(
-    readFileSync(join(projectRoot(), 'fixtures', 'schemas', 'event-data.json'), 'utf8'),
+    readFileSync(join(projectRoot(), 'src', 'events', 'event-data.schema.json'), 'utf8'),
   ) as Record<string, unknown>;
   return dataSchemas;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, OrderbusError, usageError } from '../errors.js';
-import { stackDir } from '../stack/paths.js';
+import { dataDir } from '../paths.js';
 import { appendAudit } from './audit.js';
 import type { OpsContext } from './context.js';
 import { assertTopicExists, resolveGroups } from './lag.js';
@@ -344,7 +344,7 @@ export async function resetOffsets(
     await waitEmpty(ctx, group, options.waitTimeoutMs ?? 120000);
     plan = await planReset(ctx, group, topic, strategy, partitions);
   }
-  const dir = join(stackDir(ctx.config), 'rollback');
+  const dir = join(dataDir(ctx.config), 'rollback');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = join(dir, `${group}.${topic}.${stamp}.json`);

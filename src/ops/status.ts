@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.js';
-import { stackStatus, type ComponentStatus } from '../stack/stack.js';
+import { componentHealth, type ComponentStatus } from './health.js';
 import type { OpsContext } from './context.js';
 import { lagReport, type GroupLag } from './lag.js';
 import { listQueues, type QueueInfo } from './queues.js';
@@ -21,8 +21,8 @@ export async function statusReport(
   options: { sampleSeconds?: number } = {},
 ): Promise<StatusReport> {
   const problems: string[] = [];
-  const stack = await stackStatus(ctx.config);
-  for (const c of stack.components)
+  const components = await componentHealth(ctx.config);
+  for (const c of components)
     if (c.status !== 'up') problems.push(`${c.name} is ${c.status}: ${c.detail ?? ''}`);
   let groups: GroupLag[] = [];
   const dlqs: StatusReport['dlqs'] = [];
@@ -61,7 +61,7 @@ export async function statusReport(
   return {
     at: new Date().toISOString(),
     healthy: problems.length === 0,
-    components: stack.components,
+    components,
     groups,
     queues,
     dlqs,

@@ -14,13 +14,13 @@ import {
 } from '../../src/adapters/kafka.js';
 import { nextEvent } from '../../src/events/codec.js';
 import { EventHeaders } from '../../src/events/types.js';
-import { runLoad, sampleOrder, percentileOf, type LoadSummary } from '../../src/load/load.js';
+import { runLoad, sampleOrder, percentileOf, type LoadSummary } from '../../src/devstack/load/load.js';
 import { checkoutRow, placeOrders } from '../../src/pipeline/checkout-api.js';
 import { validateCheckout } from '../../src/pipeline/checkout-validate.js';
 import { appendOutbox, OutboxWaker } from '../../src/pipeline/outbox.js';
 import { createPool, type Pool } from '../../src/adapters/postgres.js';
 import { providerAdmin } from '../../src/providers/client.js';
-import { projectRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/paths.js';
 import { testDatabase } from '../support/database.js';
 import { testNamespace } from '../support/namespace.js';
 import { startTestPipeline, CORE, type TestPipeline } from '../support/pipeline.js';

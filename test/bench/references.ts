@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { OrderbusConfig } from '../../src/config.js';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
-import { ensureKafkaJars } from '../../src/stack/artifacts.js';
+import { ensureKafkaJars } from '../../src/devstack/stack/artifacts.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
-import { projectRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/paths.js';
 import { fmt, machineInfo, summarize, type Benchmark, type Figure } from './harness.js';
 import { BENCHMARKS } from './index.js';
 import { warmUpBrokers } from './warmup.js';

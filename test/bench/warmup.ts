@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connectAdmin, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
 import type { OrderbusConfig } from '../../src/config.js';
-import { stackDir } from '../../src/stack/paths.js';
-import { readState } from '../../src/stack/state.js';
+import { dataDir } from '../../src/paths.js';
+import { readState } from '../../src/devstack/stack/state.js';
 import { processCpuSeconds } from './harness.js';
 
 const execFileAsync = promisify(execFile);
@@ -44,7 +44,7 @@ export async function warmUpBrokers(
   const maxMs = options.maxMs ?? 150_000;
   const windowMs = options.windowMs ?? 5000;
   const quiet = options.quietJitShare ?? 0.05;
-  const pids = (readState(stackDir(config))?.kafka ?? []).map((k) => k.pid);
+  const pids = (readState(dataDir(config))?.kafka ?? []).map((k) => k.pid);
   if (pids.length === 0) return { seconds: 0, jit: [], skipped: 'no broker started by orderbus stack up' };
   const before = await Promise.all(pids.map(jitSeconds));
   const topic = `${config.kafka.groupPrefix}bench-warmup`;

@@ -18,7 +18,7 @@ import type { AuditRecord } from '../../src/ops/audit.js';
 import type { QueueInfo } from '../../src/ops/queues.js';
 import type { TraceResult } from '../../src/ops/trace.js';
 import type { StatusReport } from '../../src/ops/status.js';
-import { projectRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/paths.js';
 import { runCli } from '../support/cli.js';
 import { CORE, TASKS, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';

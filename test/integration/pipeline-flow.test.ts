@@ -100,7 +100,7 @@ describe('order pipeline end to end (real Kafka, RabbitMQ, PostgreSQL, registry)
       body: '{nope',
     });
     expect(notJson.status).toBe(400);
-    const body = JSON.stringify((await import('../../src/load/load.js')).sampleOrder('normal', 7));
+    const body = JSON.stringify((await import('../../src/devstack/load/load.js')).sampleOrder('normal', 7));
     const first = await fetch(`${p.checkoutUrl}/api/checkout`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': `${p.ns}-k1` },

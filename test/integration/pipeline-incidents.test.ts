@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLoad } from '../../src/load/load.js';
+import { runLoad } from '../../src/devstack/load/load.js';
 import { providerAdmin } from '../../src/providers/client.js';
 import { CORE, startTestPipeline, TASKS, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';

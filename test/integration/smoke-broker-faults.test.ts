@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTopicsAndWait, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
-import { projectRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/paths.js';
 import { testNamespace } from '../support/namespace.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
 import { waitUntil } from '../support/wait.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { providerAdmin } from '../../src/providers/client.js';
-import { TcpFaultProxy } from '../../src/chaos/tcp-proxy.js';
+import { TcpFaultProxy } from '../../src/devstack/chaos/tcp-proxy.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';

@@ -3,8 +3,8 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { processAlive } from '../../src/stack/processes.js';
-import { readState, writeState } from '../../src/stack/state.js';
+import { processAlive } from '../../src/devstack/stack/processes.js';
+import { readState, writeState } from '../../src/devstack/stack/state.js';
 import { startPrivateKafka, type PrivateKafka } from './private-kafka.js';
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { projectRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/paths.js';
 
 export interface CliResult {
   code: number;

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config.js';
-import { stackStatus, stackUp } from '../../src/stack/stack.js';
+import { stackStatus, stackUp } from '../../src/devstack/stack/stack.js';
 
 /**
  * Integration tests need the real stack. Start it if it is not up; if it cannot start, fail

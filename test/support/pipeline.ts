@@ -19,8 +19,8 @@ import {
   retryQueueName,
 } from '../../src/tasks/topology.js';
 import type { CheckoutApi } from '../../src/pipeline/checkout-api.js';
-import { sampleOrder, type OrderKind } from '../../src/load/load.js';
-import { projectRoot } from '../../src/stack/paths.js';
+import { sampleOrder, type OrderKind } from '../../src/devstack/load/load.js';
+import { projectRoot } from '../../src/paths.js';
 import { testDatabase } from './database.js';
 import { testNamespace } from './namespace.js';
 import { waitUntil } from './wait.js';

@@ -2,16 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type OrderbusConfig } from '../../src/config.js';
-import { ensureKafkaJars } from '../../src/stack/artifacts.js';
+import { ensureKafkaJars } from '../../src/devstack/stack/artifacts.js';
 import {
   prepareCluster,
   startKafkaNode,
   waitForCluster,
   type KafkaNodeSpec,
-} from '../../src/stack/kafka-cluster.js';
-import { portOpen, processAlive, stopProcess } from '../../src/stack/processes.js';
+} from '../../src/devstack/stack/kafka-cluster.js';
+import { portOpen } from '../../src/net.js';
+import { processAlive, stopProcess } from '../../src/devstack/stack/processes.js';
 import { waitUntil } from './wait.js';
-import type { KafkaNodeState } from '../../src/stack/state.js';
+import type { KafkaNodeState } from '../../src/devstack/stack/state.js';
 
 /**
  * A throwaway Kafka cluster on its own ports and data directory, started with the same launcher

@@ -1,6 +1,6 @@
 import { createServer, connect, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TcpFaultProxy } from '../../src/chaos/tcp-proxy.js';
+import { TcpFaultProxy } from '../../src/devstack/chaos/tcp-proxy.js';
 
 // Loopback only: an echo server behind the proxy.
 let echo: Server | undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { whereOrderStopped } from '../../src/chaos/invariants.js';
+import { whereOrderStopped } from '../../src/devstack/chaos/invariants.js';
 import type { TraceResult } from '../../src/ops/trace.js';
 
 const ID = '0b6c1c52-8f0e-4f57-9a47-5d1b2f0e6a11';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configKeys } from '../../src/config.js';
-import { projectRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/paths.js';
 
 const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
 

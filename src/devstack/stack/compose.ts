@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { OrderbusError, errorMessage } from '../errors.js';
-import { projectRoot } from './paths.js';
+import { OrderbusError, errorMessage } from '../../errors.js';
+import { projectRoot } from '../../paths.js';
 import { commandExists, execFileAsync } from './processes.js';
 
 /** True when a Docker engine answers (the client alone is not enough). */

@@ -1,8 +1,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { openSync, readFileSync, closeSync } from 'node:fs';
-import { connect } from 'node:net';
 import { promisify } from 'node:util';
-import { OrderbusError } from '../errors.js';
+import { OrderbusError } from '../../errors.js';
 
 export const execFileAsync = promisify(execFile);
 
@@ -37,19 +36,6 @@ export function spawnDetached(
   child.unref();
   if (!child.pid) throw new Error(`could not start ${cmd}`);
   return child.pid;
-}
-
-export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolveOpen) => {
-    const socket = connect({ port, host });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolveOpen(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** The PID listening on a TCP port, from `ss`, if it can be told. */

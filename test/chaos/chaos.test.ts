@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { loadConfig } from '../../src/config.js';
-import { reportLine, type DrillReport } from '../../src/chaos/report.js';
+import { reportLine, type DrillReport } from '../../src/devstack/chaos/report.js';
 import { listAudit } from '../../src/ops/audit.js';
 import { withOps } from '../../src/ops/context.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';

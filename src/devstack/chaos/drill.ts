@@ -1,11 +1,11 @@
-import type { OrderbusConfig } from '../config.js';
-import { OrderbusError, errorMessage } from '../errors.js';
+import type { OrderbusConfig } from '../../config.js';
+import { OrderbusError, errorMessage } from '../../errors.js';
 import { runLoad, type LoadSummary } from '../load/load.js';
-import { appendAudit } from '../ops/audit.js';
-import { OpsContext, withOps } from '../ops/context.js';
+import { appendAudit } from '../../ops/audit.js';
+import { OpsContext, withOps } from '../../ops/context.js';
 import { readState } from '../stack/state.js';
-import { stackDir } from '../stack/paths.js';
-import { traceOrder } from '../ops/trace.js';
+import { dataDir } from '../../paths.js';
+import { traceOrder } from '../../ops/trace.js';
 import { verifyDrill, whereOrderStopped, type Verification } from './invariants.js';
 import { isBackToBaseline, isQuiet, pendingWork, PipelineMonitor, type Peaks } from './monitor.js';
 import { DrillPipeline } from './pipeline.js';
@@ -54,7 +54,7 @@ function orderIdsOf(s: LoadSummary | undefined): string[] {
 
 function preflight(config: OrderbusConfig, scenario: Scenario): void {
   if (scenario.requiresBrokers) {
-    const state = readState(stackDir(config));
+    const state = readState(dataDir(config));
     const brokers = state?.kafka.length ?? 0;
     if (brokers < scenario.requiresBrokers)
       throw new OrderbusError(

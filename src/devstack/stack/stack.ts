@@ -1,29 +1,22 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import type { OrderbusConfig } from '../config.js';
-import { ExitCode, OrderbusError, errorMessage } from '../errors.js';
-import { kafkaClient } from '../adapters/kafka.js';
-import { createPool } from '../adapters/postgres.js';
-import { managementApi } from '../adapters/rabbitmq.js';
+import type { OrderbusConfig } from '../../config.js';
+import { ExitCode, OrderbusError } from '../../errors.js';
+import { kafkaClient } from '../../adapters/kafka.js';
 import { ensureKafkaJars, ensureRegistry, requireJavaAndMaven } from './artifacts.js';
 import {
   bootstrapBrokers,
   clusterDir,
-  describeCluster,
   prepareCluster,
   startKafkaNode,
   waitForCluster,
 } from './kafka-cluster.js';
-import { stackDir } from './paths.js';
+import { dataDir } from '../../paths.js';
 import { setupPostgres } from './postgres-setup.js';
-import { portOpen, processAlive, stopProcess } from './processes.js';
+import { portOpen } from '../../net.js';
+import { componentHealth, type ComponentStatus } from '../../ops/health.js';
+import { processAlive, stopProcess } from './processes.js';
 import { setupRabbitmq } from './rabbitmq-setup.js';
-import {
-  REGISTRY_MARKER,
-  registryHealthy,
-  registryPort,
-  startRegistry,
-  waitForRegistry,
-} from './registry-process.js';
+import { REGISTRY_MARKER, startRegistry, waitForRegistry } from './registry-process.js';
 import { readState, writeState, type StackState } from './state.js';
 import { ensureTopics, pipelineTopics } from './topics.js';
 import { composeAvailable, composeDown, composeUp } from './compose.js';
@@ -48,7 +41,7 @@ export async function stackUp(config: OrderbusConfig, options: StackUpOptions = 
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const brokers = options.brokers ?? config.stack.brokers;
-  const dir = stackDir(config);
+  const dir = dataDir(config);
   mkdirSync(dir, { recursive: true });
   const previous = readState(dir);
   if (!options.local && !previous && (await composeAvailable())) {
@@ -182,7 +175,7 @@ export async function stackDown(
   config: OrderbusConfig,
   options: { purge?: boolean; log?: (s: string) => void } = {},
 ): Promise<StackDownResult> {
-  const dir = stackDir(config);
+  const dir = dataDir(config);
   const state = readState(dir);
   const stopped: string[] = [];
   if (state?.mode === 'compose') {
@@ -205,20 +198,12 @@ export async function stackDown(
     for (const b of [1, 3]) rmSync(clusterDir(dir, b), { recursive: true, force: true });
     rmSync(`${dir}/registry`, { recursive: true, force: true });
     rmSync(`${dir}/stack.json`, { force: true });
+    rmSync(`${dir}/local-stack.config.json`, { force: true });
   }
   return { stopped, purged: options.purge ?? false };
 }
 
-export interface ComponentStatus {
-  name: 'kafka' | 'rabbitmq' | 'postgres' | 'registry';
-  status: 'up' | 'down' | 'degraded';
-  address: string;
-  version?: string;
-  pid?: number | undefined;
-  detail?: string;
-  controller?: number | null;
-  brokers?: { nodeId: number; address: string; pid?: number | undefined; status: 'up' | 'down' }[];
-}
+export type { ComponentStatus };
 
 export interface StackStatus {
   mode: 'local' | 'compose' | 'none';
@@ -226,27 +211,21 @@ export interface StackStatus {
   components: ComponentStatus[];
 }
 
+/** The components' own health (src/ops/health.ts) plus what this launcher started: PIDs, nodes. */
 export async function stackStatus(config: OrderbusConfig): Promise<StackStatus> {
-  const dir = stackDir(config);
+  const dir = dataDir(config);
   const state = readState(dir);
-  const components = await Promise.all([
-    kafkaStatus(config, state),
-    rabbitStatus(config),
-    postgresStatus(config),
-    registryStatus(config, state),
-  ]);
+  const [kafka, ...others] = await componentHealth(config);
+  const components = [await withKafkaNodes(kafka!, state), ...others.map((c) => withRegistryPid(c, state))];
   return { mode: state?.mode ?? 'none', healthy: components.every((c) => c.status === 'up'), components };
 }
 
-async function kafkaStatus(config: OrderbusConfig, state: StackState | undefined): Promise<ComponentStatus> {
+async function withKafkaNodes(
+  kafka: ComponentStatus,
+  state: StackState | undefined,
+): Promise<ComponentStatus> {
   const nodes = state?.kafka ?? [];
-  const brokersCfg = config.kafka.brokers;
-  const base: ComponentStatus = {
-    name: 'kafka',
-    status: 'down',
-    address: brokersCfg.join(','),
-    version: config.stack.kafkaVersion,
-  };
+  if (nodes.length === 0) return kafka;
   type BrokerStatus = NonNullable<ComponentStatus['brokers']>[number];
   const nodeStatus = await Promise.all(
     nodes.map(async (n): Promise<BrokerStatus> => ({
@@ -256,83 +235,22 @@ async function kafkaStatus(config: OrderbusConfig, state: StackState | undefined
       status: (await portOpen(n.port, '127.0.0.1', 500)) && processAlive(n.pid) ? 'up' : 'down',
     })),
   );
-  try {
-    const h = await describeCluster(config, brokersCfg);
-    const expected = nodes.length || h.brokers.length;
-    const status =
-      h.brokers.length >= expected && nodeStatus.every((n) => n.status === 'up') ? 'up' : 'degraded';
-    const brokers =
-      nodeStatus.length > 0
-        ? nodeStatus
-        : h.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}`, status: 'up' as const }));
-    return {
-      ...base,
-      status,
-      controller: h.controller,
-      brokers,
-      ...(nodes[0] ? { pid: nodes[0].pid } : {}),
-      detail: `cluster ${h.clusterId}`,
-    };
-  } catch (e) {
-    return { ...base, brokers: nodeStatus, detail: errorMessage(e) };
-  }
+  const registered = kafka.brokers?.length ?? 0;
+  const status =
+    kafka.status === 'down'
+      ? 'down'
+      : registered >= nodes.length && nodeStatus.every((n) => n.status === 'up')
+        ? 'up'
+        : 'degraded';
+  return { ...kafka, status, brokers: nodeStatus, pid: nodes[0]?.pid };
 }
 
-async function rabbitStatus(config: OrderbusConfig): Promise<ComponentStatus> {
-  const u = new URL(config.rabbitmq.url);
-  const base: ComponentStatus = { name: 'rabbitmq', status: 'down', address: u.host };
-  try {
-    const o = await managementApi<{ rabbitmq_version: string; node: string }>(config, '/overview');
-    return { ...base, status: 'up', version: o.rabbitmq_version, detail: o.node };
-  } catch (e) {
-    const amqpUp = await portOpen(Number(u.port || 5672), u.hostname, 500);
-    return { ...base, status: amqpUp ? 'degraded' : 'down', detail: errorMessage(e) };
-  }
-}
-
-async function postgresStatus(config: OrderbusConfig): Promise<ComponentStatus> {
-  const u = new URL(config.database.url);
-  const base: ComponentStatus = { name: 'postgres', status: 'down', address: `${u.host}${u.pathname}` };
-  const pool = createPool(config, { max: 1, connectionTimeoutMillis: 2000 });
-  try {
-    const v = await pool.query<{ server_version: string; pid: number }>(
-      'SELECT current_setting($1) AS server_version, pg_backend_pid() AS pid',
-      ['server_version'],
-    );
-    const m = await pool
-      .query<{ version: number }>('SELECT max(version) AS version FROM schema_migrations')
-      .catch(() => ({ rows: [] }));
-    return {
-      ...base,
-      status: 'up',
-      version: v.rows[0]?.server_version ?? '',
-      detail: `schema version ${m.rows[0]?.version ?? 'none'}`,
-    };
-  } catch (e) {
-    return { ...base, detail: errorMessage(e) };
-  } finally {
-    await pool.end().catch(() => undefined);
-  }
-}
-
-async function registryStatus(
-  config: OrderbusConfig,
-  state: StackState | undefined,
-): Promise<ComponentStatus> {
-  const base: ComponentStatus = { name: 'registry', status: 'down', address: config.registry.url };
-  const h = await registryHealthy(config);
-  const pid =
-    state?.registry && processAlive(state.registry.pid, REGISTRY_MARKER) ? state.registry.pid : undefined;
-  if (!h)
-    return { ...base, ...(pid ? { pid } : {}), detail: `nothing healthy on port ${registryPort(config)}` };
-  return {
-    ...base,
-    status: 'up',
-    version: h.version ?? config.stack.registryVersion,
-    ...(pid ? { pid } : {}),
-  };
+function withRegistryPid(c: ComponentStatus, state: StackState | undefined): ComponentStatus {
+  if (c.name !== 'registry' || !state?.registry || !processAlive(state.registry.pid, REGISTRY_MARKER))
+    return c;
+  return { ...c, pid: state.registry.pid };
 }
 
 export function stackStateExists(config: OrderbusConfig): boolean {
-  return existsSync(stackDir(config));
+  return existsSync(dataDir(config));
 }

@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { OrderbusConfig } from '../config.js';
-import { OrderbusError } from '../errors.js';
-import { portOpen, portOwner, processAlive, spawnDetached, waitFor } from './processes.js';
+import type { OrderbusConfig } from '../../config.js';
+import { OrderbusError } from '../../errors.js';
+import { registryHealthy } from '../../adapters/registry.js';
+import { portOpen } from '../../net.js';
+import { portOwner, processAlive, spawnDetached, waitFor } from './processes.js';
 
 export const REGISTRY_MARKER = 'apicurio-registry-app';
 
@@ -11,29 +13,11 @@ export function registryPort(config: OrderbusConfig): number {
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 }
 
-export async function registryHealthy(config: OrderbusConfig): Promise<{ version?: string } | undefined> {
-  const u = new URL(config.registry.url);
-  try {
-    const ready = await fetch(`${u.origin}/health/ready`, { signal: AbortSignal.timeout(2000) });
-    if (!ready.ok) return undefined;
-    const subjects = await fetch(`${config.registry.url}/subjects`, { signal: AbortSignal.timeout(2000) });
-    if (!subjects.ok) return undefined;
-    const info = await fetch(`${u.origin}/apis/registry/v3/system/info`, {
-      signal: AbortSignal.timeout(2000),
-    })
-      .then((r) => (r.ok ? (r.json() as Promise<{ version?: string }>) : {}))
-      .catch(() => ({}));
-    return info;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Starts Apicurio Registry (in-memory storage) unless ours is running. */
 export async function startRegistry(
   config: OrderbusConfig,
   jar: string,
-  stackDir: string,
+  dataDir: string,
   current?: { pid: number; port: number; logFile: string },
 ): Promise<{ pid: number; port: number; logFile: string }> {
   const port = registryPort(config);
@@ -49,7 +33,7 @@ export async function startRegistry(
       },
     );
   }
-  const dir = join(stackDir, 'registry');
+  const dir = join(dataDir, 'registry');
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'registry.log');
   const pid = spawnDetached(

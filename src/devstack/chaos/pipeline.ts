@@ -2,16 +2,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { OrderbusConfig } from '../config.js';
-import { childEnv } from '../config.js';
-import { OrderbusError, errorMessage } from '../errors.js';
-import { connectAdmin, createTopicsAndWait } from '../adapters/kafka.js';
-import { createPool, type Pool } from '../adapters/postgres.js';
-import { connectRabbit } from '../adapters/rabbitmq.js';
-import { migrate, quoteIdent } from '../db/migrate.js';
-import { startProviders, withProviderUrls, type Provider, type ProviderName } from '../providers/index.js';
-import { projectRoot, stackDir } from '../stack/paths.js';
-import { dlqName, retryQueueName, topologyNames, topologyOptions, WORK_QUEUES } from '../tasks/topology.js';
+import type { OrderbusConfig } from '../../config.js';
+import { childEnv } from '../../config.js';
+import { OrderbusError, errorMessage } from '../../errors.js';
+import { connectAdmin, createTopicsAndWait } from '../../adapters/kafka.js';
+import { createPool, type Pool } from '../../adapters/postgres.js';
+import { connectRabbit } from '../../adapters/rabbitmq.js';
+import { migrate, quoteIdent } from '../../db/migrate.js';
+import { startProviders, withProviderUrls, type Provider, type ProviderName } from '../../providers/index.js';
+import { projectRoot, dataDir } from '../../paths.js';
+import {
+  dlqName,
+  retryQueueName,
+  topologyNames,
+  topologyOptions,
+  WORK_QUEUES,
+} from '../../tasks/topology.js';
 
 /**
  * The pipeline a drill runs against: every service as its own `orderbus run --service …` process
@@ -96,7 +102,7 @@ export function configEnv(c: OrderbusConfig): Record<string, string> {
     ORDERBUS_SHIPPING_URL: c.providers.shippingUrl,
     ORDERBUS_EMAIL_URL: c.providers.emailUrl,
     ORDERBUS_WEBHOOK_URL: c.providers.webhookUrl,
-    ORDERBUS_STACK_DIR: stackDir(c),
+    ORDERBUS_STACK_DIR: dataDir(c),
     ORDERBUS_EMAIL_RATE: String(c.workers.emailRatePerSecond),
     ORDERBUS_RETRY_DELAYS_MS: c.workers.retryDelaysMs.join(','),
     ORDERBUS_MAX_ATTEMPTS: String(c.workers.maxAttempts),

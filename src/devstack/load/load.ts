@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { postJson } from '../http/json-client.js';
+import { postJson } from '../../http/json-client.js';
 
 /**
  * The order generator: places realistic orders through the real checkout API at a steady rate

@@ -1,6 +1,6 @@
-import type { OrderbusConfig } from '../config.js';
-import { createPool, postgresUnreachable } from '../adapters/postgres.js';
-import { migrate, quoteIdent } from '../db/migrate.js';
+import type { OrderbusConfig } from '../../config.js';
+import { createPool, postgresUnreachable } from '../../adapters/postgres.js';
+import { migrate, quoteIdent } from '../../db/migrate.js';
 
 export interface PostgresSetupResult {
   databaseCreated: boolean;

@@ -1,7 +1,7 @@
-import { errorMessage } from '../errors.js';
-import type { OpsContext } from '../ops/context.js';
-import { lagSnapshot, LagMonitor } from '../ops/lag.js';
-import { listQueues } from '../ops/queues.js';
+import { errorMessage } from '../../errors.js';
+import type { OpsContext } from '../../ops/context.js';
+import { lagSnapshot, LagMonitor } from '../../ops/lag.js';
+import { listQueues } from '../../ops/queues.js';
 import type { DrillPipeline } from './pipeline.js';
 
 /**

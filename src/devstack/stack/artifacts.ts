@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode, OrderbusError, errorMessage } from '../errors.js';
-import { cacheDir } from './paths.js';
+import { ExitCode, OrderbusError, errorMessage } from '../../errors.js';
+import { cacheDir } from '../../paths.js';
 import { commandExists, execFileAsync } from './processes.js';
 
 /**

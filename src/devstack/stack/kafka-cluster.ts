@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OrderbusConfig } from '../config.js';
-import { OrderbusError } from '../errors.js';
-import { kafkaClient } from '../adapters/kafka.js';
-import { execFileAsync, portOpen, portOwner, processAlive, spawnDetached, waitFor } from './processes.js';
+import type { OrderbusConfig } from '../../config.js';
+import { OrderbusError } from '../../errors.js';
+import { describeCluster, type ClusterHealth } from '../../adapters/kafka.js';
+import { portOpen } from '../../net.js';
+import { execFileAsync, portOwner, processAlive, spawnDetached, waitFor } from './processes.js';
 import type { KafkaNodeState } from './state.js';
 
 export interface KafkaNodeSpec {
@@ -16,7 +17,7 @@ export interface KafkaNodeSpec {
 export const KAFKA_MAIN_CLASS = 'kafka.Kafka';
 
 /** Node 1 on 9092/9093, node 2 on 9094/9095, node 3 on 9096/9097 (other bases for private test clusters). */
-export function kafkaNodeSpecs(stackDir: string, brokers: number, basePort = 9092): KafkaNodeSpec[] {
+export function kafkaNodeSpecs(dataDir: string, brokers: number, basePort = 9092): KafkaNodeSpec[] {
   return Array.from({ length: brokers }, (_, i) => {
     const nodeId = i + 1;
     const port = basePort + 2 * i;
@@ -24,13 +25,13 @@ export function kafkaNodeSpecs(stackDir: string, brokers: number, basePort = 909
       nodeId,
       port,
       controllerPort: port + 1,
-      dir: join(clusterDir(stackDir, brokers), `node-${nodeId}`),
+      dir: join(clusterDir(dataDir, brokers), `node-${nodeId}`),
     };
   });
 }
 
-export function clusterDir(stackDir: string, brokers: number): string {
-  return join(stackDir, `kafka-${brokers}node`);
+export function clusterDir(dataDir: string, brokers: number): string {
+  return join(dataDir, `kafka-${brokers}node`);
 }
 
 export function bootstrapBrokers(brokers: number, basePort = 9092): string[] {
@@ -90,13 +91,13 @@ function java(libs: string, heapMb: number, extra: string[]): string[] {
 
 /** Formats storage once per node (idempotent: a formatted node keeps its data). */
 export async function prepareCluster(
-  stackDir: string,
+  dataDir: string,
   brokers: number,
   libs: string,
   basePort = 9092,
 ): Promise<{ specs: KafkaNodeSpec[]; clusterId: string }> {
-  const specs = kafkaNodeSpecs(stackDir, brokers, basePort);
-  const cdir = clusterDir(stackDir, brokers);
+  const specs = kafkaNodeSpecs(dataDir, brokers, basePort);
+  const cdir = clusterDir(dataDir, brokers);
   mkdirSync(cdir, { recursive: true });
   const idFile = join(cdir, 'cluster-id');
   let clusterId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '';
@@ -176,34 +177,6 @@ export async function startKafkaNode(
     configFile,
     logFile,
   };
-}
-
-export interface ClusterHealth {
-  brokers: { nodeId: number; host: string; port: number }[];
-  controller: number | null;
-  clusterId: string;
-}
-
-export async function describeCluster(config: OrderbusConfig, brokers: string[]): Promise<ClusterHealth> {
-  const kafka = kafkaClient(
-    { ...config, kafka: { ...config.kafka, brokers, connectionTimeoutMs: 1500, requestTimeoutMs: 3000 } },
-    'orderbus-stack',
-    {
-      retry: { retries: 0 },
-    },
-  );
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    const d = await admin.describeCluster();
-    return {
-      brokers: d.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
-      controller: d.controller,
-      clusterId: d.clusterId,
-    };
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
 }
 
 /** Waits until every node is registered with the cluster. */

@@ -1,7 +1,7 @@
-import type { OrderbusConfig } from '../config.js';
-import { OrderbusError } from '../errors.js';
-import { connectRabbit, managementApi } from '../adapters/rabbitmq.js';
-import { declareTaskTopology } from '../tasks/topology.js';
+import type { OrderbusConfig } from '../../config.js';
+import { OrderbusError } from '../../errors.js';
+import { connectRabbit, managementApi } from '../../adapters/rabbitmq.js';
+import { declareTaskTopology } from '../../tasks/topology.js';
 import { commandExists, execFileAsync, waitFor } from './processes.js';
 
 export const RABBIT_PLUGINS = ['rabbitmq_management', 'rabbitmq_shovel', 'rabbitmq_shovel_management'];

@@ -1,13 +1,13 @@
-import type { OrderbusConfig } from '../config.js';
-import { closeMatches, ExitCode, OrderbusError } from '../errors.js';
-import { EventCodec } from '../events/codec.js';
-import { nextEvent } from '../events/codec.js';
-import type { OpsContext } from '../ops/context.js';
-import { redriveDlq } from '../ops/dlq.js';
-import type { ProviderName } from '../providers/index.js';
+import type { OrderbusConfig } from '../../config.js';
+import { closeMatches, ExitCode, OrderbusError } from '../../errors.js';
+import { EventCodec } from '../../events/codec.js';
+import { nextEvent } from '../../events/codec.js';
+import type { OpsContext } from '../../ops/context.js';
+import { redriveDlq } from '../../ops/dlq.js';
+import type { ProviderName } from '../../providers/index.js';
 import { readState } from '../stack/state.js';
-import { stackDir } from '../stack/paths.js';
-import { dlqName, topologyNames, topologyOptions } from '../tasks/topology.js';
+import { dataDir } from '../../paths.js';
+import { dlqName, topologyNames, topologyOptions } from '../../tasks/topology.js';
 import type { Verification } from './invariants.js';
 import type { DrillPipeline } from './pipeline.js';
 import { invariant, type Invariant } from './report.js';
@@ -81,7 +81,7 @@ async function redriveTasks(
 }
 
 function requireLocalStack(config: OrderbusConfig, what: string): void {
-  if (!readState(stackDir(config)))
+  if (!readState(dataDir(config)))
     throw new OrderbusError('STACK_NOT_STARTED', `${what} needs a stack started by orderbus`, {
       hint: 'orderbus stack up',
     });
@@ -219,7 +219,7 @@ export const SCENARIOS: Scenario[] = [
     settleExtraMs: 30_000,
     inject: async (ctx) => {
       requireLocalStack(ctx.config, 'kafka-restart');
-      const state = readState(stackDir(ctx.config));
+      const state = readState(dataDir(ctx.config));
       // A compose stack has one Kafka service; signalKafkaNode turns the signal into docker compose.
       const nodes = state?.mode === 'compose' ? [1] : (state?.kafka ?? []).map((n) => n.nodeId);
       killed.set(ctx, nodes);

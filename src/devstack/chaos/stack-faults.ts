@@ -1,12 +1,13 @@
 import { dirname } from 'node:path';
-import type { OrderbusConfig } from '../config.js';
-import { OrderbusError } from '../errors.js';
-import { connectRabbit } from '../adapters/rabbitmq.js';
+import type { OrderbusConfig } from '../../config.js';
+import { OrderbusError } from '../../errors.js';
+import { connectRabbit } from '../../adapters/rabbitmq.js';
 import { ensureKafkaJars } from '../stack/artifacts.js';
 import { composeService } from '../stack/compose.js';
 import { kafkaNodeSpecs, startKafkaNode, waitForCluster } from '../stack/kafka-cluster.js';
-import { stackDir } from '../stack/paths.js';
-import { execFileAsync, portOpen, processAlive, waitFor } from '../stack/processes.js';
+import { dataDir } from '../../paths.js';
+import { portOpen } from '../../net.js';
+import { execFileAsync, processAlive, waitFor } from '../stack/processes.js';
 import { readState, writeState, type StackState } from '../stack/state.js';
 
 /**
@@ -14,7 +15,7 @@ import { readState, writeState, type StackState } from '../stack/state.js';
  * `docker compose kill|stop|pause|unpause` (compose). Faults target loopback only.
  */
 function requireState(config: OrderbusConfig): StackState {
-  const state = readState(stackDir(config));
+  const state = readState(dataDir(config));
   if (!state) {
     throw new OrderbusError('STACK_NOT_STARTED', 'no stack started by orderbus was found', {
       hint: 'orderbus stack up',
@@ -65,7 +66,7 @@ export async function restartKafkaNode(
     await composeService('start', 'kafka');
     return;
   }
-  const dir = stackDir(config);
+  const dir = dataDir(config);
   const current = state.kafka.find((n) => n.nodeId === nodeId);
   // The spec comes from what the node was started with, so a cluster on other ports restarts too.
   const spec = current
@@ -95,14 +96,14 @@ export async function restartKafkaNode(
 
 /** Stops the RabbitMQ application (connections drop; durable queues and persistent messages stay). */
 export async function stopRabbitmq(config: OrderbusConfig): Promise<void> {
-  const state = readState(stackDir(config));
+  const state = readState(dataDir(config));
   if (state?.mode === 'compose') await composeService('stop', 'rabbitmq');
   else await execFileAsync('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
 }
 
 /** Starts the RabbitMQ application again and waits until it takes connections. */
 export async function startRabbitmq(config: OrderbusConfig): Promise<void> {
-  const state = readState(stackDir(config));
+  const state = readState(dataDir(config));
   if (state?.mode === 'compose') await composeService('start', 'rabbitmq');
   else await execFileAsync('rabbitmqctl', ['start_app'], { timeout: 120_000 });
   await waitFor(

@@ -1,6 +1,6 @@
 import type { Admin } from 'kafkajs';
-import type { OrderbusConfig } from '../config.js';
-import { createTopicsAndWait } from '../adapters/kafka.js';
+import type { OrderbusConfig } from '../../config.js';
+import { createTopicsAndWait } from '../../adapters/kafka.js';
 
 export interface TopicSpec {
   topic: string;

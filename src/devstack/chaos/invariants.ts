@@ -1,10 +1,10 @@
 import { percentileOf } from '../load/load.js';
-import type { OpsContext } from '../ops/context.js';
-import { showDlq, type DlqMessage } from '../ops/dlq.js';
-import type { TraceResult } from '../ops/trace.js';
-import type { LedgerEntry } from '../providers/index.js';
-import { KafkaDlqHeaders } from '../events/types.js';
-import { dlqName, topologyNames, topologyOptions } from '../tasks/topology.js';
+import type { OpsContext } from '../../ops/context.js';
+import { showDlq, type DlqMessage } from '../../ops/dlq.js';
+import type { TraceResult } from '../../ops/trace.js';
+import type { LedgerEntry } from '../../providers/index.js';
+import { KafkaDlqHeaders } from '../../events/types.js';
+import { dlqName, topologyNames, topologyOptions } from '../../tasks/topology.js';
 import type { DrillPipeline } from './pipeline.js';
 import type { Duplicates, OrderAccount, TaskAccount } from './report.js';
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What `stack up` started, so `down` stops only that. Written atomically. */
@@ -40,4 +40,23 @@ export function writeState(dir: string, state: StackState): void {
   const tmp = `${stateFile(dir)}.tmp`;
   writeFileSync(tmp, JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2));
   renameSync(tmp, stateFile(dir));
+  writeLocalStackConfig(dir, state);
+}
+
+/**
+ * The config layer other commands read (src/config.ts): a multi-broker local stack's bootstrap
+ * list and replication factor. Removed when the stack has no such values.
+ */
+function writeLocalStackConfig(dir: string, state: StackState): void {
+  const file = join(dir, 'local-stack.config.json');
+  const layer: { kafka?: { brokers: string[] }; topics?: { replicationFactor: number } } = {};
+  if (state.mode === 'local' && state.kafka.length > 1)
+    layer.kafka = { brokers: state.kafka.map((n) => `127.0.0.1:${n.port}`) };
+  if (state.brokers >= 3) layer.topics = { replicationFactor: 3 };
+  if (!layer.kafka && !layer.topics) {
+    rmSync(file, { force: true });
+    return;
+  }
+  writeFileSync(`${file}.tmp`, JSON.stringify(layer, null, 2));
+  renameSync(`${file}.tmp`, file);
 }

@@ -1,0 +1,101 @@
+import type { OrderbusConfig } from '../config.js';
+import { errorMessage } from '../errors.js';
+import { describeCluster } from '../adapters/kafka.js';
+import { createPool } from '../adapters/postgres.js';
+import { managementApi } from '../adapters/rabbitmq.js';
+import { registryHealthy } from '../adapters/registry.js';
+import { portOpen } from '../net.js';
+
+/**
+ * The health of each component as the component itself answers it: Kafka's DescribeCluster,
+ * RabbitMQ's management API, a PostgreSQL query, the registry's readiness. Nothing here knows
+ * how (or whether) the component was started; the dev stack adds its own process view on top.
+ */
+export interface ComponentStatus {
+  name: 'kafka' | 'rabbitmq' | 'postgres' | 'registry';
+  status: 'up' | 'down' | 'degraded';
+  address: string;
+  version?: string;
+  pid?: number | undefined;
+  detail?: string;
+  controller?: number | null;
+  brokers?: { nodeId: number; address: string; pid?: number | undefined; status: 'up' | 'down' }[];
+}
+
+export async function componentHealth(config: OrderbusConfig): Promise<ComponentStatus[]> {
+  return Promise.all([
+    kafkaHealth(config),
+    rabbitHealth(config),
+    postgresHealth(config),
+    registryHealth(config),
+  ]);
+}
+
+export async function kafkaHealth(config: OrderbusConfig): Promise<ComponentStatus> {
+  const base: ComponentStatus = {
+    name: 'kafka',
+    status: 'down',
+    address: config.kafka.brokers.join(','),
+    version: config.stack.kafkaVersion,
+  };
+  try {
+    const h = await describeCluster(config, config.kafka.brokers);
+    return {
+      ...base,
+      status: 'up',
+      controller: h.controller,
+      brokers: h.brokers.map((b) => ({
+        nodeId: b.nodeId,
+        address: `${b.host}:${b.port}`,
+        status: 'up' as const,
+      })),
+      detail: `cluster ${h.clusterId}`,
+    };
+  } catch (e) {
+    return { ...base, detail: errorMessage(e) };
+  }
+}
+
+async function rabbitHealth(config: OrderbusConfig): Promise<ComponentStatus> {
+  const u = new URL(config.rabbitmq.url);
+  const base: ComponentStatus = { name: 'rabbitmq', status: 'down', address: u.host };
+  try {
+    const o = await managementApi<{ rabbitmq_version: string; node: string }>(config, '/overview');
+    return { ...base, status: 'up', version: o.rabbitmq_version, detail: o.node };
+  } catch (e) {
+    const amqpUp = await portOpen(Number(u.port || 5672), u.hostname, 500);
+    return { ...base, status: amqpUp ? 'degraded' : 'down', detail: errorMessage(e) };
+  }
+}
+
+async function postgresHealth(config: OrderbusConfig): Promise<ComponentStatus> {
+  const u = new URL(config.database.url);
+  const base: ComponentStatus = { name: 'postgres', status: 'down', address: `${u.host}${u.pathname}` };
+  const pool = createPool(config, { max: 1, connectionTimeoutMillis: 2000 });
+  try {
+    const v = await pool.query<{ server_version: string; pid: number }>(
+      'SELECT current_setting($1) AS server_version, pg_backend_pid() AS pid',
+      ['server_version'],
+    );
+    const m = await pool
+      .query<{ version: number }>('SELECT max(version) AS version FROM schema_migrations')
+      .catch(() => ({ rows: [] }));
+    return {
+      ...base,
+      status: 'up',
+      version: v.rows[0]?.server_version ?? '',
+      detail: `schema version ${m.rows[0]?.version ?? 'none'}`,
+    };
+  } catch (e) {
+    return { ...base, detail: errorMessage(e) };
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+async function registryHealth(config: OrderbusConfig): Promise<ComponentStatus> {
+  const base: ComponentStatus = { name: 'registry', status: 'down', address: config.registry.url };
+  const h = await registryHealthy(config);
+  if (!h) return { ...base, detail: `nothing healthy at ${new URL(config.registry.url).host}` };
+  return { ...base, status: 'up', version: h.version ?? config.stack.registryVersion };
+}
