@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from '../commands/index.js';
-import { ExitCode, OrderbusError, isOrderbusError } from '../src/errors.js';
+import { ExitCode, OrderbusError, formatError, isOrderbusError } from '../src/errors.js';
 
 /**
  * The only place that wires everything together and prints fatal errors. Commands throw; this
@@ -48,8 +48,7 @@ export function reportError(e: unknown, verbose: boolean): number {
         hint: 'rerun with --verbose and report the stack trace',
         cause: e,
       });
-  process.stderr.write(`error[${err.code}]: ${err.message}\n`);
-  if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+  process.stderr.write(`${formatError(err)}\n`);
   if (verbose) {
     process.stderr.write(
       `${(err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? ''}\n`,

@@ -74,6 +74,27 @@ export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+export interface FormatErrorOptions {
+  /** Add the `  hint: …` line (default true); the console shows the hint on its own line. */
+  hint?: boolean;
+  /** The code shown for an error that has none; without it such an error reads `error: message`. */
+  fallbackCode?: string;
+}
+
+/**
+ * How operators see an error: `error[CODE]: message`, then `  hint: …` on the next line when
+ * there is a hint. No trailing newline. Anything thrown is accepted: a driver error with a string
+ * `code` (ECONNREFUSED) shows that code.
+ */
+export function formatError(e: unknown, options: FormatErrorOptions = {}): string {
+  const err = (typeof e === 'object' && e !== null ? e : {}) as { code?: unknown; hint?: unknown };
+  const code = typeof err.code === 'string' && err.code !== '' ? err.code : options.fallbackCode;
+  const message = errorMessage(e);
+  const head = code === undefined ? `error: ${message}` : `error[${code}]: ${message}`;
+  const hint = typeof err.hint === 'string' && err.hint !== '' ? err.hint : undefined;
+  return options.hint !== false && hint !== undefined ? `${head}\n  hint: ${hint}` : head;
+}
+
 /** Levenshtein-ranked close matches, for "unknown X; did you mean …" errors. */
 export function closeMatches(name: string, candidates: readonly string[], max = 3): string[] {
   const scored = candidates

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ExitCode, OrderbusError, closeMatches, unknownNameError, wrapError } from '../../src/errors.js';
+import {
+  ExitCode,
+  OrderbusError,
+  closeMatches,
+  formatError,
+  unknownNameError,
+  wrapError,
+} from '../../src/errors.js';
 
 describe('errors', () => {
   it('keeps code, hint, exit code and cause', () => {
@@ -25,5 +32,25 @@ describe('errors', () => {
     expect(e.message).toBe("unknown group 'loyalt'; did you mean 'loyalty'?");
     expect(e.code).toBe('UNKNOWN_GROUP');
     expect(e.hint).toBe('orderbus lag');
+  });
+});
+
+describe('formatError', () => {
+  it('prints the code, the message and the hint on its own line', () => {
+    const e = new OrderbusError('GROUP_ACTIVE', 'group payment has 2 members', { hint: 'orderbus lag' });
+    expect(formatError(e)).toBe('error[GROUP_ACTIVE]: group payment has 2 members\n  hint: orderbus lag');
+    expect(formatError(e, { hint: false })).toBe('error[GROUP_ACTIVE]: group payment has 2 members');
+  });
+
+  it('leaves out the hint line when there is no hint', () => {
+    expect(formatError(new OrderbusError('X', 'boom'))).toBe('error[X]: boom');
+  });
+
+  it('formats anything thrown: a driver code, a fallback code or none', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(formatError(refused)).toBe('error[ECONNREFUSED]: connect ECONNREFUSED');
+    expect(formatError(new Error('boom'))).toBe('error: boom');
+    expect(formatError(new Error('boom'), { fallbackCode: 'ERROR' })).toBe('error[ERROR]: boom');
+    expect(formatError('plain string')).toBe('error: plain string');
   });
 });
