@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { OrderbusConfig } from '../../config.js';
+import { childEnv, type OrderbusConfig } from '../../config.js';
 import { OrderbusError } from '../../errors.js';
 import { registryHealthy } from '../../adapters/registry.js';
+import { registryDatabaseName } from './postgres-setup.js';
 import { portOpen } from '../../net.js';
 import { portOwner, processAlive, spawnDetached, waitFor } from './processes.js';
 
@@ -13,7 +14,7 @@ export function registryPort(config: OrderbusConfig): number {
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 }
 
-/** Starts Apicurio Registry (in-memory storage) unless ours is running. */
+/** Starts Apicurio Registry (SQL storage on the stack's PostgreSQL) unless ours is running. */
 export async function startRegistry(
   config: OrderbusConfig,
   jar: string,
@@ -44,11 +45,13 @@ export async function startRegistry(
       `-Dquarkus.http.port=${port}`,
       '-Dquarkus.http.host=127.0.0.1',
       '-Dquarkus.log.level=WARN',
+      ...sqlStorageOptions(config),
       '-jar',
       jar,
     ],
     logFile,
     dirname(jar),
+    childEnv({ APICURIO_DATASOURCE_PASSWORD: decodeURIComponent(new URL(config.database.url).password) }),
   );
   return { pid, port, logFile };
 }
@@ -80,4 +83,24 @@ export async function waitForRegistry(
         ),
     },
   );
+}
+
+/**
+ * Apicurio's SQL storage on the stack's PostgreSQL (property names from the app's own
+ * application.properties): schemas and their ids outlive the registry process. The password goes
+ * through the environment (Quarkus maps APICURIO_DATASOURCE_PASSWORD), not the command line.
+ */
+export function sqlStorageOptions(config: OrderbusConfig): string[] {
+  const u = new URL(config.database.url);
+  const jdbc = `jdbc:postgresql://${u.hostname}:${u.port || '5432'}/${registryDatabaseName(config)}`;
+  return [
+    '-Dapicurio.storage.kind=sql',
+    '-Dapicurio.storage.sql.kind=postgresql',
+    `-Dapicurio.datasource.url=${jdbc}`,
+    `-Dapicurio.datasource.username=${decodeURIComponent(u.username) || 'postgres'}`,
+    // A small pool: the registry shares the server with the pipeline (max_connections).
+    '-Dapicurio.datasource.jdbc.initial-size=2',
+    '-Dapicurio.datasource.jdbc.min-size=2',
+    '-Dapicurio.datasource.jdbc.max-size=10',
+  ];
 }

@@ -11,7 +11,7 @@ import {
   waitForCluster,
 } from './kafka-cluster.js';
 import { dataDir } from '../../paths.js';
-import { setupPostgres } from './postgres-setup.js';
+import { dropDatabase, ensureDatabase, registryDatabaseName, setupPostgres } from './postgres-setup.js';
 import { portOpen } from '../../net.js';
 import { componentHealth, type ComponentStatus } from '../../ops/health.js';
 import { processAlive, stopProcess } from './processes.js';
@@ -107,6 +107,8 @@ export async function stackUp(config: OrderbusConfig, options: StackUpOptions = 
     writeState(dir, state);
   }
   const jar = await ensureRegistry(config.stack.registryVersion, log);
+  if ((await ensureDatabase(config, registryDatabaseName(config))).created)
+    changed.push('registry database created');
   const registry = await startRegistry(config, jar, dir, previous?.registry);
   if (registry !== previous?.registry) changed.push(`schema registry (pid ${registry.pid})`);
   state.registry = registry;
@@ -199,6 +201,7 @@ export async function stackDown(
     rmSync(`${dir}/registry`, { recursive: true, force: true });
     rmSync(`${dir}/stack.json`, { force: true });
     rmSync(`${dir}/local-stack.config.json`, { force: true });
+    await dropDatabase(config, registryDatabaseName(config));
   }
   return { stopped, purged: options.purge ?? false };
 }
