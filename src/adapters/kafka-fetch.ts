@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
+import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
 import { SharedClient } from './kafka.js';
 
 /**
@@ -164,6 +165,9 @@ export class RawKafka {
   }
 }
 
+/** A fetch that failed on the broker's side: 3 attempts, 300 then 600 ms apart, each with a fresh client. */
+export const FETCH_RETRY: RetryPolicy = { initialMs: 300, maxMs: 600, maxAttempts: 3 };
+
 export class KafkaLogReader {
   private readonly raw: RawKafka;
 
@@ -256,17 +260,20 @@ export class KafkaLogReader {
    */
   private async fetchMany(probes: OffsetProbe[], maxBytes: number): Promise<Map<string, KafkaRecord[]>> {
     const topics = [...new Set(probes.map((p) => p.topic))];
-    for (let attempt = 1; ; attempt++) {
-      const cluster = await this.raw.connect(topics);
-      try {
-        return await this.fetchOnce(cluster, probes, maxBytes);
-      } catch (e) {
-        if (attempt >= 3 || (e as { retriable?: boolean }).retriable !== true) throw e;
-        await new Promise((r) => setTimeout(r, 300 * attempt));
+    let connected = false;
+    return retry(
+      async (attempt) => {
         // A fresh client: current metadata, and only the topics still wanted.
-        await this.close();
-      }
-    }
+        if (attempt > 1) await this.close();
+        connected = false;
+        const cluster = await this.raw.connect(topics);
+        connected = true;
+        return this.fetchOnce(cluster, probes, maxBytes);
+      },
+      FETCH_RETRY,
+      // A client that cannot connect has retried already (the caller's kafkajs settings).
+      { retriable: (e) => connected && retriableFlag(e) === true },
+    );
   }
 
   private async fetchOnce(

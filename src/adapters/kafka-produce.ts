@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
+import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
 import { RawKafka, type RawBroker, type RawCluster } from './kafka-fetch.js';
 
 /**
@@ -256,6 +257,12 @@ const DUPLICATE_SEQUENCE = 46;
 const SEQUENCE_WRAP = 2 ** 31;
 
 /**
+ * A batch's sends: 6 attempts, 200 ms doubling to 1 s between them (3.4 s of pauses in all), time
+ * for a leader election after a broker died. One process sends: no jitter needed.
+ */
+export const PRODUCE_RETRY: RetryPolicy = { initialMs: 200, maxMs: 1000, maxAttempts: 6 };
+
+/**
  * Appends encoded batches to partition leaders. One send at a time per partition (the sequence
  * of the next batch depends on this one); different partitions may send concurrently. A
  * retriable failure (leader moved, not enough replicas, dropped connection, timeout) resends the
@@ -269,7 +276,7 @@ export class BatchProducer {
   constructor(
     kafka: Kafka,
     private readonly timeoutMs = 30_000,
-    private readonly attempts = 6,
+    private readonly policy: RetryPolicy = PRODUCE_RETRY,
   ) {
     this.raw = new RawKafka(kafka);
   }
@@ -293,8 +300,13 @@ export class BatchProducer {
     const key = `${topic}/${partition}`;
     const sequence = this.sequences.get(key) ?? 0;
     let batch: Buffer | undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await retry(
+      async (attempt) => {
+        // A retry asks for the partition's leader again (it may have moved since).
+        if (attempt > 1) {
+          const fresh = await this.raw.connect([topic]).catch(() => undefined);
+          await fresh?.refreshMetadata().catch(() => undefined);
+        }
         const cluster = await this.raw.connect([topic]);
         const id = await this.producerIdentity(cluster, topic);
         batch ??= encodeRecordBatch(records, { ...id, baseSequence: sequence });
@@ -311,14 +323,11 @@ export class BatchProducer {
           });
         if (code !== 0 && code !== DUPLICATE_SEQUENCE) throw kafkaErrors.createErrorFromCode(code);
         this.sequences.set(key, (sequence + records.length) % SEQUENCE_WRAP);
-        return;
-      } catch (e) {
-        if (attempt >= this.attempts || (e as { retriable?: boolean }).retriable !== true) throw e;
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-        const cluster = await this.raw.connect([topic]).catch(() => undefined);
-        await cluster?.refreshMetadata().catch(() => undefined);
-      }
-    }
+      },
+      this.policy,
+      // Only what says it is retriable (kafkajs' protocol and connection errors, ours above).
+      { retriable: (e) => retriableFlag(e) === true },
+    );
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createTopicsAndWait } from '../adapters/kafka.js';
+import { causeChain, retry, type RetryPolicy } from '../retry.js';
 import type { OpsContext } from './context.js';
 
 async function auditTopicExists(ctx: OpsContext, create: boolean): Promise<boolean> {
@@ -21,6 +22,24 @@ async function auditTopicExists(ctx: OpsContext, create: boolean): Promise<boole
   });
   return true;
 }
+
+/** A send to a just-created audit topic: every 500 ms, 20 attempts (about 10 s). */
+export const AUDIT_SEND_RETRY: RetryPolicy = { initialMs: 500, maxMs: 500, multiplier: 1, maxAttempts: 20 };
+
+/**
+ * kafkajs error types that mean a new topic's metadata has not reached every broker yet (what the
+ * send above waits out). kafkajs' own retries end in an error that wraps the last of them.
+ */
+const METADATA_NOT_PROPAGATED = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+]);
+
+const metadataNotPropagated = (e: unknown): boolean =>
+  causeChain(e).some((c) => METADATA_NOT_PROPAGATED.has(String((c as { type?: unknown }).type)));
 
 /**
  * The audit trail: every changing command (and every chaos drill) appends one record to the
@@ -63,21 +82,18 @@ export async function appendAudit(
   const producer = await ctx.producer();
   // A just-created audit topic can take a moment to reach every broker's metadata: retry
   // "does not host this topic-partition" for a few seconds rather than lose the record.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await producer.send({
+  await retry(
+    () =>
+      producer.send({
         topic: ctx.config.topics.audit,
         acks: -1,
         messages: [
           { key: record.command, value: JSON.stringify(record), headers: { 'audit-id': record.id } },
         ],
-      });
-      break;
-    } catch (e) {
-      if (attempt >= 20 || !/does not host|UNKNOWN_TOPIC|not the leader|leader/i.test(String(e))) throw e;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+      }),
+    AUDIT_SEND_RETRY,
+    { retriable: metadataNotPropagated },
+  );
   return record;
 }
 

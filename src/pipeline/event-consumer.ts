@@ -3,6 +3,7 @@ import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } 
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, EventDecodeError } from '../events/codec.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
+import { retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { isTransientDbError } from './outbox.js';
 
@@ -51,8 +52,8 @@ export interface EventConsumerOptions {
   unsafeCommitBeforeHandle?: boolean;
   /** Attempts for non-transient failures before the DLQ. */
   attempts?: number;
-  backoffMs?: number;
-  maxBackoffMs?: number;
+  /** Pauses between attempts; default `CONSUMER_RETRY`. */
+  backoff?: BackoffPolicy;
   partitionsConsumedConcurrently?: number;
   /** Errors for which retrying until it works is right (a provider outage). */
   isTransient?: (e: unknown) => boolean;
@@ -61,6 +62,12 @@ export interface EventConsumerOptions {
 
 /** How long after a crash kafkajs will not recover from the consumer is started again. */
 export const RESTART_AFTER_MS = 5000;
+
+/**
+ * Pauses between a handler's attempts: 200 ms doubling to 5 s, so a provider outage is retried
+ * every 5 s; ±20 % so the partitions of a process do not all retry at the same instant.
+ */
+export const CONSUMER_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 5000, jitter: 0.2 };
 
 export class EventConsumer implements Service {
   readonly name: string;
@@ -270,28 +277,18 @@ export class EventConsumer implements Service {
     fn: () => Promise<void> | undefined,
   ): Promise<void> {
     const firstFailure = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
+    let attempts = 0;
+    try {
+      await this.retrying(meta.heartbeat, { orderId: event.orderId }, async (attempt) => {
+        attempts = attempt;
         await fn();
-        this.handled++;
-        return;
-      } catch (e) {
-        const transient = this.isTransient(e);
-        if (this.stopping) throw e; // leave it uncommitted; it is redelivered after restart
-        if (!transient && attempt >= this.attempts) {
-          const cls = (e as { errorClass?: string }).errorClass ?? (e instanceof Error ? e.name : 'Error');
-          return this.deadLetter(
-            meta,
-            message,
-            cls,
-            e instanceof Error ? e.message : String(e),
-            attempt,
-            firstFailure,
-          );
-        }
-        this.logRetry(attempt, transient, e, { orderId: event.orderId });
-        await this.backoff(attempt, meta.heartbeat);
-      }
+      });
+      this.handled++;
+    } catch (e) {
+      if (this.stopping) throw e; // leave it uncommitted; it is redelivered after restart
+      const cls = (e as { errorClass?: string }).errorClass ?? (e instanceof Error ? e.name : 'Error');
+      const text = e instanceof Error ? e.message : String(e);
+      await this.deadLetter(meta, message, cls, text, attempts, firstFailure);
     }
   }
 
@@ -310,18 +307,14 @@ export class EventConsumer implements Service {
   ): Promise<void> {
     const handleBatch = this.options.handleBatch;
     if (!handleBatch) return;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await handleBatch(events, heartbeat);
-        this.handled += events.length;
-        return;
-      } catch (e) {
-        const transient = this.isTransient(e);
-        if (this.stopping) throw e;
-        if (!transient && attempt >= this.attempts) break;
-        this.logRetry(attempt, transient, e, { partition, events: events.length });
-        await this.backoff(attempt, heartbeat);
-      }
+    try {
+      await this.retrying(heartbeat, { partition, events: events.length }, () =>
+        handleBatch(events, heartbeat),
+      );
+      this.handled += events.length;
+      return;
+    } catch (e) {
+      if (this.stopping) throw e;
     }
     for (const event of events) {
       const message = sources.get(event);
@@ -331,30 +324,41 @@ export class EventConsumer implements Service {
     }
   }
 
-  private get attempts(): number {
-    return this.options.attempts ?? 3;
+  /**
+   * Runs `fn` until it works, a non-transient failure has used up `attempts`, or the consumer
+   * stops (then the last error is thrown). The group hears a heartbeat before each retry.
+   */
+  private retrying(
+    heartbeat: () => Promise<void>,
+    at: Record<string, unknown>,
+    fn: (attempt: number) => Promise<void>,
+  ): Promise<void> {
+    const attempts = this.options.attempts ?? 3;
+    return retry(
+      async (attempt) => {
+        if (attempt > 1) await heartbeat().catch(() => undefined);
+        await fn(attempt);
+      },
+      this.options.backoff ?? CONSUMER_RETRY,
+      {
+        retriable: (e, attempt) => this.isTransient(e) || attempt < attempts,
+        stop: () => this.stopping,
+        onRetry: ({ attempt, error }) => {
+          if (attempt === 1 || attempt % 10 === 0)
+            this.ctx.log('consumer.retry', {
+              group: this.groupId,
+              ...at,
+              attempt,
+              transient: this.isTransient(error),
+              error: error instanceof Error ? error.message : String(error),
+            });
+        },
+      },
+    );
   }
 
   private isTransient(e: unknown): boolean {
     return isTransientDbError(e) || (this.options.isTransient?.(e) ?? false);
-  }
-
-  private logRetry(attempt: number, transient: boolean, e: unknown, at: Record<string, unknown>): void {
-    if (attempt === 1 || attempt % 10 === 0)
-      this.ctx.log('consumer.retry', {
-        group: this.groupId,
-        ...at,
-        attempt,
-        transient,
-        error: e instanceof Error ? e.message : String(e),
-      });
-  }
-
-  private async backoff(attempt: number, heartbeat: () => Promise<void>): Promise<void> {
-    const base = this.options.backoffMs ?? 200;
-    const max = this.options.maxBackoffMs ?? 5000;
-    await new Promise((r) => setTimeout(r, Math.min(max, base * 2 ** Math.min(attempt - 1, 10))));
-    await heartbeat().catch(() => undefined);
   }
 
   private async deadLetter(
@@ -404,57 +408,4 @@ export function header(headers: IHeaders | undefined, name: string): string | un
   if (v === undefined) return undefined;
   const one = Array.isArray(v) ? v[0] : v;
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
-}
-
-/** Caps how many calls run at once across every batch of a process (e.g. provider calls). */
-export class Limiter {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly max: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-    else this.running++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-}
-
-/**
- * Runs `fn` for every event: the events of one order one after another in their order, different
- * orders concurrently (each call through `limiter`). Order in Kafka is per key, not per partition,
- * so this keeps every guarantee a record-at-a-time consumer gave. Rejects with the first error once
- * the calls already started have settled; results are in the events' order.
- */
-export async function forEachOrder<T>(
-  events: EventEnvelope[],
-  limiter: Limiter,
-  fn: (event: EventEnvelope) => Promise<T>,
-): Promise<T[]> {
-  const byOrder = new Map<string, number[]>();
-  events.forEach((e, i) => byOrder.set(e.orderId, [...(byOrder.get(e.orderId) ?? []), i]));
-  const results: T[] = new Array<T>(events.length);
-  let failed = false;
-  const settled = await Promise.allSettled(
-    [...byOrder.values()].map(async (indexes) => {
-      for (const i of indexes) {
-        if (failed) return;
-        try {
-          results[i] = await limiter.run(() => fn(events[i] as EventEnvelope));
-        } catch (e) {
-          failed = true;
-          throw e;
-        }
-      }
-    }),
-  );
-  const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (error) throw error.reason;
-  return results;
 }

@@ -4,7 +4,8 @@ import { nextEvent } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import type { ServiceContext } from '../runtime/service.js';
-import { EventConsumer, forEachOrder, Limiter } from './event-consumer.js';
+import { EventConsumer } from './event-consumer.js';
+import { forEachOrder, Limiter } from './for-each-order.js';
 import { appendOutbox, claimInbox, distinctEvents, wakerFor } from './outbox.js';
 
 /**

@@ -2,6 +2,7 @@ import { inTransaction, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import { callProvider } from '../providers/client.js';
+import { backoffDelay, retriableFlag, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { EventConsumer } from './event-consumer.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -13,10 +14,16 @@ export interface ShippingOptions {
   /** Labels requested at once: a slow provider (8–12 s) needs many in flight. */
   concurrency?: number;
   maxAttempts?: number;
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
+  /** When a failed job is due again; default `LABEL_RETRY`. */
+  backoff?: BackoffPolicy;
   timeoutMs?: number;
 }
+
+/** A failed label job is due again after 1 s, doubling to 30 s (its attempts are counted in the row). */
+export const LABEL_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
+
+/** A job that met a database error (not the provider's fault) is due again this soon. */
+const DB_ERROR_RETRY_MS = 1000;
 
 /**
  * Shipping: on inventory.reserved, record a label job in the database (with the inbox row, in one
@@ -174,13 +181,13 @@ export class ShippingService implements Service {
       const db = isTransientDbError(e);
       const message = e instanceof Error ? e.message : String(e);
       this.ctx.log('shipping.job-error', { orderId: job.order_id, transient: db, error: message });
-      const backoff = Math.min(30_000, 1000 * 2 ** Math.max(0, job.attempts - 1));
+      const backoff = db ? DB_ERROR_RETRY_MS : this.backoff(job);
       await this.pool
         .query(
           `UPDATE shipments SET attempts = greatest(attempts - $3::int, 0), next_attempt_at = now() + ($4 || ' milliseconds')::interval,
              locked_until = NULL, last_error = $5, updated_at = now()
            WHERE order_id = $1 AND status = 'pending' AND locked_until = $2::timestamptz`,
-          [job.order_id, job.lease, db ? 1 : 0, String(db ? 1000 : backoff), message.slice(0, 500)],
+          [job.order_id, job.lease, db ? 1 : 0, String(backoff), message.slice(0, 500)],
         )
         .catch(() => undefined);
     }
@@ -198,7 +205,8 @@ export class ShippingService implements Service {
       );
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      const retriable = (e as { retriable?: boolean }).retriable !== false;
+      // Only an error that says so (a 4xx from the provider) is final.
+      const retriable = retriableFlag(e) !== false;
       if (!retriable || job.attempts >= (this.options.maxAttempts ?? 12)) {
         await this.finish(
           job,
@@ -213,10 +221,7 @@ export class ShippingService implements Service {
         this.failed++;
         return;
       }
-      const backoff = Math.min(
-        this.options.maxBackoffMs ?? 30_000,
-        (this.options.baseBackoffMs ?? 1000) * 2 ** (job.attempts - 1),
-      );
+      const backoff = this.backoff(job);
       await this.pool.query(
         `UPDATE shipments SET next_attempt_at = now() + ($2 || ' milliseconds')::interval, locked_until = NULL, last_error = $3, updated_at = now() WHERE order_id = $1`,
         [job.order_id, String(backoff), message.slice(0, 500)],
@@ -235,6 +240,11 @@ export class ShippingService implements Service {
       res.body.trackingNumber,
     );
     this.created++;
+  }
+
+  /** The pause before a failed job's next attempt, by the attempts it has had. */
+  private backoff(job: Job): number {
+    return backoffDelay(job.attempts, this.options.backoff ?? LABEL_RETRY);
   }
 
   /** Marks the job done and appends its event, in the next group statement (see writeFinishes). */

@@ -1,5 +1,6 @@
 import type { OrderbusConfig } from '../config.js';
 import { connectRabbit, type AmqpConnection, type ConfirmChannel } from '../adapters/rabbitmq.js';
+import { pause, retry, type BackoffPolicy } from '../retry.js';
 import { declareTaskTopology, topologyNames, topologyOptions, type TaskTopology } from './topology.js';
 
 export interface OutgoingMessage {
@@ -16,6 +17,23 @@ export interface OutgoingMessage {
  * declarations) before the connection is dropped and the batch published again.
  */
 export const CONFIRM_TIMEOUT_MS = 30_000;
+
+/**
+ * Pauses between attempts to publish a batch while RabbitMQ is away: 200 ms doubling to 5 s,
+ * without limit; ±20 % so the publishers of a restarted broker do not all come back at once.
+ */
+export const PUBLISH_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 5000, jitter: 0.2 };
+
+/** How often a batch looks again whether RabbitMQ has unblocked its connection. */
+const BLOCKED_POLL_MS = 500;
+
+/** publishAll after close(): the one failure that is not retried. */
+export class PublisherClosedError extends Error {
+  constructor() {
+    super('publisher closed');
+    this.name = 'PublisherClosedError';
+  }
+}
 
 /**
  * A confirm channel that survives RabbitMQ going away: `publishAll` resolves only when the broker
@@ -68,7 +86,7 @@ export class ConfirmedPublisher {
         return ch;
       };
       const ch = await within(declared(), this.confirmTimeoutMs, 'the task topology declared');
-      if (this.closed) throw new Error('publisher closed');
+      if (this.closed) throw new PublisherClosedError();
       // Registered only now: a close during the declarations above fails them instead.
       conn.on('close', () => this.drop(ch));
       ch.on('close', () => this.drop(ch));
@@ -108,37 +126,47 @@ export class ConfirmedPublisher {
   /** Publishes and waits for every confirm; retries (forever, with backoff) while RabbitMQ is away. */
   async publishAll(messages: OutgoingMessage[], onWait?: () => Promise<void>): Promise<void> {
     if (messages.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
-      if (this.closed) throw new Error('publisher closed');
-      let ch: ConfirmChannel | undefined;
-      try {
-        while (this.blocked && !this.closed) {
-          await onWait?.();
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        ch = await this.channel();
-        for (const m of messages) {
-          ch.publish(m.exchange, m.routingKey, m.content, {
-            persistent: true,
-            contentType: 'application/json',
-            messageId: m.messageId,
-            headers: m.headers,
-            ...(m.priority !== undefined ? { priority: m.priority } : {}),
+    await retry(() => this.publishOnce(messages, onWait), PUBLISH_RETRY, {
+      // Every other failure is RabbitMQ's (gone, restarting, silent): the batch waits it out.
+      retriable: (e) => !(e instanceof PublisherClosedError),
+      onRetry: async ({ attempt, error }) => {
+        if (attempt % 10 === 1)
+          this.log('rabbitmq.publish-retry', {
+            attempt: attempt - 1,
+            error: error instanceof Error ? error.message : String(error),
           });
-        }
-        // A connection that stopped answering without closing (a broker that hangs, a half-open
-        // socket) would otherwise hold the batch — and the caller's offsets — forever: after the
-        // timeout it is dropped and the batch published again; receivers deduplicate by id.
-        await within(ch.waitForConfirms(), this.confirmTimeoutMs, 'confirms from RabbitMQ');
-        return;
-      } catch (e) {
-        if (attempt === 0 || attempt % 10 === 0)
-          this.log('rabbitmq.publish-retry', { attempt, error: e instanceof Error ? e.message : String(e) });
-        // The connection this attempt used — not one a concurrent batch has opened since.
-        if (ch) this.drop(ch);
         await onWait?.();
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+      },
+    });
+  }
+
+  /** One attempt: waits while blocked, publishes, waits for the confirms; drops the connection it failed on. */
+  private async publishOnce(messages: OutgoingMessage[], onWait?: () => Promise<void>): Promise<void> {
+    if (this.closed) throw new PublisherClosedError();
+    let ch: ConfirmChannel | undefined;
+    try {
+      while (this.blocked && !this.closed) {
+        await onWait?.();
+        await pause(BLOCKED_POLL_MS);
       }
+      ch = await this.channel();
+      for (const m of messages) {
+        ch.publish(m.exchange, m.routingKey, m.content, {
+          persistent: true,
+          contentType: 'application/json',
+          messageId: m.messageId,
+          headers: m.headers,
+          ...(m.priority !== undefined ? { priority: m.priority } : {}),
+        });
+      }
+      // A connection that stopped answering without closing (a broker that hangs, a half-open
+      // socket) would otherwise hold the batch — and the caller's offsets — forever: after the
+      // timeout it is dropped and the batch published again; receivers deduplicate by id.
+      await within(ch.waitForConfirms(), this.confirmTimeoutMs, 'confirms from RabbitMQ');
+    } catch (e) {
+      // The connection this attempt used — not one a concurrent batch has opened since.
+      if (ch) this.drop(ch);
+      throw e;
     }
   }
 

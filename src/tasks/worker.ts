@@ -1,6 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { OrderbusConfig } from '../config.js';
 import { connectRabbit, type AmqpConnection, type ConfirmChannel } from '../adapters/rabbitmq.js';
+import { retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { attemptOf, headerString, type Task } from './task.js';
 import {
@@ -35,6 +36,12 @@ export interface TaskWorkerOptions<T extends Task> {
   batch?: { size: number; waitMs: number; perform: (tasks: T[]) => Promise<void> };
   validate: (body: unknown) => body is T;
 }
+
+/**
+ * Pauses before each reconnect after RabbitMQ went away: 250 ms doubling to 5 s, without limit;
+ * ±20 % so the workers of a restarted broker do not all knock at the same instant.
+ */
+export const WORKER_RECONNECT: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: 0.2 };
 
 /**
  * A worker on one work queue. Success acks. A retriable failure publishes a copy to the wait
@@ -106,19 +113,24 @@ export class TaskWorker<T extends Task> implements Service {
   }
 
   private async reconnect(): Promise<void> {
-    for (let attempt = 0; !this.stopping; attempt++) {
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
-      try {
-        await this.connect();
-        this.ctx.log('worker.reconnected', { queue: this.options.queue });
-        return;
-      } catch (e) {
-        if (attempt % 10 === 0)
-          this.ctx.log('worker.reconnect-failed', {
-            queue: this.options.queue,
-            error: e instanceof Error ? e.message : String(e),
-          });
-      }
+    try {
+      await retry(() => this.connect(), WORKER_RECONNECT, {
+        delayFirst: true,
+        // Whatever keeps the worker from its queue is waited out (it has nothing else to do); a
+        // lasting fault, such as refused credentials, shows in the log every ten attempts.
+        retriable: () => true,
+        stop: () => this.stopping,
+        onRetry: ({ attempt, error }) => {
+          if (attempt % 10 === 1)
+            this.ctx.log('worker.reconnect-failed', {
+              queue: this.options.queue,
+              error: error instanceof Error ? error.message : String(error),
+            });
+        },
+      });
+      this.ctx.log('worker.reconnected', { queue: this.options.queue });
+    } catch {
+      // stopped meanwhile
     }
   }
 
@@ -221,19 +233,8 @@ export class TaskWorker<T extends Task> implements Service {
       ...this.failureHeaders(msg, failure),
       [TaskHeaders.attempt]: attempt + 1,
     };
-    ch.publish(this.topology.retryExchange, retryQueueName(queue, delay), msg.content, {
-      ...msg.properties,
-      headers,
-      persistent: true,
-    });
-    try {
-      await ch.waitForConfirms();
-    } catch {
-      ch.nack(msg, false, true);
-      return;
-    }
-    ch.ack(msg);
-    this.retried++;
+    if (await moveConfirmed(ch, msg, this.topology.retryExchange, retryQueueName(queue, delay), headers))
+      this.retried++;
   }
 
   private failureHeaders(msg: ConsumeMessage, failure: TaskFailure): Record<string, unknown> {
@@ -267,18 +268,7 @@ export class TaskWorker<T extends Task> implements Service {
       [TaskHeaders.attempt]: attempt,
       'x-attempts': attempt,
     };
-    ch.publish(this.topology.dlxExchange, dlqName(queue), msg.content, {
-      ...msg.properties,
-      headers,
-      persistent: true,
-    });
-    try {
-      await ch.waitForConfirms();
-    } catch {
-      ch.nack(msg, false, true);
-      return;
-    }
-    ch.ack(msg);
+    if (!(await moveConfirmed(ch, msg, this.topology.dlxExchange, dlqName(queue), headers))) return;
     this.deadLettered++;
     this.ctx.log('worker.dead-lettered', {
       queue,
@@ -286,4 +276,26 @@ export class TaskWorker<T extends Task> implements Service {
       errorClass: failure.errorClass,
     });
   }
+}
+
+/**
+ * Publishes a copy of `msg` (with `headers`) and acks the original once the broker confirmed the
+ * copy; without a confirm the original is requeued. Returns whether it was moved.
+ */
+async function moveConfirmed(
+  ch: ConfirmChannel,
+  msg: ConsumeMessage,
+  exchange: string,
+  routingKey: string,
+  headers: Record<string, unknown>,
+): Promise<boolean> {
+  ch.publish(exchange, routingKey, msg.content, { ...msg.properties, headers, persistent: true });
+  try {
+    await ch.waitForConfirms();
+  } catch {
+    ch.nack(msg, false, true);
+    return false;
+  }
+  ch.ack(msg);
+  return true;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/events/types.js';
-import { forEachOrder, Limiter } from '../../src/pipeline/event-consumer.js';
+import { forEachOrder, Limiter } from '../../src/pipeline/for-each-order.js';
 import { GroupCommit } from '../../src/pipeline/group-commit.js';
 import { distinctEvents, isTransientDbError } from '../../src/pipeline/outbox.js';
 
