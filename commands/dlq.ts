@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ExitCode, OrderbusError, usageError } from '../src/errors.js';
-import type { DlqMessage, RedriveResult } from '../src/ops/dlq.js';
-import type { Json } from '../src/ops/edits.js';
+import type { DlqMessage, RedriveResult } from '../src/ops/dlq/index.js';
+import type { Json } from '../src/ops/dlq/edits.js';
 import { configFrom } from './context.js';
 import { progressBar } from './format-ops.js';
 import { formatTable, log, paint, printJson } from './output.js';
@@ -126,7 +126,7 @@ export function defineDlq(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
       const { withOps } = await import('../src/ops/context.js');
-      const { listDlqs } = await import('../src/ops/dlq.js');
+      const { listDlqs } = await import('../src/ops/dlq/index.js');
       const list = await withOps(config, (ctx) => listDlqs(ctx));
       if (opts.json) return printJson(list);
       process.stdout.write(
@@ -156,10 +156,10 @@ export function defineDlq(program: Command): void {
     .action(async (name: string, opts: { limit: string; filter?: string; json?: boolean }, cmd: Command) => {
       const limit = positiveInt(opts.limit, '--limit') ?? 20;
       const config = configFrom(cmd);
-      const { parseFilter } = await import('../src/ops/edits.js');
+      const { parseFilter } = await import('../src/ops/dlq/edits.js');
       parseFilter(opts.filter);
       const { withOps } = await import('../src/ops/context.js');
-      const { showDlq } = await import('../src/ops/dlq.js');
+      const { showDlq } = await import('../src/ops/dlq/index.js');
       const msgs = await withOps(config, (ctx) =>
         showDlq(ctx, name, { limit, ...(opts.filter ? { filter: opts.filter } : {}) }),
       );
@@ -206,7 +206,7 @@ export function defineDlq(program: Command): void {
         cmd: Command,
       ) => {
         // Every argument is checked before anything is touched.
-        const edits = await import('../src/ops/edits.js');
+        const edits = await import('../src/ops/dlq/edits.js');
         const fixUrl = opts.fixUrl !== undefined ? edits.parseFixUrl(opts.fixUrl) : undefined;
         const set = (opts.set ?? []).map(edits.parseSet);
         const patch = opts.patch !== undefined ? edits.readPatch(opts.patch) : undefined;
@@ -215,7 +215,7 @@ export function defineDlq(program: Command): void {
         const rate = positiveInt(opts.rate, '--rate');
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
-        const { redriveDlq, showDlq, redriveExitCode } = await import('../src/ops/dlq.js');
+        const { redriveDlq, showDlq, redriveExitCode } = await import('../src/ops/dlq/index.js');
         const result = await withOps(config, async (ctx) => {
           let replacements: Record<string, Json> | undefined;
           if (opts.edit) {
@@ -254,7 +254,7 @@ export function defineDlq(program: Command): void {
       async (name: string, opts: { execute?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
-        const { purgeDlq } = await import('../src/ops/dlq.js');
+        const { purgeDlq } = await import('../src/ops/dlq/index.js');
         const result = await withOps(config, async (ctx) => {
           const plan = await purgeDlq(ctx, name, { execute: false });
           if (!opts.execute) return plan;

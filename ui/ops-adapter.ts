@@ -1,8 +1,8 @@
 import type { OrderbusConfig } from '../src/config.js';
 import { usageError } from '../src/errors.js';
 import { OpsContext } from '../src/ops/context.js';
-import { listDlqs, purgeDlq, redriveDlq, showDlq, type RedriveOptions } from '../src/ops/dlq.js';
-import type { Json } from '../src/ops/edits.js';
+import { listDlqs, purgeDlq, redriveDlq, showDlq, type RedriveOptions } from '../src/ops/dlq/index.js';
+import type { Json } from '../src/ops/dlq/index.js';
 import { LagMonitor, lagSnapshot } from '../src/ops/lag.js';
 import { planReset, resetOffsets } from '../src/ops/offsets.js';
 import { listQueues } from '../src/ops/queues.js';

@@ -91,12 +91,7 @@ export class EventCodec {
           this.ids.set(type, id);
         } catch (e) {
           this.registering = undefined;
-          if (
-            e instanceof Error &&
-            /ECONNREFUSED|fetch failed|ETIMEDOUT/.test(
-              `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}`,
-            )
-          ) {
+          if (registryFailure(e) === 'transient') {
             throw registryUnreachable({ registry: { url: this.registryUrl } } as OrderbusConfig, e);
           }
           throw e;
@@ -125,7 +120,11 @@ export class EventCodec {
       decoded = await this.registry.decode(value);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      if (/invalid payload/i.test(msg))
+      const failure = registryFailure(e);
+      // The registry being away is not the record's fault: the caller retries, never dead-letters.
+      if (failure === 'transient')
+        throw registryUnreachable({ registry: { url: this.registryUrl } } as OrderbusConfig, e);
+      if (failure === 'invalid')
         throw new EventDecodeError(
           'SchemaInvalid',
           `payload does not match its schema: ${msg} ${JSON.stringify((e as { paths?: unknown }).paths ?? [])}`,
@@ -141,6 +140,23 @@ export class EventCodec {
     }
     return env;
   }
+}
+
+/**
+ * What a registry client failure means for the record: `transient` (no answer, a timeout, a 5xx
+ * or 429 — retry later), `invalid` (the payload fails its schema), `poison` (the registry answered
+ * and the record cannot be read: an id it does not have, bytes that do not parse).
+ */
+export function registryFailure(e: unknown): 'transient' | 'invalid' | 'poison' {
+  if (typeof e !== 'object' || e === null) return 'poison';
+  const { status, name, message } = e as { status?: unknown; name?: unknown; message?: unknown };
+  if (name === 'ConfluentSchemaRegistryValidationError') return 'invalid';
+  if (typeof status !== 'number') return 'poison';
+  if (status >= 500 || status === 429 || status === 408) return 'transient';
+  // mappersmith reports a request that got no answer (refused, reset, timed out) as a 400 whose
+  // body is its own text, where a registry's 4xx carries a JSON message (`error_code`).
+  if (status === 400 && /Error, status 400: /.test(String(message))) return 'transient';
+  return 'poison';
 }
 
 /** Kafka headers every event carries. */

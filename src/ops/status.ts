@@ -3,7 +3,7 @@ import { componentHealth, type ComponentStatus } from './health.js';
 import type { OpsContext } from './context.js';
 import { lagReport, type GroupLag } from './lag.js';
 import { listQueues, type QueueInfo } from './queues.js';
-import { cursorGroup } from './dlq.js';
+import { cursorGroup } from './dlq/index.js';
 
 /** `orderbus status`: the pipeline's health on one screen — components, lag, queues, dead letters. */
 export interface StatusReport {

@@ -3,7 +3,7 @@ import { createPool } from '../adapters/postgres.js';
 import { EventCodec } from '../events/codec.js';
 import { usageError, errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
-import { showDlq } from './dlq.js';
+import { showDlq } from './dlq/index.js';
 import { listQueues } from './queues.js';
 
 /**

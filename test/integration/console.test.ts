@@ -1,9 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { providerAdmin } from '../../src/providers/client.js';
-import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
-import { toMessage } from '../../src/tasks/dispatcher.js';
-import { dlqName } from '../../src/tasks/topology.js';
+import { deadLetterWebhooks, queueDepth } from '../support/dead-letters.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { TmuxSession } from '../support/tmux.js';
 import { waitUntil } from '../support/wait.js';
@@ -21,37 +18,10 @@ afterEach(async () => {
   p = tmux = undefined;
 });
 
-async function depth(p: TestPipeline, name: string): Promise<number> {
-  const conn = await connectRabbit(p.config, 'test-depth');
-  const ch = await conn.createChannel();
-  const q = await ch.checkQueue(name);
-  await conn.close();
-  return q.messageCount;
-}
-
 describe('orderbus console in a terminal', () => {
   it('redrives a webhook DLQ with a fixed URL by keyboard; the broker and the partner agree', async () => {
     p = await startTestPipeline({ label: 'console', services: ['webhook-worker'] });
-    await providerAdmin.faults(p.providers.webhook.adminUrl, {
-      movedFrom: '/hooks/v1',
-      movedTo: '/hooks/v2',
-    });
-    const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
-    const t = await pub.topologyNames();
-    await pub.publishAll(
-      Array.from({ length: 3 }, (_, i) =>
-        toMessage(t, {
-          kind: 'webhook' as const,
-          taskId: `${p!.ns}-task-${i}`,
-          orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-          url: `${p!.providers.webhook.url}/hooks/v1/orders`,
-          payload: { event: 'order.paid', orderId: `o-${i}` },
-        }),
-      ),
-    );
-    await pub.close();
-    const dlq = dlqName(t.queues['webhook.tasks']);
-    await waitUntil('3 dead letters', async () => (await depth(p!, dlq)) === 3);
+    const { dlq } = await deadLetterWebhooks(p, 3);
 
     tmux = await TmuxSession.start(p.ns, ['console', '--refresh', '1'], p.env);
     await tmux.waitFor('orderbus console · overview', 60_000);
@@ -80,7 +50,7 @@ describe('orderbus console in a terminal', () => {
     expect(preview).toContain(newUrl);
     // The dry run sent nothing. (The console's DLQ screen browses the queue on every refresh,
     // holding its messages unacked for a moment, so the ready count is read until it settles.)
-    await waitUntil('the dry run left all 3 in the DLQ', async () => (await depth(p!, dlq)) === 3);
+    await waitUntil('the dry run left all 3 in the DLQ', async () => (await queueDepth(p!, dlq)) === 3);
     expect((await providerAdmin.ledger(p.providers.webhook.adminUrl)).counts.delivery ?? 0).toBe(0);
     await tmux.type('yes');
     await tmux.waitFor(/type yes: ?yes/);
@@ -90,7 +60,7 @@ describe('orderbus console in a terminal', () => {
       'three deliveries at the partner',
       async () => (await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery === 3,
     );
-    expect(await depth(p, dlq)).toBe(0);
+    expect(await queueDepth(p, dlq)).toBe(0);
     await tmux.type('q');
     const last = await tmux.waitFor('[exited 0]');
     expect(last).not.toMatch(/at .*\.js:\d+/); // no stack trace on the screen

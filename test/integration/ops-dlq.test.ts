@@ -4,22 +4,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { kafkaClient } from '../../src/adapters/kafka.js';
 import { EventCodec, nextEvent } from '../../src/events/codec.js';
 import { KafkaDlqHeaders } from '../../src/events/types.js';
 import { providerAdmin } from '../../src/providers/client.js';
-import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
-import { toMessage } from '../../src/tasks/dispatcher.js';
-import { dlqName } from '../../src/tasks/topology.js';
-import type { WebhookTask } from '../../src/tasks/task.js';
-import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq.js';
+import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
 import type { AuditRecord } from '../../src/ops/audit.js';
 import type { QueueInfo } from '../../src/ops/queues.js';
 import type { TraceResult } from '../../src/ops/trace.js';
 import type { StatusReport } from '../../src/ops/status.js';
 import { projectRoot } from '../../src/paths.js';
 import { runCli } from '../support/cli.js';
+import { deadLetterWebhooks, queueDepth } from '../support/dead-letters.js';
 import { CORE, TASKS, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -30,42 +26,13 @@ afterEach(async () => {
   p = undefined;
 });
 
-async function depth(p: TestPipeline, name: string): Promise<number> {
-  const conn = await connectRabbit(p.config, 'test-depth');
-  const ch = await conn.createChannel();
-  const q = await ch.checkQueue(name);
-  await conn.close();
-  return q.messageCount;
-}
-
-function webhookTask(p: TestPipeline, i: number, path: string): WebhookTask {
-  return {
-    kind: 'webhook',
-    taskId: `${p.ns}-task-${i}`,
-    orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    url: `${p.providers.webhook.url}${path}`,
-    payload: { event: 'order.paid', orderId: `o-${i}` },
-  };
-}
-
 const json = <T>(s: string): T => JSON.parse(s) as T;
 
 describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () => {
   it('lists, browses without removing, dry-runs with a diff, then redrives --fix-url with each delivery exactly once', async () => {
     p = await startTestPipeline({ label: 'redrive', services: ['webhook-worker'] });
     const env = p.env;
-    await providerAdmin.faults(p.providers.webhook.adminUrl, {
-      movedFrom: '/hooks/v1',
-      movedTo: '/hooks/v2',
-    });
-    const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
-    const t = await pub.topologyNames();
-    await pub.publishAll(
-      Array.from({ length: 8 }, (_, i) => toMessage(t, webhookTask(p!, i, '/hooks/v1/orders'))),
-    );
-    await pub.close();
-    const dlq = dlqName(t.queues['webhook.tasks']);
-    await waitUntil('8 dead letters', async () => (await depth(p!, dlq)) === 8);
+    const { t, dlq } = await deadLetterWebhooks(p, 8);
 
     const list = await runCli(['dlq', 'list', '--json'], { env });
     expect(list.code, list.stderr).toBe(0);
@@ -79,7 +46,7 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     expect(shown.map((m) => m.id)).toEqual([0, 1, 2].map((i) => `${p!.ns}-task-${i}`));
     expect(shown[0]).toMatchObject({ errorClass: 'HttpGone', statusCode: 410, attempts: 1 });
     expect(shown[0]?.destination).toBe(`${t.taskExchange}/${t.queues['webhook.tasks']}`);
-    expect(await depth(p, dlq)).toBe(8);
+    expect(await queueDepth(p, dlq)).toBe(8);
     const again = json<DlqMessage[]>(
       (await runCli(['dlq', 'show', dlq, '--limit', '8', '--json'], { env })).stdout,
     );
@@ -99,7 +66,7 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
       redriven: 0,
     });
     expect(plan.items[0]?.diff.join('\n')).toContain(`+   "url": "${newUrl}/orders"`);
-    expect(await depth(p, dlq)).toBe(8);
+    expect(await queueDepth(p, dlq)).toBe(8);
 
     const edited = await runCli(['dlq', 'redrive', dlq, '--edit', '--limit', '2', '--json'], {
       env: { ...env, EDITOR: "sed -i 's#/hooks/v1/#/hooks/v2/#'" },
@@ -131,7 +98,7 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('error[UNKNOWN_DLQ]');
     expect(unknown.stderr).toContain(dlq);
-    expect(await depth(p, dlq)).toBe(8);
+    expect(await queueDepth(p, dlq)).toBe(8);
 
     const exec = await runCli(
       ['dlq', 'redrive', dlq, '--fix-url', `${oldUrl}=${newUrl}`, '--execute', '--json'],
@@ -147,7 +114,7 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     await new Promise((r) => setTimeout(r, 1000));
     const ledger = await providerAdmin.ledger(p.providers.webhook.adminUrl);
     expect(ledger.counts.delivery).toBe(8);
-    expect(await depth(p, dlq)).toBe(0);
+    expect(await queueDepth(p, dlq)).toBe(0);
 
     const audit = await runCli(['audit', '--command', 'dlq redrive', '--json'], { env });
     const records = json<AuditRecord[]>(audit.stdout);

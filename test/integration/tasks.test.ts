@@ -5,8 +5,9 @@ import { TcpFaultProxy } from '../../src/devstack/chaos/tcp-proxy.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';
-import type { AnalyticsTask, WebhookTask } from '../../src/tasks/task.js';
+import type { AnalyticsTask } from '../../src/tasks/task.js';
 import { TaskWorker } from '../../src/tasks/worker.js';
+import { queueDepth, webhookTask } from '../support/dead-letters.js';
 import { CORE, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -15,24 +16,6 @@ afterEach(async () => {
   await p?.stop();
   p = undefined;
 });
-
-async function queueDepth(p: TestPipeline, name: string): Promise<number> {
-  const conn = await connectRabbit(p.config, 'test-depth');
-  const ch = await conn.createChannel();
-  const q = await ch.checkQueue(name);
-  await conn.close();
-  return q.messageCount;
-}
-
-function webhookTask(p: TestPipeline, i: number, path: string): WebhookTask {
-  return {
-    kind: 'webhook',
-    taskId: `${p.ns}-task-${i}`,
-    orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    url: `${p.providers.webhook.url}${path}`,
-    payload: { event: 'order.paid', orderId: `o-${i}` },
-  };
-}
 
 describe('task layer on RabbitMQ', () => {
   it('a moved partner URL (410) dead-letters every webhook at once with its failure context while the queue keeps flowing', async () => {

@@ -1,74 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyEdits,
-  fixUrls,
-  jsonDiff,
-  mergePatch,
-  parseFilter,
-  parseFixUrl,
-  parseSet,
-} from '../../src/ops/edits.js';
+import { LagMonitor, type LagSnapshot } from '../../src/ops/lag.js';
 import { parseDuration, parseZonedDatetime } from '../../src/ops/offsets.js';
 import { byteChunks } from '../../src/ops/replay.js';
-import { decodeHandled, encodeHandled } from '../../src/ops/dlq.js';
-import { validateTask } from '../../src/tasks/task-schema.js';
-
-describe('payload edits', () => {
-  it('merge patch follows RFC 7396 (null deletes, objects merge, arrays replace)', () => {
-    expect(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: null, b: { c: 9 }, e: [2, 3] })).toEqual({
-      b: { c: 9, d: 3 },
-      e: [2, 3],
-    });
-  });
-
-  it('--fix-url rewrites only values that start with the old prefix, anywhere in the payload', () => {
-    const from = 'http://p/v1';
-    expect(
-      fixUrls(
-        { url: 'http://p/v1/orders', other: 'http://q/v1/x', nested: ['http://p/v1'] },
-        from,
-        'http://p/v2',
-      ),
-    ).toEqual({
-      url: 'http://p/v2/orders',
-      other: 'http://q/v1/x',
-      nested: ['http://p/v2'],
-    });
-    expect(() => parseFixUrl('http://a')).toThrow(/OLD=NEW/);
-  });
-
-  it('--set parses JSON values, falls back to strings, and builds missing objects', () => {
-    const s = parseSet('data.items.0={"sku":"X"}');
-    expect(applyEdits({ data: {} }, { set: [s, parseSet('note=plain text')] })).toEqual({
-      data: { items: { 0: { sku: 'X' } } },
-      note: 'plain text',
-    });
-    expect(() => parseSet('nothing')).toThrow(/PATH=VALUE/);
-  });
-
-  it('diffs only the changed lines', () => {
-    expect(jsonDiff({ a: 1, b: 2 }, { a: 1, b: 3 })).toEqual(['-   "b": 2', '+   "b": 3']);
-  });
-
-  it('filters with = != ~ > < joined by &&, and rejects what it cannot parse', () => {
-    const f = parseFilter('errorClass=HttpGone && payload.url~^http://p/v1 && attempts>1');
-    expect(f({ errorClass: 'HttpGone', payload: { url: 'http://p/v1/o' }, attempts: 2 })).toBe(true);
-    expect(f({ errorClass: 'HttpGone', payload: { url: 'http://p/v2/o' }, attempts: 2 })).toBe(false);
-    expect(parseFilter('statusCode!=410')({ statusCode: 503 })).toBe(true);
-    expect(() => parseFilter('errorClass')).toThrow(/cannot parse/);
-    expect(() => parseFilter('a~(')).toThrow(/regular expression/);
-  });
-
-  it('validates task payloads against their schema', () => {
-    expect(
-      validateTask({ kind: 'webhook', taskId: 't', orderId: 'o', url: 'http://x/y', payload: {} }),
-    ).toEqual([]);
-    expect(
-      validateTask({ kind: 'webhook', taskId: 't', orderId: 'o', url: 'not a url', payload: {} })[0],
-    ).toContain('/url');
-    expect(validateTask({ kind: 'fax' })[0]).toContain('unknown task kind');
-  });
-});
 
 describe('offsets reset parsing', () => {
   it('refuses zoneless datetimes and accepts Z or an offset', () => {
@@ -81,6 +14,74 @@ describe('offsets reset parsing', () => {
     expect(parseDuration('PT30M')).toBe(30 * 60000);
     expect(() => parseDuration('30m')).toThrow(/ISO 8601 duration/);
     expect(() => parseDuration('PT')).toThrow();
+  });
+});
+
+describe('Burrow-style status window', () => {
+  const snap = (
+    at: number,
+    committed: number | null,
+    end: number,
+    owned: boolean,
+    state = 'Stable',
+  ): LagSnapshot => ({
+    at,
+    recordTimestamps: new Map(),
+    groups: [
+      {
+        group: 'g',
+        state,
+        members: owned ? 1 : 0,
+        partitions: [
+          {
+            topic: 't',
+            partition: 0,
+            committed,
+            logStart: 0,
+            logEnd: end,
+            owner: owned ? { memberId: 'm', clientId: 'c', host: 'h' } : null,
+          },
+        ],
+      },
+    ],
+  });
+  const status = (snaps: LagSnapshot[], thresholds = {}) => {
+    const m = new LagMonitor(10, thresholds);
+    for (const s of snaps) m.add(s);
+    return m.evaluate().groups[0];
+  };
+
+  it('OK while consuming keeps up; rate and ETA from the window', () => {
+    const g = status([snap(0, 100, 110, true), snap(2000, 140, 150, true)]);
+    expect(g?.status).toBe('OK');
+    expect(g?.consumeRate).toBe(20);
+    expect(g?.etaSeconds).toBe(0.5);
+  });
+
+  it('WARN when lag rises in every interval', () => {
+    expect(
+      status([snap(0, 100, 110, true), snap(1000, 105, 130, true), snap(2000, 110, 150, true)])?.status,
+    ).toBe('WARN');
+  });
+
+  it('STOP when nobody owns a lagging partition that does not move', () => {
+    expect(status([snap(0, 100, 150, false, 'Empty'), snap(1000, 100, 150, false, 'Empty')])?.status).toBe(
+      'STOP',
+    );
+  });
+
+  it('STALL only once an owned partition has not moved for the whole (long enough) window', () => {
+    expect(status([snap(0, 100, 150, true), snap(3000, 100, 150, true)])?.status).toBe('OK');
+    expect(status([snap(0, 100, 150, true), snap(12000, 100, 150, true)])?.status).toBe('STALL');
+  });
+
+  it('REWIND when a committed offset goes backwards', () => {
+    expect(status([snap(0, 100, 150, true), snap(1000, 20, 150, true)])?.status).toBe('REWIND');
+  });
+
+  it('thresholds raise WARN and ERR on a single sample', () => {
+    expect(status([snap(0, 100, 150, true)], { g: { warnLag: 10 } })?.status).toBe('WARN');
+    expect(status([snap(0, 100, 150, true)], { g: { warnLag: 10, errLag: 40 } })?.status).toBe('ERR');
   });
 });
 
@@ -97,19 +98,5 @@ describe('replay produce chunks', () => {
     expect(chunks.map((c) => c.map((x) => String(x.key)))).toEqual([['0', '1'], ['2'], ['3'], ['4']]);
     expect(chunks.flat()).toEqual(msgs);
     expect(byteChunks([], 1000)).toEqual([]);
-  });
-});
-
-describe('Kafka DLQ cursor metadata', () => {
-  it('round-trips the redriven offsets past the cursor as ranges, within the broker metadata limit', () => {
-    const set = new Set([105, 106, 107, 110, 200, 201]);
-    const text = encodeHandled(set);
-    expect(text).toBe('orderbus-dlq/1 handled=105-107,110,200-201');
-    expect(decodeHandled(text)).toEqual(set);
-    expect(encodeHandled([])).toBeNull();
-    expect(decodeHandled(null).size).toBe(0);
-    expect(decodeHandled('written by another tool').size).toBe(0);
-    const many = encodeHandled(Array.from({ length: 5000 }, (_, i) => i * 2)) ?? '';
-    expect(many.length).toBeLessThanOrEqual(3800);
   });
 });

@@ -1,6 +1,6 @@
 import { percentileOf } from '../load/load.js';
 import type { OpsContext } from '../../ops/context.js';
-import { showDlq, type DlqMessage } from '../../ops/dlq.js';
+import { showDlq, type DlqMessage } from '../../ops/dlq/index.js';
 import type { TraceResult } from '../../ops/trace.js';
 import type { LedgerEntry } from '../../providers/index.js';
 import { KafkaDlqHeaders } from '../../events/types.js';

@@ -3,7 +3,7 @@ import { closeMatches, ExitCode, OrderbusError } from '../../errors.js';
 import { EventCodec } from '../../events/codec.js';
 import { nextEvent } from '../../events/codec.js';
 import type { OpsContext } from '../../ops/context.js';
-import { redriveDlq } from '../../ops/dlq.js';
+import { redriveDlq } from '../../ops/dlq/index.js';
 import type { ProviderName } from '../../providers/index.js';
 import { readState } from '../stack/state.js';
 import { dataDir } from '../../paths.js';

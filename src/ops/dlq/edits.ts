@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { usageError } from '../errors.js';
+import { usageError } from '../../errors.js';
 
 /**
  * Payload edits for `dlq redrive` (--fix-url, --set, --patch), the filter language of

@@ -1,0 +1,61 @@
+import type { OpsContext } from '../context.js';
+import { allDlqs, locateDlq, type DlqLocation } from './discovery.js';
+import { parseFilter } from './edits.js';
+import { failureClass } from './failure.js';
+import { filterView } from './message-view.js';
+import type { DlqMessage, DlqSummary } from './types.js';
+
+/** Reading dead letters without removing any: `dlq list` and `dlq show`. */
+
+/** Messages read for a summary's oldest/newest/byClass at most. */
+const SCAN_CAP = 20000;
+
+function summarize(at: DlqLocation, count: number, messages: DlqMessage[]): DlqSummary {
+  const byClass: Record<string, number> = {};
+  let oldest: string | null = null;
+  let newest: string | null = null;
+  let source: string | null = null;
+  for (const m of messages) {
+    const label = failureClass(m);
+    byClass[label] = (byClass[label] ?? 0) + 1;
+    const t = m.lastFailureAt;
+    if (t && (oldest === null || t < oldest)) oldest = t;
+    if (t && (newest === null || t > newest)) newest = t;
+    source ??= m.destination;
+  }
+  const { name, engine } = at;
+  return { name, kind: engine.kind, count, oldest, newest, byClass, source, scanned: messages.length };
+}
+
+/** Every DLQ on both brokers. A broker that is down fails the call (naming it). */
+export async function listDlqs(ctx: OpsContext): Promise<DlqSummary[]> {
+  const out: DlqSummary[] = [];
+  for (const at of await allDlqs(ctx)) {
+    const messages: DlqMessage[] = [];
+    const count = await at.engine.browse(ctx, at.name, (m) => void messages.push(m), SCAN_CAP);
+    out.push(summarize(at, count, messages));
+  }
+  return out;
+}
+
+export interface ShowOptions {
+  limit?: number;
+  filter?: string;
+}
+
+/** Browses without removing anything. */
+export async function showDlq(
+  ctx: OpsContext,
+  name: string,
+  options: ShowOptions = {},
+): Promise<DlqMessage[]> {
+  const pred = parseFilter(options.filter);
+  const limit = options.limit ?? 50;
+  const { engine } = await locateDlq(ctx, name);
+  const out: DlqMessage[] = [];
+  await engine.browse(ctx, name, (m) => {
+    if (pred(filterView(m))) out.push(m);
+    return out.length < limit;
+  });
+  return out;
+}

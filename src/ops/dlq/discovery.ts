@@ -1,0 +1,33 @@
+import { unknownNameError } from '../../errors.js';
+import type { OpsContext } from '../context.js';
+import { kafkaEngine } from './kafka-engine.js';
+import { rabbitEngine } from './rabbit-engine.js';
+import type { DlqEngine } from './types.js';
+
+/** Dead letters, wherever they are: Kafka `*.dlq` topics and RabbitMQ `*.dlq` queues. */
+const ENGINES: readonly DlqEngine[] = [kafkaEngine, rabbitEngine];
+
+/** A DLQ found by name, with the engine of its broker. */
+export interface DlqLocation {
+  name: string;
+  engine: DlqEngine;
+}
+
+/** Every DLQ on both brokers, Kafka first. A broker that is down fails the call (naming it). */
+export async function allDlqs(ctx: OpsContext): Promise<DlqLocation[]> {
+  const names = await Promise.all(ENGINES.map((engine) => engine.list(ctx)));
+  return ENGINES.flatMap((engine, i) => (names[i] ?? []).map((name) => ({ name, engine })));
+}
+
+/** Finds a DLQ by name on either broker, or fails listing the close matches. */
+export async function locateDlq(ctx: OpsContext, name: string): Promise<DlqLocation> {
+  const listed = await Promise.allSettled(ENGINES.map((engine) => engine.list(ctx)));
+  const names = listed.map((l) => (l.status === 'fulfilled' ? l.value : []));
+  const i = names.findIndex((n) => n.includes(name));
+  const engine = ENGINES[i];
+  if (engine) return { name, engine };
+  const known = names.flat();
+  const down = listed.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (down && known.length === 0) throw down.reason;
+  throw unknownNameError('DLQ', name, known, 'orderbus dlq list');
+}

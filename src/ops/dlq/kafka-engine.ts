@@ -1,0 +1,197 @@
+import type { IHeaders } from 'kafkajs';
+import { sendConfirmed } from '../../adapters/kafka.js';
+import type { KafkaRecord } from '../../adapters/kafka-fetch.js';
+import { EventCodec } from '../../events/codec.js';
+import { EventHeaders, KafkaDlqHeaders, type EventEnvelope } from '../../events/types.js';
+import { OrderbusError, errorMessage } from '../../errors.js';
+import { sha256 } from '../audit.js';
+import type { OpsContext } from '../context.js';
+import type { Json } from './edits.js';
+import { kafkaOutstanding, moveCursor, outstandingCount, type KafkaRange } from './kafka-cursor.js';
+import { kafkaView } from './message-view.js';
+import { Pacer } from './pacer.js';
+import { decide, invalidate, keepHash, newRun, record, type Decision } from './plan.js';
+import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
+
+/**
+ * Kafka `*.dlq` topics. Records are never deleted: redrive and purge move the DLQ's cursor
+ * (kafka-cursor.ts), and a redrive moves it only after the producer's acks=all confirmed the
+ * re-publish, so a kill at any point leaves the record outstanding (at worst re-published twice,
+ * which the consumers' inbox absorbs by event id).
+ */
+const codecOf = (ctx: OpsContext) => EventCodec.fromConfig(ctx.config, ctx.config.topics.orderEvents);
+
+/** Calls `fn` for the outstanding records of `ranges` in order, until it returns false or `cap` were read. */
+async function eachDead(
+  ctx: OpsContext,
+  topic: string,
+  ranges: KafkaRange[],
+  fn: (m: DlqMessage, r: KafkaRecord) => boolean | void,
+  cap = Number.POSITIVE_INFINITY,
+): Promise<void> {
+  const codec = codecOf(ctx);
+  let seen = 0;
+  let stop = false;
+  for (const range of ranges) {
+    if (stop || range.from >= range.until) continue;
+    await ctx.reader().readRange(topic, range.partition, range.from, range.until, async (batch) => {
+      for (const r of batch) {
+        if (stop) return;
+        if (range.handled.has(r.offset)) continue;
+        if (fn(await kafkaView(codec, topic, r), r) === false || ++seen >= cap) stop = true;
+      }
+    });
+  }
+}
+
+const validateEvent = (p: Json): string[] => {
+  const t = (p as { type?: unknown } | null)?.type;
+  return typeof t === 'string' ? [] : ['an event envelope needs a string "type"'];
+};
+
+/** A record's plan, and the bytes to re-publish (the original ones when nothing changed). */
+async function planRecord(
+  codec: EventCodec,
+  view: DlqMessage,
+  r: KafkaRecord,
+  options: RedriveJob['options'],
+): Promise<{ d: Decision; value: Buffer | null }> {
+  const d = decide(view, options, validateEvent);
+  let value: Buffer | null = null;
+  if (d.item.valid) {
+    try {
+      value =
+        !d.item.changed && view.decodeError === null && r.value
+          ? r.value
+          : await codec.encode(d.after as unknown as EventEnvelope);
+    } catch (e) {
+      invalidate(d, `schema: ${errorMessage(e)}`);
+    }
+  }
+  if (d.item.valid && !view.destination) invalidate(d, `no ${KafkaDlqHeaders.originalTopic} header`);
+  return { d, value };
+}
+
+/** The original headers without the failure context, with the redrive's count and audit reference. */
+function redriveHeaders(
+  r: KafkaRecord,
+  d: Decision,
+  redriveCount: number,
+  auditRef: string | null,
+): IHeaders {
+  const headers: IHeaders = {};
+  for (const [k, v] of Object.entries(r.headers)) if (!k.startsWith('dlq-')) headers[k] = v;
+  headers[EventHeaders.eventType] = String((d.after as { type?: unknown }).type);
+  headers[KafkaDlqHeaders.redriveCount] = String(redriveCount + 1);
+  headers[KafkaDlqHeaders.auditRef] = auditRef ?? '';
+  return headers;
+}
+
+async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise<RedriveRun> {
+  const { options, selects, auditRef } = job;
+  const run = newRun(topic, 'kafka', options.execute ?? false);
+  const { result } = run;
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const codec = codecOf(ctx);
+  const producer = options.execute ? await ctx.producer() : undefined;
+  const pacer = new Pacer(options.rate);
+  const ranges = await kafkaOutstanding(ctx, topic);
+  const goal = Math.min(limit, outstandingCount(ranges));
+  let done = 0;
+  options.onProgress?.(0, goal);
+  for (const range of ranges) {
+    // The cursor may only move over a contiguous prefix of handled records.
+    let cursor = range.from;
+    let committed = cursor;
+    let contiguous = true;
+    await ctx.reader().readRange(topic, range.partition, range.from, range.until, async (batch) => {
+      const sends: { messages: { key: Buffer | null; value: Buffer; headers: IHeaders }[]; topic: string }[] =
+        [];
+      const handled: number[] = [];
+      for (const r of batch) {
+        if (range.handled.has(r.offset)) {
+          // Redriven by an earlier run while a record before it stayed in the DLQ.
+          if (contiguous) cursor = r.offset + 1;
+          continue;
+        }
+        if (result.selected >= limit) {
+          contiguous = false;
+          break;
+        }
+        const view = await kafkaView(codec, topic, r);
+        if (!selects(view)) {
+          contiguous = false;
+          continue;
+        }
+        const { d, value } = await planRecord(codec, view, r, options);
+        record(result, d);
+        if (!d.item.valid || !value || !view.destination) {
+          contiguous = false;
+          continue;
+        }
+        if (!options.execute) continue;
+        await pacer.take();
+        const headers = redriveHeaders(r, d, view.redriveCount, auditRef);
+        sends.push({ topic: view.destination, messages: [{ key: r.key, value, headers }] });
+        keepHash(run.payloadHashes, view.id, sha256(r.value), d.item.changed ? sha256(value) : undefined);
+        handled.push(r.offset);
+        if (contiguous) cursor = r.offset + 1;
+      }
+      if (producer && sends.length > 0) {
+        try {
+          await sendConfirmed(producer, { acks: -1, topicMessages: sends }, ctx.partitionsOf);
+          result.redriven += sends.length;
+        } catch (e) {
+          result.failed += sends.length;
+          throw new OrderbusError('REDRIVE_PUBLISH_FAILED', `re-publish failed: ${errorMessage(e)}`, {
+            hint: `orderbus dlq redrive ${topic} --execute (nothing was marked handled; it is safe to run again)`,
+            cause: e,
+          });
+        }
+        for (const o of handled) range.handled.add(o);
+      }
+      if (producer && (sends.length > 0 || cursor !== committed)) {
+        for (const o of range.handled) if (o < cursor) range.handled.delete(o);
+        await moveCursor(ctx, topic, [
+          { partition: range.partition, offset: cursor, handled: range.handled },
+        ]);
+        committed = cursor;
+      }
+      done += batch.length;
+      options.onProgress?.(Math.min(done, goal), goal);
+    });
+  }
+  result.remaining = outstandingCount(await kafkaOutstanding(ctx, topic));
+  return run;
+}
+
+export const kafkaEngine: DlqEngine = {
+  kind: 'kafka',
+
+  async list(ctx) {
+    const admin = await ctx.admin();
+    return (await admin.listTopics()).filter((t) => t.endsWith('.dlq')).sort();
+  },
+
+  async browse(ctx, name, fn, cap) {
+    const ranges = await kafkaOutstanding(ctx, name);
+    await eachDead(ctx, name, ranges, fn, cap);
+    return outstandingCount(ranges);
+  },
+
+  redrive,
+
+  async purge(ctx, name, execute) {
+    const ranges = await kafkaOutstanding(ctx, name);
+    const payloadHashes: PayloadHash[] = [];
+    if (execute) {
+      await eachDead(ctx, name, ranges, (m, r) => keepHash(payloadHashes, m.id, sha256(r.value)));
+      await moveCursor(
+        ctx,
+        name,
+        ranges.map((r) => ({ partition: r.partition, offset: r.until })),
+      );
+    }
+    return { count: outstandingCount(ranges), payloadHashes };
+  },
+};

@@ -1,0 +1,133 @@
+import type { AuditRecord } from '../audit.js';
+import type { OpsContext } from '../context.js';
+import type { Json, PayloadEdits } from './edits.js';
+
+/** The shapes `dlq list|show|redrive|purge --json` print, and the interface each broker's engine implements. */
+export type DlqKind = 'kafka' | 'rabbitmq';
+
+export interface DlqSummary {
+  name: string;
+  kind: DlqKind;
+  count: number;
+  oldest: string | null;
+  newest: string | null;
+  byClass: Record<string, number>;
+  /** Where its messages came from. */
+  source: string | null;
+  /** Messages read to compute oldest/newest/byClass (all, unless more than the scan cap). */
+  scanned: number;
+}
+
+export interface DlqMessage {
+  /** Stable id: `partition:offset` on Kafka, the task id (or message id) on RabbitMQ. */
+  id: string;
+  dlq: string;
+  kind: DlqKind;
+  orderId: string | null;
+  /** The decoded payload (event envelope or task), null when it cannot be decoded. */
+  payload: Json | null;
+  /** The payload as text (UTF-8), for what cannot be decoded. */
+  raw: string;
+  decodeError: string | null;
+  headers: Record<string, string>;
+  attempts: number | null;
+  errorClass: string | null;
+  errorMessage: string | null;
+  statusCode: number | null;
+  firstFailureAt: string | null;
+  lastFailureAt: string | null;
+  /** `topic` (Kafka) or `exchange/routingKey` (RabbitMQ). */
+  destination: string | null;
+  redriveCount: number;
+}
+
+export interface RedriveOptions extends PayloadEdits {
+  filter?: string;
+  limit?: number;
+  /** Messages per second; unlimited when absent. */
+  rate?: number;
+  /** Replacement payloads by message id (from $EDITOR). */
+  replacements?: Record<string, Json>;
+  /** Only these ids. */
+  ids?: string[];
+  execute?: boolean;
+  onProgress?: (done: number, total: number) => void;
+  /** The command line, for the audit record. */
+  command?: string;
+}
+
+export interface RedriveItem {
+  id: string;
+  orderId: string | null;
+  destination: string | null;
+  changed: boolean;
+  diff: string[];
+  valid: boolean;
+  problems: string[];
+  /** What happened (execute) or would happen (dry run). */
+  outcome: 'redriven' | 'would-redrive' | 'invalid' | 'failed';
+}
+
+export interface RedriveResult {
+  dlq: string;
+  kind: DlqKind;
+  execute: boolean;
+  selected: number;
+  toRedrive: number;
+  unchanged: number;
+  invalid: number;
+  redriven: number;
+  failed: number;
+  /** Messages left in the DLQ afterwards (execute) or now (dry run). */
+  remaining: number;
+  auditRef: string | null;
+  items: RedriveItem[];
+}
+
+export interface PurgeResult {
+  dlq: string;
+  kind: DlqKind;
+  execute: boolean;
+  /** What is (dry run) or was (execute) removed. */
+  count: number;
+  auditRef: string | null;
+}
+
+/** sha256 of a payload before (and after an edit), for the audit record. */
+export type PayloadHash = NonNullable<AuditRecord['payloadHashes']>[number];
+
+/** What an engine is asked to redrive. */
+export interface RedriveJob {
+  options: RedriveOptions;
+  /** Whether a message is selected (ids and --filter). */
+  selects: (m: DlqMessage) => boolean;
+  /** Stamped on every re-published message (execute only). */
+  auditRef: string | null;
+}
+
+/** An engine's redrive: the result shown to the operator and the hashes of what it re-published. */
+export interface RedriveRun {
+  result: RedriveResult;
+  payloadHashes: PayloadHash[];
+}
+
+/** An engine's purge: how many are (or were) removed and the hashes of those removed. */
+export interface PurgeRun {
+  count: number;
+  payloadHashes: PayloadHash[];
+}
+
+/** Dead letters on one broker. Each call works on what the DLQ holds when it starts. */
+export interface DlqEngine {
+  readonly kind: DlqKind;
+  /** The names of this broker's DLQs. */
+  list(ctx: OpsContext): Promise<string[]>;
+  /**
+   * Reads the outstanding dead letters in order without removing any, at most `cap`, until `fn`
+   * returns false; resolves to how many were outstanding when it started.
+   */
+  browse(ctx: OpsContext, name: string, fn: (m: DlqMessage) => boolean | void, cap?: number): Promise<number>;
+  redrive(ctx: OpsContext, name: string, job: RedriveJob): Promise<RedriveRun>;
+  /** Counts (dry run) or removes (execute) every outstanding dead letter. */
+  purge(ctx: OpsContext, name: string, execute: boolean): Promise<PurgeRun>;
+}

@@ -1,0 +1,58 @@
+import { connectRabbit } from '../../src/adapters/rabbitmq.js';
+import { providerAdmin } from '../../src/providers/client.js';
+import { toMessage } from '../../src/tasks/dispatcher.js';
+import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
+import type { WebhookTask } from '../../src/tasks/task.js';
+import { dlqName, type TaskTopology } from '../../src/tasks/topology.js';
+import type { TestPipeline } from './pipeline.js';
+import { waitUntil } from './wait.js';
+
+/** Dead letters made the way an incident makes them: the webhook partner moved its endpoint. */
+
+/** A queue's ready messages, over a connection of its own. */
+export async function queueDepth(p: TestPipeline, name: string): Promise<number> {
+  const conn = await connectRabbit(p.config, 'test-depth');
+  const ch = await conn.createChannel();
+  const q = await ch.checkQueue(name);
+  await conn.close();
+  return q.messageCount;
+}
+
+/** Webhook task `i` of the test's namespace, to `path` on the webhook provider. */
+export function webhookTask(p: TestPipeline, i: number, path: string): WebhookTask {
+  return {
+    kind: 'webhook',
+    taskId: `${p.ns}-task-${i}`,
+    orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    url: `${p.providers.webhook.url}${path}`,
+    payload: { event: 'order.paid', orderId: `o-${i}` },
+  };
+}
+
+/** The partner answers 410 Gone on /hooks/v1 (it moved to /hooks/v2). */
+export async function movePartnerEndpoint(p: TestPipeline): Promise<void> {
+  await providerAdmin.faults(p.providers.webhook.adminUrl, {
+    movedFrom: '/hooks/v1',
+    movedTo: '/hooks/v2',
+  });
+}
+
+/**
+ * Moves the partner's endpoint, sends `n` webhook tasks (ids `<ns>-task-0…n-1`) to the old URL
+ * and waits until all of them are in the webhook DLQ (a webhook worker must be running).
+ */
+export async function deadLetterWebhooks(
+  p: TestPipeline,
+  n: number,
+): Promise<{ t: TaskTopology; dlq: string }> {
+  await movePartnerEndpoint(p);
+  const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
+  const t = await pub.topologyNames();
+  await pub.publishAll(
+    Array.from({ length: n }, (_, i) => toMessage(t, webhookTask(p, i, '/hooks/v1/orders'))),
+  );
+  await pub.close();
+  const dlq = dlqName(t.queues['webhook.tasks']);
+  await waitUntil(`${n} dead letters`, async () => (await queueDepth(p, dlq)) === n);
+  return { t, dlq };
+}
