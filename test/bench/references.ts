@@ -1,11 +1,20 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { OrderbusConfig } from '../../src/config.js';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
-import { ensureKafkaJars } from '../../src/devstack/stack/artifacts.js';
+import { kafkaToolArgs } from '../support/kafka-tools.js';
 
 const execFileAsync = promisify(execFile);
+
+/** Runs one of Kafka's own tools (org.apache.kafka.tools.NAME) and returns its stdout. */
+async function kafkaTool(config: OrderbusConfig, name: string, args: string[]): Promise<string> {
+  const java = await kafkaToolArgs(config, `org.apache.kafka.tools.${name}`, args, ['-Xmx512m']);
+  const { stdout } = await execFileAsync('java', java, {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 20 * 60 * 1000,
+  });
+  return stdout;
+}
 
 /** Kafka's own ProducerPerformance: records/s for `records` records of `size` bytes, acks=all. */
 export async function kafkaProducerPerformance(
@@ -14,29 +23,20 @@ export async function kafkaProducerPerformance(
   records: number,
   size = 200,
 ): Promise<number> {
-  const libs = await ensureKafkaJars(config.stack.kafkaVersion, () => undefined);
-  const { stdout } = await execFileAsync(
-    'java',
-    [
-      '-Xmx512m',
-      '-cp',
-      join(libs, '*'),
-      'org.apache.kafka.tools.ProducerPerformance',
-      '--topic',
-      topic,
-      '--num-records',
-      String(records),
-      '--record-size',
-      String(size),
-      '--throughput',
-      '-1',
-      '--producer-props',
-      `bootstrap.servers=${config.kafka.brokers.join(',')}`,
-      'acks=all',
-      'enable.idempotence=true',
-    ],
-    { maxBuffer: 16 * 1024 * 1024, timeout: 20 * 60 * 1000 },
-  );
+  const stdout = await kafkaTool(config, 'ProducerPerformance', [
+    '--topic',
+    topic,
+    '--num-records',
+    String(records),
+    '--record-size',
+    String(size),
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${config.kafka.brokers.join(',')}`,
+    'acks=all',
+    'enable.idempotence=true',
+  ]);
   // "1000000 records sent, 123456.7 records/sec (23.55 MB/sec), …" is the last summary line.
   const m = /records sent, ([\d.]+) records\/sec/.exec(stdout.trim().split('\n').pop() ?? '');
   if (!m) throw new Error(`could not parse ProducerPerformance output: ${stdout.slice(-300)}`);
@@ -49,25 +49,16 @@ export async function kafkaConsumerPerformance(
   topic: string,
   records: number,
 ): Promise<number> {
-  const libs = await ensureKafkaJars(config.stack.kafkaVersion, () => undefined);
-  const { stdout } = await execFileAsync(
-    'java',
-    [
-      '-Xmx512m',
-      '-cp',
-      join(libs, '*'),
-      'org.apache.kafka.tools.ConsumerPerformance',
-      '--bootstrap-server',
-      config.kafka.brokers.join(','),
-      '--topic',
-      topic,
-      '--messages',
-      String(records),
-      '--group',
-      `bench-cp-${Date.now()}`,
-    ],
-    { maxBuffer: 16 * 1024 * 1024, timeout: 20 * 60 * 1000 },
-  );
+  const stdout = await kafkaTool(config, 'ConsumerPerformance', [
+    '--bootstrap-server',
+    config.kafka.brokers.join(','),
+    '--topic',
+    topic,
+    '--messages',
+    String(records),
+    '--group',
+    `bench-cp-${Date.now()}`,
+  ]);
   // Header: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, …
   const lines = stdout.trim().split('\n');
   const header = lines.findIndex((l) => l.includes('nMsg.sec'));

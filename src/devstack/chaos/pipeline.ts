@@ -57,7 +57,7 @@ export interface DrillPipelineOptions {
   log?: (line: string) => void;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
