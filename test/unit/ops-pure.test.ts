@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { LagMonitor, type LagSnapshot } from '../../src/ops/lag.js';
 import { parseDuration, parseZonedDatetime } from '../../src/ops/offsets.js';
 import { byteChunks } from '../../src/ops/replay.js';
 
@@ -14,74 +13,6 @@ describe('offsets reset parsing', () => {
     expect(parseDuration('PT30M')).toBe(30 * 60000);
     expect(() => parseDuration('30m')).toThrow(/ISO 8601 duration/);
     expect(() => parseDuration('PT')).toThrow();
-  });
-});
-
-describe('Burrow-style status window', () => {
-  const snap = (
-    at: number,
-    committed: number | null,
-    end: number,
-    owned: boolean,
-    state = 'Stable',
-  ): LagSnapshot => ({
-    at,
-    recordTimestamps: new Map(),
-    groups: [
-      {
-        group: 'g',
-        state,
-        members: owned ? 1 : 0,
-        partitions: [
-          {
-            topic: 't',
-            partition: 0,
-            committed,
-            logStart: 0,
-            logEnd: end,
-            owner: owned ? { memberId: 'm', clientId: 'c', host: 'h' } : null,
-          },
-        ],
-      },
-    ],
-  });
-  const status = (snaps: LagSnapshot[], thresholds = {}) => {
-    const m = new LagMonitor(10, thresholds);
-    for (const s of snaps) m.add(s);
-    return m.evaluate().groups[0];
-  };
-
-  it('OK while consuming keeps up; rate and ETA from the window', () => {
-    const g = status([snap(0, 100, 110, true), snap(2000, 140, 150, true)]);
-    expect(g?.status).toBe('OK');
-    expect(g?.consumeRate).toBe(20);
-    expect(g?.etaSeconds).toBe(0.5);
-  });
-
-  it('WARN when lag rises in every interval', () => {
-    expect(
-      status([snap(0, 100, 110, true), snap(1000, 105, 130, true), snap(2000, 110, 150, true)])?.status,
-    ).toBe('WARN');
-  });
-
-  it('STOP when nobody owns a lagging partition that does not move', () => {
-    expect(status([snap(0, 100, 150, false, 'Empty'), snap(1000, 100, 150, false, 'Empty')])?.status).toBe(
-      'STOP',
-    );
-  });
-
-  it('STALL only once an owned partition has not moved for the whole (long enough) window', () => {
-    expect(status([snap(0, 100, 150, true), snap(3000, 100, 150, true)])?.status).toBe('OK');
-    expect(status([snap(0, 100, 150, true), snap(12000, 100, 150, true)])?.status).toBe('STALL');
-  });
-
-  it('REWIND when a committed offset goes backwards', () => {
-    expect(status([snap(0, 100, 150, true), snap(1000, 20, 150, true)])?.status).toBe('REWIND');
-  });
-
-  it('thresholds raise WARN and ERR on a single sample', () => {
-    expect(status([snap(0, 100, 150, true)], { g: { warnLag: 10 } })?.status).toBe('WARN');
-    expect(status([snap(0, 100, 150, true)], { g: { warnLag: 10, errLag: 40 } })?.status).toBe('ERR');
   });
 });
 
