@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { configFrom } from './context.js';
-import { parseDuration } from './load.js';
+import { parseDuration } from '../src/time.js';
+import { parseNumber } from './options.js';
 import type { DrillReport } from '../src/devstack/chaos/report.js';
 import { formatSeconds } from '../src/devstack/chaos/report.js';
 import { log, paint, printJson, printTable } from './output.js';
@@ -51,14 +52,9 @@ export function defineChaos(program: Command): void {
         opts: { duration: string; rate: string; baseline?: string; settleTimeout?: string; json?: boolean },
         cmd: Command,
       ) => {
-        const rate = Number(opts.rate);
-        if (!Number.isFinite(rate) || rate <= 0)
-          throw usageError(
-            'BAD_RATE',
-            `--rate takes a positive number, got '${opts.rate}'`,
-            `orderbus chaos run ${scenario} --rate 20 --duration 20s`,
-          );
-        const durationMs = parseDuration(opts.duration);
+        const hint = `orderbus chaos run ${scenario} --rate 20 --duration 20s`;
+        const rate = parseNumber(opts.rate, '--rate', hint);
+        const durationMs = parseDuration(opts.duration, '--duration', hint);
         if (durationMs <= 0)
           throw usageError(
             'BAD_DURATION',
@@ -82,8 +78,10 @@ export function defineChaos(program: Command): void {
             scenario,
             ratePerSecond: rate,
             durationMs,
-            ...(opts.baseline ? { baselineMs: parseDuration(opts.baseline) } : {}),
-            ...(opts.settleTimeout ? { settleTimeoutMs: parseDuration(opts.settleTimeout) } : {}),
+            ...(opts.baseline ? { baselineMs: parseDuration(opts.baseline, '--baseline', hint) } : {}),
+            ...(opts.settleTimeout
+              ? { settleTimeoutMs: parseDuration(opts.settleTimeout, '--settle-timeout', hint) }
+              : {}),
             signal: ac.signal,
             log: (l) => log(l),
             command: `chaos run ${scenario} --duration ${opts.duration} --rate ${opts.rate}`,

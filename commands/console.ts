@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { noColor } from '../src/config.js';
-import { OrderbusError, usageError } from '../src/errors.js';
+import { OrderbusError } from '../src/errors.js';
 import { configFrom, type OpenConsole } from './context.js';
+import { parseNumber } from './options.js';
 
 export function defineConsole(program: Command, openConsole: OpenConsole): void {
   program
@@ -9,13 +10,7 @@ export function defineConsole(program: Command, openConsole: OpenConsole): void 
     .description('the terminal console: live lag, queues, dead letters (browse, edit, redrive), trace')
     .option('--refresh <seconds>', 'refresh interval', '3')
     .action(async (opts: { refresh: string }, cmd: Command) => {
-      const seconds = Number(opts.refresh);
-      if (!Number.isFinite(seconds) || seconds < 0.5)
-        throw usageError(
-          'BAD_REFRESH',
-          `--refresh takes seconds ≥ 0.5, got '${opts.refresh}'`,
-          'orderbus console --refresh 3',
-        );
+      const seconds = parseNumber(opts.refresh, '--refresh', 'orderbus console --refresh 3');
       if (!process.stdout.isTTY || !process.stdin.isTTY)
         throw new OrderbusError('NOT_A_TERMINAL', 'the console needs an interactive terminal', {
           hint: 'orderbus status --json (or lag/queues/dlq list) for scripts',

@@ -3,9 +3,10 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { noColor } from '../src/config.js';
-import { OrderbusError, usageError } from '../src/errors.js';
+import { OrderbusError } from '../src/errors.js';
 import { projectRoot, dataDir } from '../src/paths.js';
 import { configFrom, type OpenConsole } from './context.js';
+import { parseBrokers, parseNumber } from './options.js';
 import { log } from './output.js';
 
 /**
@@ -20,20 +21,8 @@ export function defineDemo(program: Command, openConsole: OpenConsole): void {
     .option('--rate <n>', 'orders per second', '20')
     .option('--brokers <n>', 'Kafka brokers: 1 or 3', '1')
     .action(async (opts: { rate: string; brokers: string }, cmd: Command) => {
-      const rate = Number(opts.rate);
-      if (!Number.isFinite(rate) || rate <= 0)
-        throw usageError(
-          'BAD_RATE',
-          `--rate takes a positive number, got '${opts.rate}'`,
-          'npm start -- --rate 20',
-        );
-      const brokers = Number(opts.brokers);
-      if (brokers !== 1 && brokers !== 3)
-        throw usageError(
-          'BAD_BROKERS',
-          `--brokers takes 1 or 3, got '${opts.brokers}'`,
-          'npm start -- --brokers 3',
-        );
+      const rate = parseNumber(opts.rate, '--rate', 'npm start -- --rate 20');
+      const brokers = parseBrokers(opts.brokers, 'npm start -- --brokers 3');
       const config = configFrom(cmd);
       const { stackUp } = await import('../src/devstack/stack/stack.js');
       const up = await stackUp(config, { brokers, log: (s) => log(s) });

@@ -1,3 +1,6 @@
+import type { ComponentStatus } from '../src/ops/health.js';
+import { formatTable, paint } from './output.js';
+
 /** Human formats shared by the ops commands. */
 export function ms(v: number | null | undefined): string {
   if (v === null || v === undefined) return '-';
@@ -25,4 +28,17 @@ export function progressBar(label: string): (done: number, total: number) => voi
     const bar = '█'.repeat(Math.round(f * width)).padEnd(width, '░');
     process.stderr.write(`\r${label} ${bar} ${done}/${total}${done >= total ? '\n' : ''}`);
   };
+}
+
+/** The component table of `status`, and with `full` the one of `stack status` (version, PID, detail). */
+export function formatComponents(components: ComponentStatus[], full = false): string {
+  return formatTable(
+    ['COMPONENT', 'STATUS', 'ADDRESS', ...(full ? ['VERSION', 'PID', 'DETAIL'] : [])],
+    components.map((c) => [
+      c.name,
+      paint.status(c.status),
+      c.address,
+      ...(full ? [c.version, c.pid, c.detail] : []),
+    ]),
+  );
 }

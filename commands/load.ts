@@ -1,19 +1,10 @@
 import type { Command } from 'commander';
-import { usageError } from '../src/errors.js';
+import { parseDuration } from '../src/time.js';
 import { configFrom } from './context.js';
+import { parseNumber } from './options.js';
 import { log, printJson, printTable } from './output.js';
 
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m)
-    throw usageError(
-      'BAD_DURATION',
-      `bad duration '${s}': expected e.g. 30s, 2m, 500ms`,
-      'orderbus load --rate 50 --duration 60s',
-    );
-  const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
-}
+const HINT = 'orderbus load --rate 50 --duration 60s';
 
 export function defineLoad(program: Command): void {
   program
@@ -29,22 +20,11 @@ export function defineLoad(program: Command): void {
         opts: { rate: string; duration: string; burst?: string; url?: string; json?: boolean },
         cmd: Command,
       ) => {
-        const rate = Number(opts.rate);
-        if (!Number.isFinite(rate) || rate <= 0)
-          throw usageError(
-            'BAD_RATE',
-            `--rate takes a positive number, got '${opts.rate}'`,
-            'orderbus load --rate 50 --duration 60s',
-          );
-        const burst = opts.burst === undefined ? undefined : Number(opts.burst);
-        if (burst !== undefined && (!Number.isFinite(burst) || burst < 1))
-          throw usageError(
-            'BAD_BURST',
-            `--burst takes a factor ≥ 1, got '${opts.burst}'`,
-            'orderbus load --rate 50 --duration 60s --burst 10',
-          );
+        const rate = parseNumber(opts.rate, '--rate', HINT);
+        const burst = parseNumber(opts.burst, '--burst', `${HINT} --burst 10`);
         const config = configFrom(cmd);
-        const durationMs = parseDuration(opts.duration) || Number.MAX_SAFE_INTEGER;
+        // 0 runs until Ctrl-C.
+        const durationMs = parseDuration(opts.duration, '--duration', HINT) || Number.MAX_SAFE_INTEGER;
         const { runLoad } = await import('../src/devstack/load/load.js');
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());

@@ -60,3 +60,19 @@ export const paint = {
     return chalk.red(s);
   },
 };
+
+/** A command's result: one JSON document with --json, else its human rendering. */
+export function printResult<T>(data: T, json: boolean | undefined, render: (data: T) => string): void {
+  if (json) printJson(data);
+  else process.stdout.write(`${render(data)}\n`);
+}
+
+/** A health report, printed like any result; the command exits 1 when it is not healthy. */
+export function printHealth<T extends { healthy: boolean }>(
+  report: T,
+  json: boolean | undefined,
+  render: (report: T) => string,
+): void {
+  printResult(report, json, render);
+  if (!report.healthy) process.exitCode = 1;
+}

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { usageError } from '../src/errors.js';
+import type { StackStatus } from '../src/devstack/stack/stack.js';
 import { configFrom } from './context.js';
-import { log, paint, printJson, printTable } from './output.js';
+import { formatComponents } from './format-ops.js';
+import { parseBrokers } from './options.js';
+import { formatTable, log, paint, printHealth, printJson, printTable } from './output.js';
 
 export function defineStack(program: Command): void {
   const stack = program
@@ -17,13 +19,7 @@ export function defineStack(program: Command): void {
     .option('--local', 'use local processes even when a Docker engine answers')
     .option('--json', 'machine output')
     .action(async (opts: { brokers: string; local?: boolean; json?: boolean }, cmd: Command) => {
-      const brokers = Number(opts.brokers);
-      if (brokers !== 1 && brokers !== 3)
-        throw usageError(
-          'BAD_BROKERS',
-          `--brokers takes 1 or 3, got '${opts.brokers}'`,
-          'orderbus stack up --brokers 3',
-        );
+      const brokers = parseBrokers(opts.brokers, 'orderbus stack up --brokers 3');
       const { stackUp } = await import('../src/devstack/stack/stack.js');
       const result = await stackUp(configFrom(cmd), {
         brokers,
@@ -66,36 +62,23 @@ export function defineStack(program: Command): void {
     .option('--json', 'machine output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { stackStatus } = await import('../src/devstack/stack/stack.js');
-      const status = await stackStatus(configFrom(cmd));
-      if (opts.json) {
-        printJson(status);
-      } else {
-        printTable(
-          ['COMPONENT', 'STATUS', 'ADDRESS', 'VERSION', 'PID', 'DETAIL'],
-          status.components.map((c) => [
-            c.name,
-            paint.status(c.status),
-            c.address,
-            c.version,
-            c.pid,
-            c.detail,
-          ]),
-        );
-        const kafka = status.components.find((c) => c.name === 'kafka');
-        if (kafka?.brokers && kafka.brokers.length > 0) {
-          process.stdout.write('\n');
-          printTable(
-            ['BROKER', 'ADDRESS', 'STATUS', 'PID', 'CONTROLLER'],
-            kafka.brokers.map((b) => [
-              b.nodeId,
-              b.address,
-              paint.status(b.status),
-              b.pid,
-              kafka.controller === b.nodeId ? 'yes' : '',
-            ]),
-          );
-        }
-      }
-      if (!status.healthy) process.exitCode = 1;
+      printHealth(await stackStatus(configFrom(cmd)), opts.json, renderStackStatus);
     });
+}
+
+export function renderStackStatus(status: StackStatus): string {
+  const components = formatComponents(status.components, true);
+  const kafka = status.components.find((c) => c.name === 'kafka');
+  if (!kafka?.brokers || kafka.brokers.length === 0) return components;
+  const brokers = formatTable(
+    ['BROKER', 'ADDRESS', 'STATUS', 'PID', 'CONTROLLER'],
+    kafka.brokers.map((b) => [
+      b.nodeId,
+      b.address,
+      paint.status(b.status),
+      b.pid,
+      kafka.controller === b.nodeId ? 'yes' : '',
+    ]),
+  );
+  return `${components}\n\n${brokers}`;
 }

@@ -41,37 +41,6 @@ export function describeStrategy(s: ResetStrategy): string {
   }
 }
 
-/** ISO 8601 with an explicit zone (Z or ±hh:mm); a zoneless time is refused, not guessed. */
-export function parseZonedDatetime(s: string, flag = '--to-datetime'): Date {
-  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
-  if (!iso.test(s)) {
-    const zoneless = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s);
-    throw usageError(
-      'BAD_DATETIME',
-      zoneless
-        ? `${flag} ${s} has no time zone; say which one (append Z for UTC or an offset like +01:00)`
-        : `${flag} takes an ISO 8601 time with a zone, e.g. 2026-11-23T10:15:00Z; got '${s}'`,
-      `${flag} ${zoneless ? `${s}Z` : '2026-11-23T10:15:00Z'}`,
-    );
-  }
-  const d = new Date(s);
-  if (Number.isNaN(d.getTime())) throw usageError('BAD_DATETIME', `${flag} ${s} is not a valid time`);
-  return d;
-}
-
-/** ISO 8601 duration PnDTnHnMnS (Kafka's --by-duration form). */
-export function parseDuration(s: string): number {
-  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(s);
-  if (!m || s === 'P' || s.endsWith('T'))
-    throw usageError(
-      'BAD_DURATION',
-      `--by-duration takes an ISO 8601 duration like PT30M or P1DT2H, got '${s}'`,
-      'orderbus offsets reset --group G --topic T --by-duration PT15M',
-    );
-  const [, d, h, mi, sec] = m;
-  return ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(mi ?? 0)) * 60000 + Number(sec ?? 0) * 1000;
-}
-
 export function parseOffset(s: string, flag: string, allowNegative = false): number {
   if (!(allowNegative ? /^-?\d+$/ : /^\d+$/).test(s))
     throw usageError(

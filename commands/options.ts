@@ -1,0 +1,60 @@
+import { usageError } from '../src/errors.js';
+
+/**
+ * Option parsers shared by the commands. Each throws a usage error (exit 2) that names the flag and
+ * an example that works. Durations and datetimes are parsed by src/time.ts (ops and the dev stack
+ * read them too).
+ */
+
+/** Commander's accumulator for a repeatable option (`--group a --group b`). */
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+interface NumberRule {
+  code: string;
+  /** What the flag takes, for the message. */
+  takes: string;
+  accepts: (n: number) => boolean;
+}
+
+/** Every numeric flag: what it takes, and the code of the usage error when it gets something else. */
+const NUMBER_FLAGS = {
+  '--rate': { code: 'BAD_RATE', takes: 'a positive number', accepts: (n) => n > 0 },
+  '--burst': { code: 'BAD_BURST', takes: 'a factor ≥ 1', accepts: (n) => n >= 1 },
+  '--sample': { code: 'BAD_SAMPLE', takes: 'seconds ≥ 0', accepts: (n) => n >= 0 },
+  '--watch': { code: 'BAD_INTERVAL', takes: 'a number of seconds > 0', accepts: (n) => n > 0 },
+  '--refresh': { code: 'BAD_REFRESH', takes: 'seconds ≥ 0.5', accepts: (n) => n >= 0.5 },
+} as const satisfies Record<string, NumberRule>;
+
+/** A numeric flag's value (undefined when the flag was not given). */
+export function parseNumber(v: string, flag: keyof typeof NUMBER_FLAGS, hint: string): number;
+export function parseNumber(
+  v: string | undefined,
+  flag: keyof typeof NUMBER_FLAGS,
+  hint: string,
+): number | undefined;
+export function parseNumber(
+  v: string | undefined,
+  flag: keyof typeof NUMBER_FLAGS,
+  hint: string,
+): number | undefined {
+  if (v === undefined) return undefined;
+  const rule: NumberRule = NUMBER_FLAGS[flag];
+  const n = Number(v);
+  if (!Number.isFinite(n) || !rule.accepts(n))
+    throw usageError(rule.code, `${flag} takes ${rule.takes}, got '${v}'`, hint);
+  return n;
+}
+
+/** `--brokers`: the local stack runs one Kafka broker or three. */
+export function parseBrokers(v: string, hint: string): 1 | 3 {
+  const n = Number(v);
+  if (n !== 1 && n !== 3) throw usageError('BAD_BROKERS', `--brokers takes 1 or 3, got '${v}'`, hint);
+  return n;
+}
+
+/** `--watch [seconds]`: the refresh interval, 5 s when the flag has no value. */
+export function parseWatchSeconds(v: string | true, hint: string): number {
+  return v === true ? 5 : parseNumber(v, '--watch', hint);
+}
