@@ -1,22 +1,121 @@
 import { createServer, type Server } from 'node:http';
+import { Gauge, Registry } from 'prom-client';
 import { errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
-import { LagMonitor, lagSnapshot, type LagStatus } from './lag.js';
-import { listQueues } from './queues.js';
+import { LagMonitor, lagSnapshot } from './lag.js';
+import { severity } from './lag-rules.js';
+import type { LagReport } from './lag-types.js';
+import { listQueues, type QueueInfo } from './queues.js';
 
 /**
- * `orderbus metrics --listen HOST:PORT`: Prometheus text exposition of lag, time lag and
+ * `orderbus metrics --listen HOST:PORT`: Prometheus exposition (prom-client) of lag, time lag and
  * Burrow-style status per group/partition, queue depths and DLQ sizes. Every scrape takes a fresh
- * snapshot; the status window is built from the scrapes (and a background sample every few
- * seconds, so statuses exist before the first scrape).
+ * snapshot; the status window is built from the scrapes.
+ *
+ * Label sets are stable: a series is one group, partition or queue, never one of its changing
+ * states. The status gauges used to carry a `status` label (and members a `state` label), which
+ * started a new series on every change and left the old one stale; they keep their names and
+ * values (the status code) without it, and the group state is a fixed set of 0/1 series.
  */
-const STATUS_CODE: Record<LagStatus, number> = { OK: 0, WARN: 1, REWIND: 2, STALL: 3, STOP: 4, ERR: 5 };
 
-const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const labels = (l: Record<string, string | number>) =>
-  `{${Object.entries(l)
-    .map(([k, v]) => `${k}="${esc(String(v))}"`)
-    .join(',')}}`;
+/** Kafka's consumer group states (DescribeGroups); any other reads Unknown, so the set stays fixed. */
+export const GROUP_STATES = [
+  'Stable',
+  'PreparingRebalance',
+  'CompletingRebalance',
+  'Empty',
+  'Dead',
+  'Unknown',
+] as const;
+
+const DLQ_CURSOR_PREFIX = 'orderbus-dlq.';
+
+/** Non-finite values (a rate the API did not give) read 0, as before prom-client. */
+const finite = (v: number): number => (Number.isFinite(v) ? v : 0);
+
+/** The gauges of one scrape, in their own registry: a group or queue gone since is gone from the text. */
+export class ScrapeMetrics {
+  readonly registry = new Registry();
+  private readonly gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [this.registry] });
+
+  readonly groupLag = this.gauge('orderbus_group_lag', 'Total records behind per consumer group', ['group']);
+  readonly groupStatus = this.gauge(
+    'orderbus_group_status',
+    'Burrow-style status (0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 ERR)',
+    ['group'],
+  );
+  readonly groupMembers = this.gauge('orderbus_group_members', 'Members of the consumer group', ['group']);
+  readonly groupState = this.gauge(
+    'orderbus_group_state',
+    `Consumer group state: 1 for the current one of ${GROUP_STATES.join(', ')}`,
+    ['group', 'state'],
+  );
+  readonly partitionLag = this.gauge('orderbus_partition_lag', 'Records behind per partition', [
+    'group',
+    'topic',
+    'partition',
+  ]);
+  readonly partitionTimeLag = this.gauge(
+    'orderbus_partition_time_lag_seconds',
+    'Age of the oldest unconsumed record',
+    ['group', 'topic', 'partition'],
+  );
+  readonly partitionStatus = this.gauge(
+    'orderbus_partition_status',
+    'Burrow-style status per partition (0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 ERR)',
+    ['group', 'topic', 'partition'],
+  );
+  readonly dlqOutstanding = this.gauge(
+    'orderbus_kafka_dlq_outstanding',
+    'Dead letters not yet redriven or purged, per Kafka DLQ topic',
+    ['dlq'],
+  );
+  readonly queueReady = this.gauge('orderbus_queue_ready', 'Messages ready', ['queue', 'role']);
+  readonly queueUnacked = this.gauge('orderbus_queue_unacked', 'Messages delivered, not yet acked', [
+    'queue',
+    'role',
+  ]);
+  readonly queueConsumers = this.gauge('orderbus_queue_consumers', 'Consumers', ['queue']);
+  readonly queuePublishRate = this.gauge('orderbus_queue_publish_rate', 'Messages published per second', [
+    'queue',
+  ]);
+  readonly up = this.gauge('orderbus_up', '1 when every backend answered the last scrape');
+
+  recordLag(r: LagReport): void {
+    for (const g of r.groups) {
+      const group = g.group;
+      this.groupLag.set({ group }, g.totalLag);
+      this.groupStatus.set({ group }, severity(g.status));
+      this.groupMembers.set({ group }, g.members);
+      const current = (GROUP_STATES as readonly string[]).includes(g.state) ? g.state : 'Unknown';
+      for (const state of GROUP_STATES) this.groupState.set({ group, state }, state === current ? 1 : 0);
+      for (const p of g.partitions) {
+        const labels = { group, topic: p.topic, partition: p.partition };
+        if (p.lag !== null) this.partitionLag.set(labels, p.lag);
+        if (p.timeLagMs !== null) this.partitionTimeLag.set(labels, p.timeLagMs / 1000);
+        this.partitionStatus.set(labels, severity(p.status));
+      }
+      if (group.startsWith(DLQ_CURSOR_PREFIX))
+        this.dlqOutstanding.set({ dlq: group.slice(DLQ_CURSOR_PREFIX.length) }, g.totalLag);
+    }
+  }
+
+  recordQueues(qs: QueueInfo[]): void {
+    for (const q of qs) {
+      this.queueReady.set({ queue: q.name, role: q.role }, finite(q.ready));
+      this.queueUnacked.set({ queue: q.name, role: q.role }, finite(q.unacked));
+      this.queueConsumers.set({ queue: q.name }, finite(q.consumers));
+      this.queuePublishRate.set({ queue: q.name }, finite(q.publishRate));
+    }
+  }
+
+  /** The exposition text; `notes` (why a backend is missing) follow as comment lines. */
+  async text(notes: string[] = []): Promise<string> {
+    const body = await this.registry.metrics();
+    return notes.length ? `${body}${notes.map((n) => `# ${n.replace(/\n/g, ' ')}`).join('\n')}\n` : body;
+  }
+}
 
 export class MetricsCollector {
   private readonly monitor: LagMonitor;
@@ -30,110 +129,21 @@ export class MetricsCollector {
   }
 
   async render(): Promise<string> {
-    const out: string[] = [];
-    const metric = (
-      name: string,
-      help: string,
-      type: 'gauge' | 'counter',
-      rows: [Record<string, string | number>, number][],
-    ) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [l, v] of rows) out.push(`${name}${labels(l)} ${Number.isFinite(v) ? v : 0}`);
-    };
-    let up = 1;
+    const m = new ScrapeMetrics();
+    const notes: string[] = [];
     try {
       await this.sample();
-      const r = this.monitor.evaluate();
-      metric(
-        'orderbus_group_lag',
-        'Total records behind per consumer group',
-        'gauge',
-        r.groups.map((g) => [{ group: g.group }, g.totalLag]),
-      );
-      metric(
-        'orderbus_group_status',
-        'Burrow-style status (0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 ERR)',
-        'gauge',
-        r.groups.map((g) => [{ group: g.group, status: g.status }, STATUS_CODE[g.status]]),
-      );
-      metric(
-        'orderbus_group_members',
-        'Members of the consumer group',
-        'gauge',
-        r.groups.map((g) => [{ group: g.group, state: g.state }, g.members]),
-      );
-      const parts = r.groups.flatMap((g) => g.partitions.map((p) => ({ g: g.group, p })));
-      metric(
-        'orderbus_partition_lag',
-        'Records behind per partition',
-        'gauge',
-        parts
-          .filter((x) => x.p.lag !== null)
-          .map((x) => [{ group: x.g, topic: x.p.topic, partition: x.p.partition }, x.p.lag as number]),
-      );
-      metric(
-        'orderbus_partition_time_lag_seconds',
-        'Age of the oldest unconsumed record',
-        'gauge',
-        parts
-          .filter((x) => x.p.timeLagMs !== null)
-          .map((x) => [
-            { group: x.g, topic: x.p.topic, partition: x.p.partition },
-            (x.p.timeLagMs as number) / 1000,
-          ]),
-      );
-      metric(
-        'orderbus_partition_status',
-        'Burrow-style status per partition',
-        'gauge',
-        parts.map((x) => [
-          { group: x.g, topic: x.p.topic, partition: x.p.partition, status: x.p.status },
-          STATUS_CODE[x.p.status],
-        ]),
-      );
-      const dlqGroups = r.groups.filter((g) => g.group.startsWith('orderbus-dlq.'));
-      metric(
-        'orderbus_kafka_dlq_outstanding',
-        'Dead letters not yet redriven or purged, per Kafka DLQ topic',
-        'gauge',
-        dlqGroups.map((g) => [{ dlq: g.group.slice('orderbus-dlq.'.length) }, g.totalLag]),
-      );
+      m.recordLag(this.monitor.evaluate());
     } catch (e) {
-      up = 0;
-      out.push(`# kafka: ${errorMessage(e).replace(/\n/g, ' ')}`);
+      notes.push(`kafka: ${errorMessage(e)}`);
     }
     try {
-      const qs = await listQueues(this.ctx);
-      metric(
-        'orderbus_queue_ready',
-        'Messages ready',
-        'gauge',
-        qs.map((q) => [{ queue: q.name, role: q.role }, q.ready]),
-      );
-      metric(
-        'orderbus_queue_unacked',
-        'Messages delivered, not yet acked',
-        'gauge',
-        qs.map((q) => [{ queue: q.name, role: q.role }, q.unacked]),
-      );
-      metric(
-        'orderbus_queue_consumers',
-        'Consumers',
-        'gauge',
-        qs.map((q) => [{ queue: q.name }, q.consumers]),
-      );
-      metric(
-        'orderbus_queue_publish_rate',
-        'Messages published per second',
-        'gauge',
-        qs.map((q) => [{ queue: q.name }, q.publishRate]),
-      );
+      m.recordQueues(await listQueues(this.ctx));
     } catch (e) {
-      up = 0;
-      out.push(`# rabbitmq: ${errorMessage(e).replace(/\n/g, ' ')}`);
+      notes.push(`rabbitmq: ${errorMessage(e)}`);
     }
-    metric('orderbus_up', '1 when every backend answered the last scrape', 'gauge', [[{}, up]]);
-    return `${out.join('\n')}\n`;
+    m.up.set(notes.length ? 0 : 1);
+    return m.text(notes);
   }
 }
 
@@ -154,7 +164,7 @@ export async function serveMetrics(ctx: OpsContext, host: string, port: number):
     // Concurrent scrapes share one collection.
     busy ??= collector.render().finally(() => (busy = undefined));
     busy.then(
-      (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+      (text) => res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE }).end(text),
       (e: unknown) => res.writeHead(500).end(errorMessage(e)),
     );
   });
