@@ -120,16 +120,26 @@ function editDistance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
-/** "unknown group 'x'" with close matches and a hint to list what exists. */
-export function unknownNameError(kind: string, name: string, known: readonly string[], listCommand: string) {
+/**
+ * "unknown group 'x'" with close matches and a hint to list what exists. The code is
+ * UNKNOWN_<KIND> and the exit code 1 unless `options` say otherwise (a name given on the command
+ * line may be a usage error).
+ */
+export function unknownNameError(
+  kind: string,
+  name: string,
+  known: readonly string[],
+  listCommand: string,
+  options: { code?: string; exitCode?: ExitCodeValue } = {},
+) {
   const close = closeMatches(name, known);
   const suffix = close.length > 0 ? `; did you mean ${close.map((c) => `'${c}'`).join(', ')}?` : '';
   return new OrderbusError(
-    `UNKNOWN_${kind.toUpperCase().replace(/[^A-Z]/g, '_')}`,
+    options.code ?? `UNKNOWN_${kind.toUpperCase().replace(/[^A-Z]/g, '_')}`,
     `unknown ${kind} '${name}'${suffix}`,
     {
       hint: listCommand,
-      exitCode: ExitCode.error,
+      exitCode: options.exitCode ?? ExitCode.error,
       subject: name,
       details: { closeMatches: close },
     },

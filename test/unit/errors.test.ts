@@ -54,3 +54,22 @@ describe('formatError', () => {
     expect(formatError('plain string')).toBe('error: plain string');
   });
 });
+
+describe('unknownNameError', () => {
+  it('takes another code and exit code where the name is a usage error', () => {
+    const e = unknownNameError(
+      'chaos scenario',
+      'shiping-slow',
+      ['shipping-slow', 'kafka-down'],
+      'orderbus chaos list',
+      {
+        code: 'UNKNOWN_SCENARIO',
+        exitCode: ExitCode.usage,
+      },
+    );
+    expect(formatError(e)).toBe(
+      "error[UNKNOWN_SCENARIO]: unknown chaos scenario 'shiping-slow'; did you mean 'shipping-slow'?\n  hint: orderbus chaos list",
+    );
+    expect(e.exitCode).toBe(2);
+  });
+});

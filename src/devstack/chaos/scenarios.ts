@@ -1,5 +1,5 @@
 import type { OrderbusConfig } from '../../config.js';
-import { closeMatches, ExitCode, OrderbusError } from '../../errors.js';
+import { ExitCode, OrderbusError, unknownNameError } from '../../errors.js';
 import { EventCodec } from '../../events/codec.js';
 import { nextEvent } from '../../events/codec.js';
 import type { OpsContext } from '../../ops/context.js';
@@ -329,15 +329,8 @@ export function scenarioNames(): string[] {
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
   if (s) return s;
-  const near = closeMatches(name, scenarioNames());
-  throw new OrderbusError(
-    'UNKNOWN_SCENARIO',
-    `unknown chaos scenario '${name}'${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(', ')}?` : ''}`,
-    {
-      hint: 'orderbus chaos list',
-      exitCode: ExitCode.usage,
-      subject: name,
-      details: { closeMatches: near },
-    },
-  );
+  throw unknownNameError('chaos scenario', name, scenarioNames(), 'orderbus chaos list', {
+    code: 'UNKNOWN_SCENARIO',
+    exitCode: ExitCode.usage,
+  });
 }
