@@ -1,5 +1,6 @@
 import type { Consumer, EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } from '../adapters/kafka.js';
+import type { Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, EventDecodeError } from '../events/codec.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
@@ -59,6 +60,14 @@ export interface EventConsumerOptions {
   isTransient?: (e: unknown) => boolean;
   fromBeginning?: boolean;
 }
+
+/** A pipeline service on one consumer group (tests pass a group of their own). */
+export type ConsumerService = (
+  config: OrderbusConfig,
+  pool: Pool,
+  ctx: Pick<ServiceContext, 'log'>,
+  groupId?: string,
+) => EventConsumer;
 
 /** How long after a crash kafkajs will not recover from the consumer is started again. */
 export const RESTART_AFTER_MS = 5000;

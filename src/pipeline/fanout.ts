@@ -1,22 +1,36 @@
 import type { Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
-import type { EventEnvelope } from '../events/types.js';
-import type { ServiceContext } from '../runtime/service.js';
-import { EventConsumer } from './event-consumer.js';
+import type { EventEnvelope, EventType } from '../events/types.js';
+import { columnsOf } from './columns.js';
+import { EventConsumer, type ConsumerService } from './event-consumer.js';
 import type { OrderItem } from './inventory.js';
 import { processOnce } from './outbox.js';
+import type { ServiceContext } from '../runtime/service.js';
 
 /**
  * Fan-out groups reading the same events, each at its own speed: a slow one lags only itself.
  */
-type Ctx = Pick<ServiceContext, 'log'>;
+type Query = (sql: string, params: unknown[]) => Promise<unknown>;
 
-async function once(
-  pool: Pool,
-  consumer: string,
-  event: EventEnvelope,
-  fn: (q: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<void>,
-) {
+/**
+ * A group whose handler runs once per event (`processOnce`: the inbox row and the handler's
+ * writes commit together), on a connection of its own.
+ */
+function onceService(
+  name: string,
+  types: EventType[] | undefined,
+  handle: (event: EventEnvelope, q: Query) => Promise<void>,
+): ConsumerService {
+  return (config, pool, ctx, groupId = name) =>
+    new EventConsumer(config, ctx, {
+      name,
+      groupId,
+      ...(types ? { types } : {}),
+      handle: (event) => once(pool, name, event, (q) => handle(event, q)),
+    });
+}
+
+async function once(pool: Pool, consumer: string, event: EventEnvelope, fn: (q: Query) => Promise<void>) {
   const client = await pool.connect();
   try {
     await processOnce(client, consumer, event.eventId, () => fn((sql, params) => client.query(sql, params)));
@@ -26,76 +40,39 @@ async function once(
 }
 
 /** Loyalty: points per paid order (1 point per whole currency unit). */
-export function loyaltyService(
-  config: OrderbusConfig,
-  pool: Pool,
-  ctx: Ctx,
-  groupId = 'loyalty',
-): EventConsumer {
-  return new EventConsumer(config, ctx, {
-    name: 'loyalty',
-    groupId,
-    types: ['payment.captured'],
-    handle: (event) =>
-      once(pool, 'loyalty', event, async (q) => {
-        const amount = Number((event.data as { amountCents?: number }).amountCents ?? 0);
-        await q(
-          `INSERT INTO loyalty_points (customer_id, points) SELECT customer_id, $2 FROM orders WHERE id = $1
-           ON CONFLICT (customer_id) DO UPDATE SET points = loyalty_points.points + EXCLUDED.points`,
-          [event.orderId, Math.floor(amount / 100)],
-        );
-      }),
-  });
-}
+export const loyaltyService = onceService('loyalty', ['payment.captured'], async (event, q) => {
+  const amount = Number((event.data as { amountCents?: number }).amountCents ?? 0);
+  await q(
+    `INSERT INTO loyalty_points (customer_id, points) SELECT customer_id, $2 FROM orders WHERE id = $1
+     ON CONFLICT (customer_id) DO UPDATE SET points = loyalty_points.points + EXCLUDED.points`,
+    [event.orderId, Math.floor(amount / 100)],
+  );
+});
 
 /** Fraud audit: an append-only copy of every event. */
-export function fraudAuditService(
-  config: OrderbusConfig,
-  pool: Pool,
-  ctx: Ctx,
-  groupId = 'fraud-audit',
-): EventConsumer {
-  return new EventConsumer(config, ctx, {
-    name: 'fraud-audit',
-    groupId,
-    handle: (event) =>
-      once(pool, 'fraud-audit', event, async (q) => {
-        await q(
-          'INSERT INTO fraud_audit (event_id, order_id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-          [event.eventId, event.orderId, event.type],
-        );
-      }),
-  });
-}
+export const fraudAuditService = onceService('fraud-audit', undefined, async (event, q) => {
+  await q('INSERT INTO fraud_audit (event_id, order_id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+    event.eventId,
+    event.orderId,
+    event.type,
+  ]);
+});
 
 /** Recommendations: purchases per SKU from placed orders. */
-export function recommendationsService(
-  config: OrderbusConfig,
-  pool: Pool,
-  ctx: Ctx,
-  groupId = 'recommendations',
-): EventConsumer {
-  return new EventConsumer(config, ctx, {
-    name: 'recommendations',
-    groupId,
-    types: ['order.placed'],
-    handle: (event) =>
-      once(pool, 'recommendations', event, async (q) => {
-        for (const item of (event.data as { items: OrderItem[] }).items) {
-          await q(
-            'INSERT INTO recommendations (sku, purchases) VALUES ($1, $2) ON CONFLICT (sku) DO UPDATE SET purchases = recommendations.purchases + EXCLUDED.purchases',
-            [item.sku, item.quantity],
-          );
-        }
-      }),
-  });
-}
+export const recommendationsService = onceService('recommendations', ['order.placed'], async (event, q) => {
+  for (const item of (event.data as { items: OrderItem[] }).items) {
+    await q(
+      'INSERT INTO recommendations (sku, purchases) VALUES ($1, $2) ON CONFLICT (sku) DO UPDATE SET purchases = recommendations.purchases + EXCLUDED.purchases',
+      [item.sku, item.quantity],
+    );
+  }
+});
 
 /** Warehouse: batched ingestion (eachBatch), about 200 ms per batch like a bulk loader. */
 export function warehouseService(
   config: OrderbusConfig,
   pool: Pool,
-  ctx: Ctx,
+  ctx: Pick<ServiceContext, 'log'>,
   options: { groupId?: string; batchDelayMs?: number } = {},
 ): EventConsumer {
   return new EventConsumer(config, ctx, {
@@ -108,12 +85,7 @@ export function warehouseService(
       await pool.query(
         `INSERT INTO warehouse_events (event_id, order_id, type, batch_at)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
-        [
-          events.map((e) => e.eventId),
-          events.map((e) => e.orderId),
-          events.map((e) => e.type),
-          events.map(() => new Date().toISOString()),
-        ],
+        columnsOf(events, (e) => [e.eventId, e.orderId, e.type, new Date().toISOString()]),
       );
     },
   });

@@ -1,9 +1,7 @@
-import { inTransaction, type Pool, type PoolClient } from '../adapters/postgres.js';
-import type { OrderbusConfig } from '../config.js';
+import { inTransaction, type PoolClient } from '../adapters/postgres.js';
 import { nextEvent } from '../events/codec.js';
-import type { ServiceContext } from '../runtime/service.js';
 import type { EventEnvelope } from '../events/types.js';
-import { EventConsumer } from './event-consumer.js';
+import { EventConsumer, type ConsumerService } from './event-consumer.js';
 import { appendOutbox, claimInbox, wakerFor } from './outbox.js';
 
 export interface OrderItem {
@@ -19,12 +17,7 @@ export interface OrderItem {
  * in the batch's order in memory, and the stock, reservation, inbox and outbox writes are one
  * statement each.
  */
-export function inventoryService(
-  config: OrderbusConfig,
-  pool: Pool,
-  ctx: Pick<ServiceContext, 'log'>,
-  groupId = 'inventory',
-): EventConsumer {
+export const inventoryService: ConsumerService = (config, pool, ctx, groupId = 'inventory') => {
   const waker = wakerFor(pool, ctx);
   return new EventConsumer(config, ctx, {
     name: 'inventory',
@@ -36,7 +29,7 @@ export function inventoryService(
       if ((await inTransaction(pool, (client) => reserveBatch(client, batch))) > 0) waker.poke();
     },
   });
-}
+};
 
 /** Returns how many events it appended to the outbox. */
 async function reserveBatch(client: PoolClient, batch: EventEnvelope[]): Promise<number> {

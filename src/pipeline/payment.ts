@@ -1,10 +1,9 @@
-import { inTransaction, type Pool } from '../adapters/postgres.js';
+import { inTransaction } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
-import type { ServiceContext } from '../runtime/service.js';
-import { EventConsumer } from './event-consumer.js';
+import { EventConsumer, type ConsumerService } from './event-consumer.js';
 import { forEachOrder, Limiter } from './for-each-order.js';
 import { appendOutbox, claimInbox, distinctEvents, wakerFor } from './outbox.js';
 
@@ -21,12 +20,7 @@ import { appendOutbox, claimInbox, distinctEvents, wakerFor } from './outbox.js'
  * database connection held meanwhile), then the inbox, payment and outbox rows of the whole batch
  * commit in one transaction, and only then the batch's offsets.
  */
-export function paymentService(
-  config: OrderbusConfig,
-  pool: Pool,
-  ctx: Pick<ServiceContext, 'log'>,
-  groupId = 'payment',
-): EventConsumer {
+export const paymentService: ConsumerService = (config, pool, ctx, groupId = 'payment') => {
   // Provider calls in flight at once, across every partition of this process.
   const calls = new Limiter(32);
   const waker = wakerFor(pool, ctx);
@@ -67,7 +61,7 @@ export function paymentService(
       waker.poke();
     },
   });
-}
+};
 
 interface Charge {
   event: EventEnvelope;

@@ -1,3 +1,4 @@
+import type { Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import type { Service, ServiceContext } from './service.js';
 
@@ -35,19 +36,39 @@ function owning(service: Service, end: () => Promise<void>): Service {
   };
 }
 
+export interface ServiceEntry {
+  description: string;
+  /** Its nominal PostgreSQL pool size. */
+  connections: (config: OrderbusConfig) => number;
+  build: ServiceBuilder;
+}
+
+/** A service on a pool of its own (ended after the service stopped), built by `make`. */
+function pooled(
+  connections: number,
+  description: string,
+  make: (ctx: BuildContext, pool: Pool) => Promise<Service>,
+  settings?: Record<string, string>,
+): ServiceEntry {
+  return {
+    description,
+    connections: () => connections,
+    build: async (ctx) => {
+      const p = await pool(ctx, settings);
+      return owning(await make(ctx, p), () => p.end());
+    },
+  };
+}
+
 /**
  * Each service with its nominal PostgreSQL pool size (`connections`), which `orderbus run` adds up
  * against `database.processConnections` before it starts them.
  */
-export const SERVICES: Record<
-  string,
-  { description: string; connections: (config: OrderbusConfig) => number; build: ServiceBuilder }
-> = {
-  providers: {
-    description: 'the simulated payment, shipping, email and partner-webhook providers',
-    connections: () => 16,
-    build: async (ctx) => {
-      const p = await pool(ctx);
+export const SERVICES: Record<string, ServiceEntry> = {
+  providers: pooled(
+    16,
+    'the simulated payment, shipping, email and partner-webhook providers',
+    async (ctx, p) => {
       const { startProviders } = await import('../providers/index.js');
       let running: Awaited<ReturnType<typeof startProviders>> | undefined;
       return {
@@ -57,11 +78,10 @@ export const SERVICES: Record<
         },
         stop: async () => {
           await Promise.all(Object.values(running ?? {}).map((x) => x.stop()));
-          await p.end();
         },
       };
     },
-  },
+  ),
   'checkout-api': {
     description: 'POST /api/checkout, GET /api/orders/:id, POST /api/orders/:id/cancel',
     connections: (config) => config.database.poolSize,
@@ -70,124 +90,62 @@ export const SERVICES: Record<
       return new CheckoutApi(ctx.config, ctx, { poolSize: ctx.poolSize });
     },
   },
-  'outbox-relay': {
-    description: 'publishes the outbox to Kafka (acks=all, idempotent)',
-    connections: () => 4,
-    build: async (ctx) => {
-      // The relay's poll must be a plain scan of outbox_unsent_id (migration 033): a bitmap scan,
-      // which the planner picks for a few unsent rows, never marks sent rows' entries dead.
-      const p = await pool(ctx, { enable_bitmapscan: 'off' });
-      const { OutboxRelay } = await import('../pipeline/outbox-relay.js');
-      return owning(new OutboxRelay(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  payment: {
-    description: 'charges on order.placed (exactly-once in effect)',
-    connections: () => 8,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { paymentService } = await import('../pipeline/payment.js');
-      return owning(paymentService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  inventory: {
-    description: 'reserves stock on payment.captured',
-    connections: () => 8,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { inventoryService } = await import('../pipeline/inventory.js');
-      return owning(inventoryService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  shipping: {
-    description: 'creates labels on inventory.reserved (slow provider off the fetch loop)',
-    connections: () => 12,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { ShippingService } = await import('../pipeline/shipping.js');
-      return owning(new ShippingService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  saga: {
-    description: 'order state machine, compensation, stuck-order sweeper',
-    connections: () => 8,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { SagaService } = await import('../pipeline/saga.js');
-      return owning(new SagaService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  loyalty: {
-    description: 'fan-out: points per paid order',
-    connections: () => 4,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { loyaltyService } = await import('../pipeline/fanout.js');
-      return owning(loyaltyService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  'fraud-audit': {
-    description: 'fan-out: append-only audit of every event',
-    connections: () => 4,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { fraudAuditService } = await import('../pipeline/fanout.js');
-      return owning(fraudAuditService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  recommendations: {
-    description: 'fan-out: purchases per SKU',
-    connections: () => 4,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { recommendationsService } = await import('../pipeline/fanout.js');
-      return owning(recommendationsService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  warehouse: {
-    description: 'fan-out: batched ingestion (eachBatch, ~200 ms per batch)',
-    connections: () => 4,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { warehouseService } = await import('../pipeline/fanout.js');
-      return owning(warehouseService(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  dispatcher: {
-    description: 'turns events into RabbitMQ tasks (commits only after publisher confirms)',
-    connections: () => 4,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { Dispatcher } = await import('../tasks/dispatcher.js');
-      return owning(new Dispatcher(ctx.config, p, ctx), () => p.end());
-    },
-  },
-  'email-worker': {
-    description: 'sends emails (idempotent per order and template, shared rate limit)',
-    connections: () => 8,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { emailWorker } = await import('../tasks/workers.js');
-      return owning(emailWorker(ctx.config, p, ctx), () => p.end());
-    },
-  },
+  'outbox-relay': pooled(
+    4,
+    'publishes the outbox to Kafka (acks=all, idempotent)',
+    async (ctx, p) => new (await import('../pipeline/outbox-relay.js')).OutboxRelay(ctx.config, p, ctx),
+    // The relay's poll must be a plain scan of outbox_unsent_id (migration 033): a bitmap scan,
+    // which the planner picks for a few unsent rows, never marks sent rows' entries dead.
+    { enable_bitmapscan: 'off' },
+  ),
+  payment: pooled(8, 'charges on order.placed (exactly-once in effect)', async (ctx, p) =>
+    (await import('../pipeline/payment.js')).paymentService(ctx.config, p, ctx),
+  ),
+  inventory: pooled(8, 'reserves stock on payment.captured', async (ctx, p) =>
+    (await import('../pipeline/inventory.js')).inventoryService(ctx.config, p, ctx),
+  ),
+  shipping: pooled(
+    12,
+    'creates labels on inventory.reserved (slow provider off the fetch loop)',
+    async (ctx, p) => new (await import('../pipeline/shipping.js')).ShippingService(ctx.config, p, ctx),
+  ),
+  saga: pooled(
+    8,
+    'order state machine, compensation, stuck-order sweeper',
+    async (ctx, p) => new (await import('../pipeline/saga.js')).SagaService(ctx.config, p, ctx),
+  ),
+  loyalty: pooled(4, 'fan-out: points per paid order', async (ctx, p) =>
+    (await import('../pipeline/fanout.js')).loyaltyService(ctx.config, p, ctx),
+  ),
+  'fraud-audit': pooled(4, 'fan-out: append-only audit of every event', async (ctx, p) =>
+    (await import('../pipeline/fanout.js')).fraudAuditService(ctx.config, p, ctx),
+  ),
+  recommendations: pooled(4, 'fan-out: purchases per SKU', async (ctx, p) =>
+    (await import('../pipeline/fanout.js')).recommendationsService(ctx.config, p, ctx),
+  ),
+  warehouse: pooled(4, 'fan-out: batched ingestion (eachBatch, ~200 ms per batch)', async (ctx, p) =>
+    (await import('../pipeline/fanout.js')).warehouseService(ctx.config, p, ctx),
+  ),
+  dispatcher: pooled(
+    4,
+    'turns events into RabbitMQ tasks (commits only after publisher confirms)',
+    async (ctx, p) => new (await import('../tasks/dispatcher.js')).Dispatcher(ctx.config, p, ctx),
+  ),
+  'email-worker': pooled(
+    8,
+    'sends emails (idempotent per order and template, shared rate limit)',
+    async (ctx, p) => (await import('../tasks/workers.js')).emailWorker(ctx.config, p, ctx),
+  ),
   'webhook-worker': {
     description: 'delivers partner webhooks (retry tiers, 410/404 dead-lettered at once)',
     connections: () => 0,
-    build: async (ctx) => {
-      const { webhookWorker } = await import('../tasks/workers.js');
-      return webhookWorker(ctx.config, ctx);
-    },
+    build: async (ctx) => (await import('../tasks/workers.js')).webhookWorker(ctx.config, ctx),
   },
-  'analytics-worker': {
-    description: 'stores analytics in batches (best effort: the queue has a TTL)',
-    connections: () => 2,
-    build: async (ctx) => {
-      const p = await pool(ctx);
-      const { analyticsWorker } = await import('../tasks/workers.js');
-      return owning(analyticsWorker(ctx.config, p, ctx), () => p.end());
-    },
-  },
+  'analytics-worker': pooled(
+    2,
+    'stores analytics in batches (best effort: the queue has a TTL)',
+    async (ctx, p) => (await import('../tasks/workers.js')).analyticsWorker(ctx.config, p, ctx),
+  ),
 };
 
 export function serviceNames(): string[] {

@@ -1,15 +1,24 @@
 import type { Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
+import { columnsOf } from '../pipeline/columns.js';
 import { appendOutbox, processOnce } from '../pipeline/outbox.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import type { ServiceContext } from '../runtime/service.js';
 import { SharedRateLimiter } from './rate-limit.js';
-import { uuidFromString, type AnalyticsTask, type EmailTask, type WebhookTask } from './task.js';
+import { uuidFromString, type AnalyticsTask, type EmailTask, type Task, type WebhookTask } from './task.js';
 import { TaskFailure, TaskWorker } from './worker.js';
 
 type Ctx = Pick<ServiceContext, 'log'>;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/**
+ * A body of `kind` whose taskId and `fields` are strings: what a worker needs before it performs
+ * (task-schema.ts checks an edited dead letter in full).
+ */
+function isTaskOf(b: unknown, kind: Task['kind'], ...fields: string[]): b is Record<string, unknown> {
+  return isObj(b) && b.kind === kind && ['taskId', ...fields].every((f) => typeof b[f] === 'string');
+}
 
 /** Provider errors as task failures: 4xx other than 429 (and 410, 404) are not worth a retry. */
 export function toTaskFailure(e: unknown): TaskFailure {
@@ -43,13 +52,7 @@ export function emailWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskW
   return new TaskWorker<EmailTask>(config, ctx, {
     queue: 'email.tasks',
     name: 'email-worker',
-    validate: (b): b is EmailTask =>
-      isObj(b) &&
-      b.kind === 'email' &&
-      typeof b.taskId === 'string' &&
-      typeof b.to === 'string' &&
-      typeof b.template === 'string' &&
-      typeof b.orderId === 'string',
+    validate: (b): b is EmailTask => isTaskOf(b, 'email', 'to', 'template', 'orderId'),
     perform: async (task) => {
       await limiter.acquire();
       let messageId: string;
@@ -95,12 +98,7 @@ export function webhookWorker(config: OrderbusConfig, ctx: Ctx): TaskWorker<Webh
     queue: 'webhook.tasks',
     name: 'webhook-worker',
     validate: (b): b is WebhookTask =>
-      isObj(b) &&
-      b.kind === 'webhook' &&
-      typeof b.taskId === 'string' &&
-      typeof b.url === 'string' &&
-      /^https?:\/\//.test(b.url) &&
-      isObj(b.payload),
+      isTaskOf(b, 'webhook', 'url') && /^https?:\/\//.test(String(b.url)) && isObj(b.payload),
     perform: async (task) => {
       try {
         await callProvider(task.url, task.payload, task.taskId, 10_000);
@@ -117,8 +115,7 @@ export function analyticsWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): T
     queue: 'analytics.tasks',
     name: 'analytics-worker',
     prefetch: 500,
-    validate: (b): b is AnalyticsTask =>
-      isObj(b) && b.kind === 'analytics' && typeof b.taskId === 'string' && typeof b.type === 'string',
+    validate: (b): b is AnalyticsTask => isTaskOf(b, 'analytics', 'type'),
     batch: {
       size: 200,
       waitMs: 200,
@@ -126,12 +123,7 @@ export function analyticsWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): T
         await pool.query(
           `INSERT INTO analytics_events (task_id, order_id, type, at)
            SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
-          [
-            tasks.map((t) => t.taskId),
-            tasks.map((t) => t.orderId),
-            tasks.map((t) => t.type),
-            tasks.map((t) => t.at),
-          ],
+          columnsOf(tasks, (t) => [t.taskId, t.orderId, t.type, t.at]),
         );
       },
     },
