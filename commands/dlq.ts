@@ -1,12 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ExitCode, OrderbusError, usageError } from '../src/errors.js';
 import type { DlqMessage, RedriveResult } from '../src/ops/dlq/index.js';
 import type { Json } from '../src/ops/dlq/edits.js';
+import { launchEditor } from '../src/ops/editor.js';
 import { configFrom } from './context.js';
 import { progressBar } from './format-ops.js';
 import { formatTable, log, paint, printJson } from './output.js';
@@ -62,46 +59,32 @@ export function renderRedrive(r: RedriveResult): string {
   return out.join('\n');
 }
 
-/** Opens $EDITOR on the selection (a JSON object id → payload) and returns what changed. */
+/** Opens the editor on the selection (a JSON object id → payload) and returns what changed. */
 function editInEditor(messages: DlqMessage[]): Record<string, Json> {
-  const editor = process.env.VISUAL ?? process.env.EDITOR;
-  if (!editor)
-    throw usageError(
-      'NO_EDITOR',
-      '--edit needs $EDITOR (or $VISUAL) set',
-      'EDITOR=vi orderbus dlq redrive DLQ --edit',
-    );
-  const dir = mkdtempSync(join(tmpdir(), 'orderbus-edit-'));
-  const file = join(dir, 'dead-letters.json');
   const before = Object.fromEntries(messages.map((m) => [m.id, m.payload ?? m.raw]));
-  writeFileSync(file, `${JSON.stringify(before, null, 2)}\n`);
+  const edited = launchEditor(`${JSON.stringify(before, null, 2)}\n`, 'dead-letters.json');
+  if (edited.text === null)
+    throw new OrderbusError(
+      'EDITOR_FAILED',
+      `${edited.editor} exited with ${edited.exit}; nothing was redriven`,
+      {
+        hint: 'orderbus dlq redrive DLQ --edit (again)',
+      },
+    );
+  let after: Record<string, Json>;
   try {
-    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
-    if (r.status !== 0)
-      throw new OrderbusError(
-        'EDITOR_FAILED',
-        `${editor} exited with ${r.status ?? r.signal ?? '?'}; nothing was redriven`,
-        {
-          hint: 'orderbus dlq redrive DLQ --edit (again)',
-        },
-      );
-    let after: Record<string, Json>;
-    try {
-      after = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Json>;
-    } catch (e) {
-      throw usageError(
-        'EDIT_NOT_JSON',
-        `the edited file is not valid JSON (${(e as Error).message}); nothing was redriven`,
-        'orderbus dlq redrive DLQ --edit (again)',
-      );
-    }
-    const changed: Record<string, Json> = {};
-    for (const [id, v] of Object.entries(after))
-      if (JSON.stringify(v) !== JSON.stringify(before[id])) changed[id] = v;
-    return changed;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    after = JSON.parse(edited.text) as Record<string, Json>;
+  } catch (e) {
+    throw usageError(
+      'EDIT_NOT_JSON',
+      `the edited file is not valid JSON (${(e as Error).message}); nothing was redriven`,
+      'orderbus dlq redrive DLQ --edit (again)',
+    );
   }
+  const changed: Record<string, Json> = {};
+  for (const [id, v] of Object.entries(after))
+    if (JSON.stringify(v) !== JSON.stringify(before[id])) changed[id] = v;
+  return changed;
 }
 
 async function confirmTyped(name: string): Promise<boolean> {

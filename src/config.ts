@@ -422,9 +422,9 @@ export function isCI(): boolean {
   return process.env.CI === 'true';
 }
 
-/** The editor for `--edit`. */
+/** The editor for `dlq redrive --edit` and the console's `e`, chosen as git does: $VISUAL, $EDITOR, vi. */
 export function editorCommand(): string {
-  return process.env.VISUAL ?? process.env.EDITOR ?? 'vi';
+  return process.env.VISUAL || process.env.EDITOR || 'vi';
 }
 
 /** True when colour must be off (https://no-color.org). */

@@ -1,32 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import React from 'react';
 import { render } from 'ink';
 import type { OrderbusConfig } from '../src/config.js';
+import { launchEditor } from '../src/ops/editor.js';
 import { App } from './app.js';
 import { ThemeProvider } from './components/theme.js';
 import { OpsAdapter } from './ops-adapter.js';
 
-/** Opens `text` in $EDITOR (the terminal is handed over while it runs); null when unchanged. */
+/** The `e` key: the payload in the editor (src/ops/editor.ts); null when unchanged or the editor failed. */
 export function editInEditor(text: string): Promise<string | null> {
-  const editor = process.env.VISUAL ?? process.env.EDITOR ?? 'vi';
-  const dir = mkdtempSync(join(tmpdir(), 'orderbus-console-'));
-  const file = join(dir, 'payload.json');
-  writeFileSync(file, text);
-  const stdin = process.stdin;
-  const raw = stdin.isTTY && stdin.isRaw;
-  try {
-    if (raw) stdin.setRawMode(false);
-    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
-    if (r.status !== 0) return Promise.resolve(null);
-    const after = readFileSync(file, 'utf8');
-    return Promise.resolve(after === text ? null : after);
-  } finally {
-    if (raw) stdin.setRawMode(true);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const after = launchEditor(text, 'payload.json').text;
+  return Promise.resolve(after === null || after === text ? null : after);
 }
 
 export async function runConsole(
