@@ -1,50 +1,67 @@
+import { formatError } from '../src/errors.js';
+import type { DlqMessage, DlqSummary, RedriveResult } from '../src/ops/dlq/types.js';
+import type { ComponentStatus } from '../src/ops/health.js';
+import type { GroupLag, LagStatus, PartitionLag } from '../src/ops/lag.js';
+import type { ResetPlan, ResetRow } from '../src/ops/offsets.js';
+import type { QueueInfo } from '../src/ops/queues.js';
+import type { TraceEntry as OpsTraceEntry, TraceResult } from '../src/ops/trace.js';
+
 /**
  * What the console shows, and the port it reads and acts through. The real implementation maps
  * `src/ops` onto this port (ui/ops-adapter.ts); UI unit tests use an in-memory one. Components
- * never see anything but these shapes.
+ * never see anything but these shapes. Each view is derived from the ops type it shows (the
+ * fields the console reads, plus the few it turns into text), so a change there shows up here.
  */
-export type HealthStatus = 'OK' | 'WARN' | 'STALL' | 'STOP' | 'REWIND' | 'ERR';
+export type HealthStatus = LagStatus;
 
-export interface PartitionView {
-  topic: string;
-  partition: number;
-  committed: number | null;
-  end: number;
+export type PartitionView = Pick<
+  PartitionLag,
+  'topic' | 'partition' | 'committed' | 'timeLagMs' | 'status'
+> & {
+  end: PartitionLag['logEnd'];
+  /** 0 where the group has no committed offset. */
   lag: number;
-  timeLagMs: number | null;
+  /** `clientId@host` of the member that owns it. */
   owner: string | null;
-  status: HealthStatus;
-}
+};
 
-export interface GroupView {
-  group: string;
-  state: string;
-  members: number;
-  status: HealthStatus;
-  totalLag: number;
-  timeLagMs: number | null;
-  /** Estimated seconds to drain at the recent consume rate; null when not draining. */
-  etaSeconds: number | null;
+export type GroupView = Pick<
+  GroupLag,
+  'group' | 'state' | 'members' | 'status' | 'totalLag' | 'etaSeconds'
+> & {
+  timeLagMs: GroupLag['maxTimeLagMs'];
   partitions: PartitionView[];
-}
+};
 
-export interface QueueView {
-  name: string;
-  type: string;
-  ready: number;
-  unacked: number;
-  consumers: number;
-  publishRate: number;
-  deliverRate: number;
-  ackRate: number;
-  dlqDepth: number | null;
-}
+/** The fields of each ops type a view keeps as they are: the adapter picks exactly these. */
+export const QUEUE_VIEW_FIELDS = [
+  'name',
+  'type',
+  'ready',
+  'unacked',
+  'consumers',
+  'publishRate',
+  'deliverRate',
+  'ackRate',
+  'dlqDepth',
+] as const satisfies readonly (keyof QueueInfo)[];
+export const COMPONENT_VIEW_FIELDS = [
+  'name',
+  'status',
+  'address',
+] as const satisfies readonly (keyof ComponentStatus)[];
+export const DLQ_VIEW_FIELDS = [
+  'name',
+  'kind',
+  'count',
+  'oldest',
+  'newest',
+  'byClass',
+] as const satisfies readonly (keyof DlqSummary)[];
 
-export interface ComponentView {
-  name: string;
-  status: 'up' | 'down' | 'degraded';
-  address: string;
-}
+export type QueueView = Pick<QueueInfo, (typeof QUEUE_VIEW_FIELDS)[number]>;
+export type ComponentView = Pick<ComponentStatus, (typeof COMPONENT_VIEW_FIELDS)[number]>;
+export type DlqView = Pick<DlqSummary, (typeof DLQ_VIEW_FIELDS)[number]>;
 
 export interface OverviewData {
   groups: GroupView[];
@@ -52,25 +69,13 @@ export interface OverviewData {
   components: ComponentView[];
 }
 
-export interface DlqView {
-  name: string;
-  kind: 'kafka' | 'rabbitmq';
-  count: number;
-  oldest: string | null;
-  newest: string | null;
-  byClass: Record<string, number>;
-}
-
-export interface DlqMessageView {
-  /** Stable id within the DLQ (offset for Kafka, position/message id for RabbitMQ). */
-  id: string;
+export type DlqMessageView = Pick<
+  DlqMessage,
+  'id' | 'headers' | 'attempts' | 'errorClass' | 'errorMessage' | 'destination'
+> & {
+  /** The payload as text: pretty JSON when it decodes, the raw text otherwise. */
   payload: string;
-  headers: Record<string, string>;
-  attempts: number | null;
-  errorClass: string | null;
-  errorMessage: string | null;
-  destination: string | null;
-}
+};
 
 export interface RedriveRequest {
   dlq: string;
@@ -81,38 +86,24 @@ export interface RedriveRequest {
   edits?: Record<string, string>;
 }
 
-export interface RedrivePreview {
-  toRedrive: number;
-  unchanged: number;
-  invalid: number;
+export type RedrivePreview = Pick<RedriveResult, 'toRedrive' | 'unchanged' | 'invalid'> & {
   /** One human-readable diff per message that changes, plus where it goes. */
   diffs: string[];
-}
+};
 
-export interface RedriveOutcome {
-  redriven: number;
-  failed: number;
-  remaining: number;
-}
+export type RedriveOutcome = Pick<RedriveResult, 'redriven' | 'failed' | 'remaining'>;
 
-export interface ResetPlanView {
-  group: string;
-  topic: string;
-  strategy: string;
-  rows: { partition: number; current: number | null; target: number; delta: number }[];
-}
+export type ResetPlanView = Pick<ResetPlan, 'group' | 'topic' | 'strategy'> & {
+  /** delta is 0 where the group has no committed offset. */
+  rows: (Pick<ResetRow, 'partition' | 'current' | 'target'> & { delta: number })[];
+};
 
-export interface TraceEntry {
-  at: string | null;
+export type TraceEntry = Pick<OpsTraceEntry, 'at' | 'what'> & {
+  /** Source and place in one column. */
   where: string;
-  what: string;
-}
+};
 
-export interface TraceView {
-  orderId: string;
-  status: string | null;
-  entries: TraceEntry[];
-}
+export type TraceView = Pick<TraceResult, 'orderId' | 'status'> & { entries: TraceEntry[] };
 
 export interface ConsoleOps {
   overview(): Promise<OverviewData>;
@@ -137,8 +128,12 @@ export interface StatusMessage {
   hint?: string;
 }
 
+/** The CLI's `error[CODE]: message` (one formatter for both); the hint gets its own line. */
 export function toStatusMessage(e: unknown): StatusMessage {
-  const err = e as { code?: string; message?: string; hint?: string };
-  const text = err.code ? `error[${err.code}]: ${err.message ?? ''}` : `error: ${err.message ?? String(e)}`;
-  return { kind: 'error', text, ...(err.hint ? { hint: err.hint } : {}) };
+  const hint = (e as { hint?: unknown } | null)?.hint;
+  return {
+    kind: 'error',
+    text: formatError(e, { hint: false }),
+    ...(typeof hint === 'string' && hint !== '' ? { hint } : {}),
+  };
 }

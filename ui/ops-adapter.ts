@@ -8,15 +8,19 @@ import { planReset, resetOffsets } from '../src/ops/offsets.js';
 import { listQueues } from '../src/ops/queues.js';
 import { traceOrder } from '../src/ops/trace.js';
 import { componentHealth } from '../src/ops/health.js';
-import type {
-  ComponentView,
-  ConsoleOps,
-  DlqMessageView,
-  GroupView,
-  OverviewData,
-  QueueView,
-  RedriveRequest,
-  ResetPlanView,
+import {
+  COMPONENT_VIEW_FIELDS,
+  DLQ_VIEW_FIELDS,
+  QUEUE_VIEW_FIELDS,
+  type ComponentView,
+  type ConsoleOps,
+  type DlqMessageView,
+  type DlqView,
+  type GroupView,
+  type OverviewData,
+  type QueueView,
+  type RedriveRequest,
+  type ResetPlanView,
 } from './model.js';
 
 /**
@@ -38,11 +42,11 @@ export class OpsAdapter implements ConsoleOps {
     const [groups, queues, components] = await Promise.all([
       this.groups(),
       listQueues(this.ctx).then(
-        (qs) => qs.filter((q) => q.role !== 'retry').map(toQueueView),
+        (qs) => qs.filter((q) => q.role !== 'retry').map((q) => pick(q, QUEUE_VIEW_FIELDS)),
         () => [] as QueueView[],
       ),
       componentHealth(this.config).then(
-        (cs) => cs.map((c): ComponentView => ({ name: c.name, status: c.status, address: c.address })),
+        (cs) => cs.map((c) => pick(c, COMPONENT_VIEW_FIELDS)),
         () => [] as ComponentView[],
       ),
     ]);
@@ -106,16 +110,9 @@ export class OpsAdapter implements ConsoleOps {
     });
   }
 
-  async dlqs() {
+  async dlqs(): Promise<DlqView[]> {
     const list = await listDlqs(this.ctx);
-    return list.map((d) => ({
-      name: d.name,
-      kind: d.kind,
-      count: d.count,
-      oldest: d.oldest,
-      newest: d.newest,
-      byClass: d.byClass,
-    }));
+    return list.map((d) => pick(d, DLQ_VIEW_FIELDS));
   }
 
   async dlqMessages(dlq: string, limit: number): Promise<DlqMessageView[]> {
@@ -194,26 +191,7 @@ export class OpsAdapter implements ConsoleOps {
   }
 }
 
-function toQueueView(q: {
-  name: string;
-  type: string;
-  ready: number;
-  unacked: number;
-  consumers: number;
-  publishRate: number;
-  deliverRate: number;
-  ackRate: number;
-  dlqDepth: number | null;
-}): QueueView {
-  return {
-    name: q.name,
-    type: q.type,
-    ready: q.ready,
-    unacked: q.unacked,
-    consumers: q.consumers,
-    publishRate: q.publishRate,
-    deliverRate: q.deliverRate,
-    ackRate: q.ackRate,
-    dlqDepth: q.dlqDepth,
-  };
+/** The named fields of an ops result, as the view type derived from it. */
+function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, from[k]])) as Pick<T, K>;
 }

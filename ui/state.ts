@@ -1,4 +1,13 @@
-import type { RedrivePreview, RedriveRequest, ResetPlanView, StatusMessage } from './model.js';
+import type {
+  DlqMessageView,
+  DlqView,
+  GroupView,
+  QueueView,
+  RedrivePreview,
+  RedriveRequest,
+  ResetPlanView,
+  StatusMessage,
+} from './model.js';
 
 /** Screen state of the console: a pure reducer, tested without a terminal. */
 export type Screen = 'overview' | 'group' | 'dlqs' | 'dlqMessages' | 'trace';
@@ -144,4 +153,47 @@ export function applyFilter<T>(rows: T[], filter: string, label: (row: T) => str
   if (!filter) return rows;
   const f = filter.toLowerCase();
   return rows.filter((r) => label(r).toLowerCase().includes(f));
+}
+
+/** The rows on screen after the filter and sort: what the cursor moves over and keys act on. */
+export interface ScreenRows {
+  groups: GroupView[];
+  queues: QueueView[];
+  dlqRows: DlqView[];
+  messageRows: DlqMessageView[];
+  /** The group of the group screen, while it still exists. */
+  group: GroupView | undefined;
+}
+
+/** How many rows the cursor of the current screen or panel moves over. */
+export function rowCount(s: ConsoleState, rows: ScreenRows): number {
+  switch (cursorKey(s)) {
+    case 'groups':
+      return rows.groups.length;
+    case 'queues':
+      return rows.queues.length;
+    case 'group':
+      return rows.group?.partitions.length ?? 0;
+    case 'dlqs':
+      return rows.dlqRows.length;
+    default:
+      return rows.messageRows.length;
+  }
+}
+
+/** What Enter on the row under the cursor opens: a group, or a queue's or a DLQ's dead letters. */
+export function openEvent(s: ConsoleState, rows: ScreenRows): ConsoleEvent | null {
+  if (s.screen === 'overview' && s.panel === 'groups') {
+    const g = rows.groups[s.cursor.groups];
+    return g ? { type: 'openGroup', group: g.group } : null;
+  }
+  if (s.screen === 'overview') {
+    const q = rows.queues[s.cursor.queues];
+    return q ? { type: 'openDlq', dlq: q.name.endsWith('.dlq') ? q.name : `${q.name}.dlq` } : null;
+  }
+  if (s.screen === 'dlqs') {
+    const d = rows.dlqRows[s.cursor.dlqs];
+    return d ? { type: 'openDlq', dlq: d.name } : null;
+  }
+  return null;
 }

@@ -48,18 +48,24 @@ async function settle(check: () => boolean, what: string) {
   }
 }
 
+/** The console on a fake terminal: unmounted after the test, its frame shown when a wait times out. */
+function renderApp(
+  ops: FakeConsoleOps,
+  { refreshMs = 60_000, ...size }: { refreshMs?: number; columns?: number; rows?: number } = {},
+) {
+  const r = renderWithProviders(<App ops={ops} refreshMs={refreshMs} edit={async () => null} />, size);
+  cleanup = r.unmount;
+  frameOf = r.lastFrame;
+  return r;
+}
+
 describe('orderbus console', () => {
   it('shows groups worst first, queues with DLQ depth, and fits 80x24', async () => {
     const ops = new FakeConsoleOps({
       groups: [group('loyalty', 'OK', 0), group('warehouse', 'STALL', 900), group('payment', 'WARN', 40)],
       dlq: { 'webhook.tasks.dlq': [webhook(1)] },
     });
-    const r = renderWithProviders(<App ops={ops} refreshMs={60_000} edit={async () => null} />, {
-      columns: 80,
-      rows: 24,
-    });
-    cleanup = r.unmount;
-    frameOf = r.lastFrame;
+    const r = renderApp(ops, { columns: 80, rows: 24 });
     await settle(() => r.lastFrame().includes('warehouse'), 'first poll');
     const frame = r.lastFrame();
     const lines = frame.split('\n');
@@ -73,12 +79,7 @@ describe('orderbus console', () => {
 
   it('drives a redrive with --fix-url semantics from the keyboard: dry run, typed confirmation, progress, result', async () => {
     const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1), webhook(2)] } });
-    const r = renderWithProviders(<App ops={ops} refreshMs={60_000} edit={async () => null} />, {
-      columns: 100,
-      rows: 30,
-    });
-    cleanup = r.unmount;
-    frameOf = r.lastFrame;
+    const r = renderApp(ops, { columns: 100, rows: 30 });
     await r.press('d');
     await settle(() => r.lastFrame().includes('webhook.tasks.dlq'), 'dlq list');
     await r.press(KEYS.enter);
@@ -100,9 +101,7 @@ describe('orderbus console', () => {
 
   it('refuses a purge when the typed name does not match, purges when it does', async () => {
     const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1)] } });
-    const r = renderWithProviders(<App ops={ops} refreshMs={60_000} edit={async () => null} />);
-    cleanup = r.unmount;
-    frameOf = r.lastFrame;
+    const r = renderApp(ops);
     await r.press('d');
     await settle(() => r.lastFrame().includes('webhook.tasks.dlq'), 'dlq list');
     await r.press('P');
@@ -124,9 +123,7 @@ describe('orderbus console', () => {
       message: 'cannot reach Kafka at 127.0.0.1:9092',
       hint: 'orderbus stack status',
     };
-    const r = renderWithProviders(<App ops={ops} refreshMs={50} edit={async () => null} />);
-    cleanup = r.unmount;
-    frameOf = r.lastFrame;
+    const r = renderApp(ops, { refreshMs: 50 });
     await settle(() => r.lastFrame().includes('error[KAFKA_UNREACHABLE]'), 'error line');
     expect(r.lastFrame()).toContain('hint: orderbus stack status');
     expect(r.lastFrame()).not.toMatch(/\n\s+at /); // no stack trace
@@ -139,12 +136,7 @@ describe('orderbus console', () => {
 
   it('opens a group, plans an offset reset, and executes only after the group name is typed', async () => {
     const ops = new FakeConsoleOps({ groups: [group('payment', 'WARN', 40)] });
-    const r = renderWithProviders(<App ops={ops} refreshMs={60_000} edit={async () => null} />, {
-      columns: 100,
-      rows: 30,
-    });
-    cleanup = r.unmount;
-    frameOf = r.lastFrame;
+    const r = renderApp(ops, { columns: 100, rows: 30 });
     await settle(() => r.lastFrame().includes('payment'), 'poll');
     await r.press(KEYS.enter);
     await settle(() => r.lastFrame().includes('COMMITTED'), 'group detail');
@@ -161,12 +153,7 @@ describe('orderbus console', () => {
 
   it('lists every key binding in the help overlay and redraws on resize', async () => {
     const ops = new FakeConsoleOps({ groups: [group('payment', 'OK', 0)] });
-    const r = renderWithProviders(<App ops={ops} refreshMs={60_000} edit={async () => null} />, {
-      columns: 80,
-      rows: 24,
-    });
-    cleanup = r.unmount;
-    frameOf = r.lastFrame;
+    const r = renderApp(ops, { columns: 80, rows: 24 });
     await r.press('?');
     await settle(() => r.lastFrame().includes('this help'), 'help');
     expect(r.lastFrame()).toContain('redrive all');
