@@ -29,5 +29,7 @@ export async function locateDlq(ctx: OpsContext, name: string): Promise<DlqLocat
   const known = names.flat();
   const down = listed.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (down && known.length === 0) throw down.reason;
-  throw unknownNameError('DLQ', name, known, 'orderbus dlq list');
+  throw unknownNameError('dead-letter queue or topic', name, known, 'orderbus dlq list', {
+    code: 'UNKNOWN_DLQ',
+  });
 }
