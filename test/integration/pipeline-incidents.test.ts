@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../src/devstack/load/load.js';
 import { providerAdmin } from '../../src/providers/client.js';
+import { killMidFlight } from '../support/kill-service.js';
 import { CORE, startTestPipeline, TASKS, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -47,16 +48,14 @@ describe('the incidents orderbus exists to prevent', () => {
     p = await startTestPipeline({ label: 'paykill', services: ['checkout-api', 'outbox-relay', 'saga'] });
     // Slow the gateway so the kill lands between the charge and the commit for many orders.
     await providerAdmin.faults(p.providers.payment.adminUrl, { latencyMs: [50, 200] });
-    let child = p.spawnService('payment');
+    const first = p.spawnService('payment');
     const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => p!.placeOrder('normal', i)));
-    await waitUntil(
-      'some charges made',
-      async () => ((await providerAdmin.ledger(p!.providers.payment.adminUrl)).counts.charge ?? 0) >= 5,
-      { timeoutMs: 60_000 },
-    );
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    child = p.spawnService('payment');
+    const child = await killMidFlight(p, first, 'payment', {
+      provider: 'payment',
+      kind: 'charge',
+      atLeast: 5,
+      what: 'some charges made',
+    });
     await waitUntil(
       'every order paid',
       async () => Object.values(await p!.statuses(ids)).filter((s) => s === 'paid').length === ids.length,

@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTopicsAndWait, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
+import {
+  createTopicsAndWait,
+  idempotentProducer,
+  kafkaClient,
+  type NewTopic,
+} from '../../src/adapters/kafka.js';
 import { projectRoot } from '../../src/paths.js';
 import { testNamespace } from '../support/namespace.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
@@ -21,18 +26,28 @@ async function countRecords(k: PrivateKafka, topic: string): Promise<number> {
   return offs.reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
 }
 
+/**
+ * A private cluster of `brokers` with `topic` created, and a client (named for the topic) that
+ * retries through a broker's restart; its admin is left connected.
+ */
+async function clusterWithTopic(brokers: 1 | 3, basePort: number, topic: NewTopic) {
+  const k = await startPrivateKafka(brokers, basePort);
+  clusters.push(k);
+  const kafka = kafkaClient(k.config, topic.topic, {
+    retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await createTopicsAndWait(admin, [topic]);
+  return { k, kafka, admin };
+}
+
 describe('broker faults', () => {
   it('a producer with acks=all survives a broker restart without losing an acknowledged record', async () => {
-    const k = await startPrivateKafka(1, 19192);
-    clusters.push(k);
-    const kafka = kafkaClient(k.config, 'restart', {
-      retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
-    });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: 'restart', numPartitions: 2, replicationFactor: 1 }],
+    const { k, kafka, admin } = await clusterWithTopic(1, 19192, {
+      topic: 'restart',
+      numPartitions: 2,
+      replicationFactor: 1,
     });
     await admin.disconnect();
     const producer = idempotentProducer(kafka);
@@ -58,21 +73,12 @@ describe('broker faults', () => {
   });
 
   it('a three-broker cluster (RF 3, min.insync 2) keeps accepting acks=all writes with one broker killed', async () => {
-    const k = await startPrivateKafka(3, 19292);
-    clusters.push(k);
-    const kafka = kafkaClient(k.config, 'three', {
-      retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
+    const { k, kafka, admin } = await clusterWithTopic(3, 19292, {
+      topic: 'three',
+      numPartitions: 6,
+      replicationFactor: 3,
+      configEntries: [{ name: 'min.insync.replicas', value: '2' }],
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopicsAndWait(admin, [
-      {
-        topic: 'three',
-        numPartitions: 6,
-        replicationFactor: 3,
-        configEntries: [{ name: 'min.insync.replicas', value: '2' }],
-      },
-    ]);
     const producer = idempotentProducer(kafka);
     await producer.connect();
     await producer.send({

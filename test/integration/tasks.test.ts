@@ -7,7 +7,8 @@ import { toMessage } from '../../src/tasks/dispatcher.js';
 import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';
 import type { AnalyticsTask } from '../../src/tasks/task.js';
 import { TaskWorker } from '../../src/tasks/worker.js';
-import { queueDepth, webhookTask } from '../support/dead-letters.js';
+import { movePartnerEndpoint, queueDepth, webhookTask } from '../support/dead-letters.js';
+import { killMidFlight, ledgerCount } from '../support/kill-service.js';
 import { CORE, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -20,10 +21,7 @@ afterEach(async () => {
 describe('task layer on RabbitMQ', () => {
   it('a moved partner URL (410) dead-letters every webhook at once with its failure context while the queue keeps flowing', async () => {
     p = await startTestPipeline({ label: 'moved', services: ['webhook-worker'] });
-    await providerAdmin.faults(p.providers.webhook.adminUrl, {
-      movedFrom: '/hooks/v1',
-      movedTo: '/hooks/v2',
-    });
+    await movePartnerEndpoint(p);
     const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
     const t = await pub.topologyNames();
     await pub.publishAll([
@@ -172,19 +170,15 @@ describe('task layer on RabbitMQ', () => {
       Array.from({ length: 30 }, (_, i) => toMessage(t, webhookTask(p!, i, '/hooks/v1/orders'))),
     );
     const worker = p.spawnService('webhook-worker');
-    await waitUntil(
-      'some delivered',
-      async () => ((await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery ?? 0) >= 3,
-      { timeoutMs: 30_000 },
-    );
-    worker.kill('SIGKILL');
-    await new Promise((r) => worker.once('exit', r));
-    const again = p.spawnService('webhook-worker');
-    await waitUntil(
-      'all delivered',
-      async () => (await providerAdmin.ledger(p!.providers.webhook.adminUrl)).counts.delivery === 30,
-      { timeoutMs: 60_000 },
-    );
+    const again = await killMidFlight(p, worker, 'webhook-worker', {
+      provider: 'webhook',
+      kind: 'delivery',
+      atLeast: 3,
+      what: 'some delivered',
+    });
+    await waitUntil('all delivered', async () => (await ledgerCount(p!, 'webhook', 'delivery')) === 30, {
+      timeoutMs: 60_000,
+    });
     again.kill('SIGKILL');
     const ledger = await providerAdmin.ledger(p.providers.webhook.adminUrl);
     expect(ledger.duplicates).toBe(0);
@@ -194,16 +188,14 @@ describe('task layer on RabbitMQ', () => {
 
   it('the dispatcher killed -9 between publish and commit: no lost task, no duplicate side effect', async () => {
     p = await startTestPipeline({ label: 'dkill', services: [...CORE, 'email-worker'] });
-    let dispatcher = p.spawnService('dispatcher');
+    const first = p.spawnService('dispatcher');
     const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => p!.placeOrder('normal', i)));
-    await waitUntil(
-      'some emails sent',
-      async () => ((await providerAdmin.ledger(p!.providers.email.adminUrl)).counts.email ?? 0) >= 3,
-      { timeoutMs: 60_000 },
-    );
-    dispatcher.kill('SIGKILL');
-    await new Promise((r) => dispatcher.once('exit', r));
-    dispatcher = p.spawnService('dispatcher');
+    const dispatcher = await killMidFlight(p, first, 'dispatcher', {
+      provider: 'email',
+      kind: 'email',
+      atLeast: 3,
+      what: 'some emails sent',
+    });
     await waitUntil(
       'every order notified',
       async () => Object.values(await p!.statuses(ids)).every((s) => s === 'notified'),
