@@ -40,7 +40,10 @@ export async function resolveGroups(admin: Admin, wanted: string[] | undefined):
     .sort();
   if (!wanted || wanted.length === 0) return all;
   for (const g of wanted) {
-    if (!all.includes(g)) throw unknownNameError('group', g, all, 'orderbus lag (lists every group)');
+    if (!all.includes(g))
+      throw unknownNameError('consumer group', g, all, 'orderbus lag (lists every group)', {
+        code: 'UNKNOWN_GROUP',
+      });
   }
   return [...new Set(wanted)];
 }
