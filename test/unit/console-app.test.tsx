@@ -48,12 +48,27 @@ async function settle(check: () => boolean, what: string) {
   }
 }
 
+/** Types the keys in turn (each string one keypress per character), then waits for `text` on screen. */
+async function step(r: ReturnType<typeof renderApp>, keys: string[], text: string) {
+  for (const k of keys) await r.press(k);
+  await settle(() => r.lastFrame().includes(text), `'${text}'`);
+}
+
 /** The console on a fake terminal: unmounted after the test, its frame shown when a wait times out. */
 function renderApp(
   ops: FakeConsoleOps,
-  { refreshMs = 60_000, ...size }: { refreshMs?: number; columns?: number; rows?: number } = {},
+  {
+    refreshMs = 60_000,
+    edit = async () => null,
+    ...size
+  }: {
+    refreshMs?: number;
+    edit?: (text: string) => Promise<string | null>;
+    columns?: number;
+    rows?: number;
+  } = {},
 ) {
-  const r = renderWithProviders(<App ops={ops} refreshMs={refreshMs} edit={async () => null} />, size);
+  const r = renderWithProviders(<App ops={ops} refreshMs={refreshMs} edit={edit} />, size);
   cleanup = r.unmount;
   frameOf = r.lastFrame;
   return r;
@@ -80,39 +95,51 @@ describe('orderbus console', () => {
   it('drives a redrive with --fix-url semantics from the keyboard: dry run, typed confirmation, progress, result', async () => {
     const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1), webhook(2)] } });
     const r = renderApp(ops, { columns: 100, rows: 30 });
-    await r.press('d');
-    await settle(() => r.lastFrame().includes('webhook.tasks.dlq'), 'dlq list');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('2 shown'), 'messages');
-    await r.press('u');
-    await r.press('http://partner.test/hooks/v1=http://partner.test/hooks/v2');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('DRY RUN: 2 to redrive'), 'dry run');
+    await step(r, ['d'], 'webhook.tasks.dlq');
+    await step(r, [KEYS.enter], '2 shown');
+    await step(
+      r,
+      ['u', 'http://partner.test/hooks/v1=http://partner.test/hooks/v2', KEYS.enter],
+      'DRY RUN: 2 to redrive',
+    );
     expect(ops.redriven).toHaveLength(0);
     expect(r.lastFrame()).toContain('/hooks/v2');
-    await r.press('yes');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('redriven 2, failed 0'), 'result');
+    await step(r, ['yes', KEYS.enter], 'redriven 2, failed 0');
     expect(ops.redriven.map((x) => JSON.parse(x.payload).url)).toEqual([
       'http://partner.test/hooks/v2/orders',
       'http://partner.test/hooks/v2/orders',
     ]);
   });
 
+  it('redrives one payload edited in the editor: the dry run shows the edit, yes sends it', async () => {
+    const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1), webhook(2)] } });
+    const edited: string[] = [];
+    const r = renderApp(ops, {
+      columns: 100,
+      rows: 30,
+      edit: async (text) => {
+        edited.push(text);
+        return text.replace('/hooks/v1/', '/hooks/v2/');
+      },
+    });
+    await step(r, ['d'], 'webhook.tasks.dlq');
+    await step(r, [KEYS.enter], '2 shown');
+    await step(r, ['e'], 'DRY RUN: 1 to redrive');
+    expect(edited).toEqual([webhook(1).payload]);
+    expect(r.lastFrame()).toContain('/hooks/v2');
+    await step(r, ['yes', KEYS.enter], 'redriven 1, failed 0, left in the DLQ 1');
+    expect(ops.redriven.map((x) => [x.message.id, JSON.parse(x.payload).url])).toEqual([
+      ['1', 'http://partner.test/hooks/v2/orders'],
+    ]);
+  });
+
   it('refuses a purge when the typed name does not match, purges when it does', async () => {
     const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1)] } });
     const r = renderApp(ops);
-    await r.press('d');
-    await settle(() => r.lastFrame().includes('webhook.tasks.dlq'), 'dlq list');
-    await r.press('P');
-    await r.press('webhook');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('nothing was purged'), 'refusal');
+    await step(r, ['d'], 'webhook.tasks.dlq');
+    await step(r, ['P', 'webhook', KEYS.enter], 'nothing was purged');
     expect(ops.dlqMessagesByName['webhook.tasks.dlq']).toHaveLength(1);
-    await r.press('P');
-    await r.press('webhook.tasks.dlq');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('purged 1 message'), 'purge');
+    await step(r, ['P', 'webhook.tasks.dlq', KEYS.enter], 'purged 1 message');
     expect(ops.dlqMessagesByName['webhook.tasks.dlq']).toHaveLength(0);
   });
 
@@ -138,12 +165,8 @@ describe('orderbus console', () => {
     const ops = new FakeConsoleOps({ groups: [group('payment', 'WARN', 40)] });
     const r = renderApp(ops, { columns: 100, rows: 30 });
     await settle(() => r.lastFrame().includes('payment'), 'poll');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('COMMITTED'), 'group detail');
-    await r.press('o');
-    await r.press('latest');
-    await r.press(KEYS.enter);
-    await settle(() => r.lastFrame().includes('DRY RUN: reset payment'), 'plan');
+    await step(r, [KEYS.enter], 'COMMITTED');
+    await step(r, ['o', 'latest', KEYS.enter], 'DRY RUN: reset payment');
     expect(ops.resets).toHaveLength(0);
     await r.press('payment');
     await r.press(KEYS.enter);
@@ -154,8 +177,7 @@ describe('orderbus console', () => {
   it('lists every key binding in the help overlay and redraws on resize', async () => {
     const ops = new FakeConsoleOps({ groups: [group('payment', 'OK', 0)] });
     const r = renderApp(ops, { columns: 80, rows: 24 });
-    await r.press('?');
-    await settle(() => r.lastFrame().includes('this help'), 'help');
+    await step(r, ['?'], 'this help');
     expect(r.lastFrame()).toContain('redrive all');
     await r.press('?');
     r.stdout.resize(120, 40);
