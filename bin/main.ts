@@ -10,6 +10,10 @@ export async function run(argv: string[]): Promise<number> {
   const program = new Command('orderbus')
     .description('Event-driven order pipeline on Kafka + RabbitMQ, and the console to operate it')
     .option('--config <file>', 'config file (default ./orderbus.config.json)')
+    .option(
+      '--context <name>',
+      'context (cluster profile) of the config file to use (default $ORDERBUS_CONTEXT, then currentContext)',
+    )
     .option('--bootstrap-server <list>', 'Kafka bootstrap brokers host:port[,…] (overrides config)')
     .option('--verbose', 'print stack traces of errors')
     .showHelpAfterError('(run orderbus --help for usage)')

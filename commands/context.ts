@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
-import { loadConfig, type OrderbusConfig } from '../src/config.js';
+import {
+  configOptionsFromFlags,
+  loadConfig,
+  type GlobalConfigFlags,
+  type OrderbusConfig,
+} from '../src/config.js';
 import type { OpsContext } from '../src/ops/context.js';
 
 /** The effective config for a command: global flags override file and environment. */
 export function configFrom(cmd: Command): OrderbusConfig {
-  const root = cmd.optsWithGlobals<{ config?: string; bootstrapServer?: string }>();
-  const flags: Record<string, unknown> = {};
-  if (root.bootstrapServer) flags['kafka.brokers'] = root.bootstrapServer;
-  return loadConfig({ ...(root.config ? { file: root.config } : {}), flags });
+  return loadConfig(configOptionsFromFlags(cmd.optsWithGlobals<GlobalConfigFlags>()));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { defineChaos } from './chaos.js';
 import { defineConfig } from './config.js';
+import { defineContext } from './contexts.js';
 import type { CommandDeps } from './context.js';
 import { defineConsole } from './console.js';
 import { defineDemo } from './demo.js';
@@ -26,6 +27,7 @@ import { defineTrace } from './trace.js';
 export function registerCommands(program: Command, deps: CommandDeps): void {
   defineStack(program);
   defineConfig(program);
+  defineContext(program);
   defineRun(program);
   defineLoad(program);
   defineProviders(program);

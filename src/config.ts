@@ -1,12 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { ExitCode, OrderbusError } from './errors.js';
+import { readFileSync } from 'node:fs';
 import { localStackConfigFile } from './paths.js';
+import { isObject } from './config-parsers.js';
+import { checkEnv, schema, type KafkaSasl, type KafkaTls, type SchemaField } from './config-schema.js';
+import { readSecret, secretFromFile, type Env } from './config-secrets.js';
+import { contextSource, readConfigFile, selectContext } from './config-file.js';
+import { registerSecret } from './redact.js';
+
+export type { KafkaSasl, KafkaTls };
 
 /**
  * One validated configuration: defaults (the local stack's addresses), then an optional
- * `orderbus.config.json`, then `ORDERBUS_*` environment variables, then flags.
- * This is the only module that reads `process.env`.
+ * `orderbus.config.json`, then the selected context of that file, then `ORDERBUS_*` environment
+ * variables, then flags. Unknown keys are errors. This is the only module that reads `process.env`.
  */
 export interface LagThresholds {
   /** Total lag (records) above which a group is WARN. */
@@ -22,8 +27,11 @@ export interface OrderbusConfig {
   kafka: {
     brokers: string[];
     clientId: string;
-    ssl: boolean;
-    sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+    /** The cluster id these brokers must answer with; changing commands refuse another cluster. */
+    clusterId?: string;
+    /** `true`/`false`, or TLS with a CA, a client certificate and key (mTLS), servername, checks. */
+    ssl: boolean | KafkaTls;
+    sasl?: KafkaSasl;
     connectionTimeoutMs: number;
     requestTimeoutMs: number;
     /** Prefix of every consumer group the pipeline uses (tests use their namespace). */
@@ -31,9 +39,28 @@ export interface OrderbusConfig {
     /** Consumer group session timeout: how long a killed consumer's partitions wait before reassignment. */
     sessionTimeoutMs: number;
   };
-  rabbitmq: { url: string; managementUrl: string; tlsCaFile?: string; vhost: string };
-  database: { url: string; poolSize: number; processConnections: number; schema: string };
-  registry: { url: string };
+  /** `password` (or passwordFile/passwordEnv) replaces the password in both URLs. */
+  rabbitmq: { url: string; managementUrl: string; password?: string; tlsCaFile?: string; vhost: string };
+  /** `password` (or passwordFile/passwordEnv) replaces the password in the URL. */
+  database: {
+    url: string;
+    password?: string;
+    poolSize: number;
+    processConnections: number;
+    schema: string;
+    /** The server cancels a statement after this long (0: never); the client gives up 5 s later. */
+    statementTimeoutMs: number;
+    /** How long opening a connection may take. */
+    connectTimeoutMs: number;
+    /** The server ends a session idle inside a transaction this long (0: never). */
+    idleInTransactionTimeoutMs: number;
+    /** TCP keepalive probes start after this much silence (0: off). */
+    keepAliveMs: number;
+    /** TEST-ONLY: no `error` listener on pool clients (drills prove they catch the crash). */
+    unsafeNoErrorListeners: boolean;
+  };
+  /** Basic auth from username/password or the URL's user-info (moved out of the URL); a CA for https. */
+  registry: { url: string; username?: string; password?: string; caFile?: string };
   topics: {
     orderEvents: string;
     orderEventsDlq: string;
@@ -60,9 +87,11 @@ export interface OrderbusConfig {
   rabbitPrefix: string;
   /** Identifies the operator in audit records. */
   operator: string;
+  /** The context (profile) of the config file in use, if any. */
+  context?: string;
+  /** Refuse every changing command (`--execute`): set on contexts that point at production. */
+  readOnly: boolean;
 }
-
-type Env = Record<string, string | undefined>;
 
 export const defaultConfig = (): OrderbusConfig => ({
   kafka: {
@@ -84,6 +113,11 @@ export const defaultConfig = (): OrderbusConfig => ({
     poolSize: 10,
     processConnections: 60,
     schema: 'public',
+    statementTimeoutMs: 30_000,
+    connectTimeoutMs: 5000,
+    idleInTransactionTimeoutMs: 60_000,
+    keepAliveMs: 10_000,
+    unsafeNoErrorListeners: false,
   },
   registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
   topics: {
@@ -112,184 +146,8 @@ export const defaultConfig = (): OrderbusConfig => ({
   },
   rabbitPrefix: '',
   operator: 'unknown',
+  readOnly: false,
 });
-
-function configError(key: string, expected: string, got: unknown, source: string): OrderbusError {
-  return new OrderbusError(
-    'CONFIG_INVALID',
-    `config ${key} from ${source}: expected ${expected}, got ${JSON.stringify(got)}`,
-    {
-      hint: 'orderbus config (prints the effective configuration and where each value came from)',
-      exitCode: ExitCode.usage,
-      subject: key,
-    },
-  );
-}
-
-const parsers = {
-  string: (key: string, v: unknown, src: string): string => {
-    if (typeof v !== 'string' || v.length === 0) throw configError(key, 'a non-empty string', v, src);
-    return v;
-  },
-  url:
-    (protocols: string[]) =>
-    (key: string, v: unknown, src: string): string => {
-      if (typeof v !== 'string') throw configError(key, `a URL (${protocols.join('|')})`, v, src);
-      let u: URL;
-      try {
-        u = new URL(v);
-      } catch {
-        throw configError(key, `a URL (${protocols.join('|')}://host:port)`, v, src);
-      }
-      if (!protocols.includes(u.protocol.replace(/:$/, '')))
-        throw configError(key, `a URL with scheme ${protocols.join(' or ')}`, v, src);
-      return v;
-    },
-  int:
-    (min: number, max: number) =>
-    (key: string, v: unknown, src: string): number => {
-      const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-        throw configError(key, `an integer from ${min} to ${max}`, v, src);
-      }
-      return n;
-    },
-  bool: (key: string, v: unknown, src: string): boolean => {
-    if (typeof v === 'boolean') return v;
-    if (v === 'true' || v === '1') return true;
-    if (v === 'false' || v === '0') return false;
-    throw configError(key, 'true or false', v, src);
-  },
-  brokers: (key: string, v: unknown, src: string): string[] => {
-    const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
-    if (!Array.isArray(list) || list.length === 0) throw configError(key, 'host:port[,host:port…]', v, src);
-    for (const b of list) {
-      if (typeof b !== 'string' || !/^[\w.-]+:\d{1,5}$/.test(b))
-        throw configError(key, 'host:port[,host:port…]', v, src);
-    }
-    return list as string[];
-  },
-  intList: (key: string, v: unknown, src: string): number[] => {
-    const list = typeof v === 'string' ? v.split(',').map((s) => Number(s.trim())) : v;
-    if (
-      !Array.isArray(list) ||
-      list.length === 0 ||
-      list.some((n) => typeof n !== 'number' || !Number.isInteger(n) || n < 0)
-    ) {
-      throw configError(key, 'a comma-separated list of non-negative integers', v, src);
-    }
-    return list as number[];
-  },
-  sasl: (key: string, v: unknown, src: string): OrderbusConfig['kafka']['sasl'] => {
-    if (v === undefined || v === null) return undefined;
-    const o = v as Record<string, unknown>;
-    if (typeof o !== 'object' || !['plain', 'scram-sha-256', 'scram-sha-512'].includes(String(o.mechanism))) {
-      throw configError(key, '{ mechanism: plain|scram-sha-256|scram-sha-512, username, password }', v, src);
-    }
-    return {
-      mechanism: o.mechanism as 'plain',
-      username: parsers.string(`${key}.username`, o.username, src),
-      password: parsers.string(`${key}.password`, o.password, src),
-    };
-  },
-  thresholds: (key: string, v: unknown, src: string): Record<string, LagThresholds> => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-      throw configError(key, '{ "<group>": { warnLag, errLag, warnTimeLagMs, errTimeLagMs } }', v, src);
-    const out: Record<string, LagThresholds> = {};
-    for (const [group, t] of Object.entries(v as Record<string, Record<string, unknown>>)) {
-      const entry: LagThresholds = {};
-      for (const f of ['warnLag', 'errLag', 'warnTimeLagMs', 'errTimeLagMs'] as const) {
-        if (t[f] !== undefined)
-          entry[f] = parsers.int(0, Number.MAX_SAFE_INTEGER)(`${key}.${group}.${f}`, t[f], src);
-      }
-      out[group] = entry;
-    }
-    return out;
-  },
-};
-
-type Parser = (key: string, v: unknown, src: string) => unknown;
-
-/** Every settable key: its dotted path, parser, and environment variable. */
-const schema: { path: string; parse: Parser; env?: string }[] = [
-  { path: 'kafka.brokers', parse: parsers.brokers, env: 'ORDERBUS_KAFKA_BROKERS' },
-  { path: 'kafka.clientId', parse: parsers.string, env: 'ORDERBUS_KAFKA_CLIENT_ID' },
-  { path: 'kafka.ssl', parse: parsers.bool, env: 'ORDERBUS_KAFKA_SSL' },
-  { path: 'kafka.sasl', parse: parsers.sasl },
-  {
-    path: 'kafka.connectionTimeoutMs',
-    parse: parsers.int(100, 600000),
-    env: 'ORDERBUS_KAFKA_CONNECTION_TIMEOUT_MS',
-  },
-  {
-    path: 'kafka.requestTimeoutMs',
-    parse: parsers.int(100, 600000),
-    env: 'ORDERBUS_KAFKA_REQUEST_TIMEOUT_MS',
-  },
-  {
-    path: 'kafka.groupPrefix',
-    parse: (k, v, src) => (v === '' ? '' : parsers.string(k, v, src)),
-    env: 'ORDERBUS_KAFKA_GROUP_PREFIX',
-  },
-  {
-    path: 'kafka.sessionTimeoutMs',
-    parse: parsers.int(6000, 300000),
-    env: 'ORDERBUS_KAFKA_SESSION_TIMEOUT_MS',
-  },
-  { path: 'rabbitmq.url', parse: parsers.url(['amqp', 'amqps']), env: 'ORDERBUS_RABBITMQ_URL' },
-  {
-    path: 'rabbitmq.managementUrl',
-    parse: parsers.url(['http', 'https']),
-    env: 'ORDERBUS_RABBITMQ_MANAGEMENT_URL',
-  },
-  { path: 'rabbitmq.tlsCaFile', parse: parsers.string, env: 'ORDERBUS_AMQP_TLS_CA_FILE' },
-  { path: 'rabbitmq.vhost', parse: parsers.string, env: 'ORDERBUS_RABBITMQ_VHOST' },
-  { path: 'database.url', parse: parsers.url(['postgres', 'postgresql']), env: 'ORDERBUS_DATABASE_URL' },
-  { path: 'database.poolSize', parse: parsers.int(1, 500), env: 'ORDERBUS_DATABASE_POOL_SIZE' },
-  {
-    path: 'database.processConnections',
-    parse: parsers.int(4, 5000),
-    env: 'ORDERBUS_DATABASE_PROCESS_CONNECTIONS',
-  },
-  { path: 'database.schema', parse: parsers.string, env: 'ORDERBUS_DATABASE_SCHEMA' },
-  { path: 'registry.url', parse: parsers.url(['http', 'https']), env: 'ORDERBUS_REGISTRY_URL' },
-  { path: 'topics.orderEvents', parse: parsers.string, env: 'ORDERBUS_TOPIC_ORDER_EVENTS' },
-  { path: 'topics.orderEventsDlq', parse: parsers.string, env: 'ORDERBUS_TOPIC_ORDER_EVENTS_DLQ' },
-  { path: 'topics.audit', parse: parsers.string, env: 'ORDERBUS_TOPIC_AUDIT' },
-  { path: 'topics.partitions', parse: parsers.int(1, 1000), env: 'ORDERBUS_TOPIC_PARTITIONS' },
-  { path: 'topics.replicationFactor', parse: parsers.int(1, 5), env: 'ORDERBUS_TOPIC_REPLICATION_FACTOR' },
-  { path: 'http.host', parse: parsers.string, env: 'ORDERBUS_HTTP_HOST' },
-  { path: 'http.checkoutPort', parse: parsers.int(0, 65535), env: 'ORDERBUS_CHECKOUT_PORT' },
-  { path: 'http.providersPort', parse: parsers.int(0, 65535), env: 'ORDERBUS_PROVIDERS_PORT' },
-  { path: 'providers.paymentUrl', parse: parsers.url(['http', 'https']), env: 'ORDERBUS_PAYMENT_URL' },
-  { path: 'providers.shippingUrl', parse: parsers.url(['http', 'https']), env: 'ORDERBUS_SHIPPING_URL' },
-  { path: 'providers.emailUrl', parse: parsers.url(['http', 'https']), env: 'ORDERBUS_EMAIL_URL' },
-  { path: 'providers.webhookUrl', parse: parsers.url(['http', 'https']), env: 'ORDERBUS_WEBHOOK_URL' },
-  { path: 'stack.dir', parse: parsers.string, env: 'ORDERBUS_STACK_DIR' },
-  { path: 'stack.brokers', parse: parsers.int(1, 3), env: 'ORDERBUS_STACK_BROKERS' },
-  { path: 'stack.kafkaVersion', parse: parsers.string, env: 'ORDERBUS_KAFKA_VERSION' },
-  { path: 'stack.registryVersion', parse: parsers.string, env: 'ORDERBUS_REGISTRY_VERSION' },
-  { path: 'stack.kafkaHeapMb', parse: parsers.int(256, 8192), env: 'ORDERBUS_KAFKA_HEAP_MB' },
-  { path: 'lag.sampleSeconds', parse: parsers.int(0, 600), env: 'ORDERBUS_LAG_SAMPLE_SECONDS' },
-  { path: 'lag.windowSamples', parse: parsers.int(2, 1000), env: 'ORDERBUS_LAG_WINDOW_SAMPLES' },
-  { path: 'lag.thresholds', parse: parsers.thresholds },
-  { path: 'workers.emailRatePerSecond', parse: parsers.int(1, 100000), env: 'ORDERBUS_EMAIL_RATE' },
-  { path: 'workers.retryDelaysMs', parse: parsers.intList, env: 'ORDERBUS_RETRY_DELAYS_MS' },
-  { path: 'workers.maxAttempts', parse: parsers.int(1, 100), env: 'ORDERBUS_MAX_ATTEMPTS' },
-  { path: 'workers.prefetch', parse: parsers.int(1, 10000), env: 'ORDERBUS_PREFETCH' },
-  {
-    path: 'workers.partnerWebhookUrl',
-    parse: parsers.url(['http', 'https']),
-    env: 'ORDERBUS_PARTNER_WEBHOOK_URL',
-  },
-  { path: 'workers.unsafeAckBeforePublish', parse: parsers.bool, env: 'ORDERBUS_UNSAFE_ACK_BEFORE_PUBLISH' },
-  {
-    path: 'rabbitPrefix',
-    parse: (k, v, src) => (v === '' ? '' : parsers.string(k, v, src)),
-    env: 'ORDERBUS_RABBIT_PREFIX',
-  },
-  { path: 'operator', parse: parsers.string, env: 'ORDERBUS_OPERATOR' },
-];
 
 function getPath(o: unknown, path: string): unknown {
   return path
@@ -310,6 +168,8 @@ function setPath(o: Record<string, unknown>, path: string, value: unknown): void
 export interface LoadConfigOptions {
   /** Path of the config file; default `orderbus.config.json` in the working directory. */
   file?: string;
+  /** The context of the config file to use (`--context`); default $ORDERBUS_CONTEXT, then currentContext. */
+  context?: string;
   env?: Env;
   /** Flag overrides by dotted path, e.g. `{ 'kafka.brokers': '127.0.0.1:9092' }`. */
   flags?: Record<string, unknown>;
@@ -318,81 +178,111 @@ export interface LoadConfigOptions {
 
 export interface LoadedConfig {
   config: OrderbusConfig;
-  /** Where each key's value came from: default, file, env or flag. */
+  /** Where each key's value came from: default, the file, a context of it, env, flag or stack. */
   sources: Record<string, string>;
+}
+
+/** A layer's value for a field: secrets may be written as key, keyFile or keyEnv. */
+function layerValue(layer: Record<string, unknown>, field: SchemaField, src: string, env: Env): unknown {
+  if (!field.secret) return getPath(layer, field.path);
+  const dot = field.path.lastIndexOf('.');
+  const parent = getPath(layer, field.path.slice(0, dot));
+  return isObject(parent)
+    ? readSecret(field.path.slice(0, dot), parent, field.path.slice(dot + 1), src, env)
+    : undefined;
+}
+
+/** An environment variable's value for a field: secrets also as `<ENV>_FILE`. */
+function envValue(field: SchemaField, env: Env): [unknown, string] | undefined {
+  if (!field.env) return undefined;
+  const direct = env[field.env];
+  if (direct !== undefined && direct !== '') {
+    if (field.secret) registerSecret(direct);
+    return [direct, `$${field.env}`];
+  }
+  const file = field.secret ? env[`${field.env}_FILE`] : undefined;
+  if (file) return [secretFromFile(field.path, file, `$${field.env}_FILE`), `$${field.env}_FILE`];
+  return undefined;
 }
 
 export function loadConfigWithSources(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
+  checkEnv(env);
   const config = defaultConfig() as unknown as Record<string, unknown>;
   const sources: Record<string, string> = Object.fromEntries(schema.map((f) => [f.path, 'default']));
-  const filePath = resolve(cwd, options.file ?? env.ORDERBUS_CONFIG ?? 'orderbus.config.json');
-  let fileData: unknown;
-  if (existsSync(filePath)) {
-    try {
-      fileData = JSON.parse(readFileSync(filePath, 'utf8'));
-    } catch (e) {
-      throw new OrderbusError('CONFIG_INVALID', `config file ${filePath} is not valid JSON`, {
-        hint: `fix or remove ${filePath}`,
-        exitCode: ExitCode.usage,
-        cause: e,
-      });
-    }
-  } else if (options.file !== undefined || env.ORDERBUS_CONFIG !== undefined) {
-    throw new OrderbusError('CONFIG_NOT_FOUND', `config file ${filePath} does not exist`, {
-      hint: 'create it, or drop --config / ORDERBUS_CONFIG',
-      exitCode: ExitCode.usage,
-    });
-  }
+  const file = readConfigFile(options, env);
+  const context = selectContext(file, options.context, env);
+  const layers: [Record<string, unknown>, string][] = [];
+  if (file.data) layers.push([file.data, file.path]);
+  if (context) layers.push([context.settings, contextSource(file.path, context.name)]);
+  const set = (field: SchemaField, raw: unknown, src: string) => {
+    setPath(config, field.path, field.parse(field.path, raw, src, env));
+    sources[field.path] = src;
+  };
   for (const field of schema) {
-    const fromFile = getPath(fileData, field.path);
-    if (fromFile !== undefined) {
-      setPath(config, field.path, field.parse(field.path, fromFile, filePath));
-      sources[field.path] = filePath;
+    for (const [layer, src] of layers) {
+      const v = layerValue(layer, field, src, env);
+      if (v !== undefined) set(field, v, src);
     }
-    const fromEnv = field.env ? env[field.env] : undefined;
-    if (field.env && fromEnv !== undefined && fromEnv !== '') {
-      setPath(config, field.path, field.parse(field.path, fromEnv, `$${field.env}`));
-      sources[field.path] = `$${field.env}`;
-    }
+    const fromEnv = envValue(field, env);
+    if (fromEnv) set(field, ...fromEnv);
     const fromFlag = options.flags?.[field.path];
-    if (fromFlag !== undefined) {
-      setPath(config, field.path, field.parse(field.path, fromFlag, 'flag'));
-      sources[field.path] = 'flag';
-    }
+    if (fromFlag !== undefined) set(field, fromFlag, 'flag');
   }
   // SASL credentials from the environment (the password never belongs in a file that is committed).
   if (env.ORDERBUS_KAFKA_SASL_MECHANISM) {
-    setPath(
-      config,
-      'kafka.sasl',
-      parsers.sasl(
-        'kafka.sasl',
-        {
-          mechanism: env.ORDERBUS_KAFKA_SASL_MECHANISM,
-          username: env.ORDERBUS_KAFKA_SASL_USERNAME,
-          password: env.ORDERBUS_KAFKA_SASL_PASSWORD,
-        },
-        '$ORDERBUS_KAFKA_SASL_*',
-      ),
-    );
-    sources['kafka.sasl'] = '$ORDERBUS_KAFKA_SASL_*';
+    const src = '$ORDERBUS_KAFKA_SASL_*';
+    const sasl = {
+      mechanism: env.ORDERBUS_KAFKA_SASL_MECHANISM,
+      username: env.ORDERBUS_KAFKA_SASL_USERNAME,
+      ...(env.ORDERBUS_KAFKA_SASL_PASSWORD_FILE
+        ? { passwordFile: env.ORDERBUS_KAFKA_SASL_PASSWORD_FILE }
+        : { password: env.ORDERBUS_KAFKA_SASL_PASSWORD }),
+    };
+    set({ path: 'kafka.sasl', parse: schema.find((f) => f.path === 'kafka.sasl')!.parse }, sasl, src);
   }
   const typed = config as unknown as OrderbusConfig;
+  applyCredentials(typed);
   // With no brokers configured, follow the local stack: a 3-broker stack bootstraps from all three,
   // so clients survive the loss of the first one. `stack up` leaves these values in a config file.
   const local = readJsonIfPresent(localStackConfigFile(typed));
   for (const path of ['kafka.brokers', 'topics.replicationFactor']) {
     const field = schema.find((f) => f.path === path);
     const v = getPath(local, path);
-    if (field && v !== undefined && sources[path] === 'default') {
-      setPath(config, path, field.parse(path, v, 'stack'));
-      sources[path] = 'stack';
-    }
+    if (field && v !== undefined && sources[path] === 'default') set(field, v, 'stack');
   }
   if (sources.operator === 'default') typed.operator = env.USER ?? env.LOGNAME ?? 'unknown';
+  if (context) {
+    typed.context = context.name;
+    sources.context = context.via;
+  }
   return { config: typed, sources };
+}
+
+/**
+ * Puts passwords given on their own into the URLs the drivers read (RabbitMQ, PostgreSQL), and
+ * moves the registry's user-info out of its URL, so that URL can be shown as it is.
+ */
+function applyCredentials(c: OrderbusConfig): void {
+  const withPassword = (url: string, password: string) => {
+    const u = new URL(url);
+    u.password = password;
+    return u.toString();
+  };
+  if (c.rabbitmq.password !== undefined) {
+    c.rabbitmq.url = withPassword(c.rabbitmq.url, c.rabbitmq.password);
+    c.rabbitmq.managementUrl = withPassword(c.rabbitmq.managementUrl, c.rabbitmq.password);
+  }
+  if (c.database.password !== undefined) c.database.url = withPassword(c.database.url, c.database.password);
+  const reg = new URL(c.registry.url);
+  if (reg.username || reg.password) {
+    c.registry.username ??= decodeURIComponent(reg.username);
+    if (reg.password) c.registry.password ??= decodeURIComponent(reg.password);
+    registerSecret(c.registry.password);
+    reg.username = '';
+    reg.password = '';
+    c.registry.url = reg.toString().replace(/\/$/, '');
+  }
 }
 
 function readJsonIfPresent(file: string): unknown {
@@ -403,6 +293,22 @@ function readJsonIfPresent(file: string): unknown {
   }
 }
 
+/** The global CLI options that choose the configuration (bin/main.ts declares them). */
+export interface GlobalConfigFlags {
+  config?: string;
+  context?: string;
+  bootstrapServer?: string;
+}
+
+/** LoadConfigOptions from the global flags: `--config`, `--context`, `--bootstrap-server`. */
+export function configOptionsFromFlags(g: GlobalConfigFlags): LoadConfigOptions {
+  return {
+    ...(g.config ? { file: g.config } : {}),
+    ...(g.context ? { context: g.context } : {}),
+    flags: g.bootstrapServer ? { 'kafka.brokers': g.bootstrapServer } : {},
+  };
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): OrderbusConfig {
   return loadConfigWithSources(options).config;
 }
@@ -411,6 +317,9 @@ export function loadConfig(options: LoadConfigOptions = {}): OrderbusConfig {
 export function configKeys(): { path: string; env?: string }[] {
   return schema.map(({ path, env }) => (env ? { path, env } : { path }));
 }
+
+/** The config file's path and its contexts, for `orderbus context`. */
+export { readConfigFile, contextsOf, writeCurrentContext, type ConfigFile } from './config-file.js';
 
 /** The environment passed to child processes (tests and the stack launcher use it). */
 export function childEnv(extra: Env = {}): Env {

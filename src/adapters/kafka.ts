@@ -13,7 +13,10 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { OrderbusConfig } from '../config.js';
-import { OrderbusError, errorMessage } from '../errors.js';
+import { OrderbusError } from '../errors.js';
+import { kafkaSecurity, kafkaUnreachable } from './kafka-auth.js';
+
+export { kafkaUnreachable };
 
 /**
  * The one place that constructs kafkajs clients, so the client library can be swapped without
@@ -28,8 +31,7 @@ export function kafkaClient(
   return new Kafka({
     clientId,
     brokers: k.brokers,
-    ssl: k.ssl,
-    ...(k.sasl ? { sasl: k.sasl as KafkaConfig['sasl'] } : {}),
+    ...kafkaSecurity(k),
     connectionTimeout: k.connectionTimeoutMs,
     requestTimeout: k.requestTimeoutMs,
     logLevel: logLevel.NOTHING,
@@ -131,19 +133,6 @@ export async function renewingClient<T extends { disconnect(): Promise<void> }>(
 
 /** Client methods that are not wrapped: connecting, events, and the synchronous answers. */
 const PASS_THROUGH = new Set(['connect', 'on', 'logger', 'isIdempotent']);
-
-export function kafkaUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {
-  return new OrderbusError(
-    'KAFKA_UNREACHABLE',
-    `cannot reach Kafka at ${config.kafka.brokers.join(',')}: ${errorMessage(cause)}`,
-    {
-      hint: 'orderbus stack status (and orderbus stack up to start the local stack)',
-      retriable: true,
-      subject: config.kafka.brokers.join(','),
-      cause,
-    },
-  );
-}
 
 /** An idempotent, acks=all producer: the only kind the pipeline uses for events. */
 export function idempotentProducer(kafka: Kafka, extra: ProducerConfig = {}): Producer {

@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import amqp from 'amqplib';
 import type { OrderbusConfig } from '../config.js';
+import { readConfigPath } from '../config-secrets.js';
 import { OrderbusError, errorMessage } from '../errors.js';
 
 export type AmqpConnection = amqp.ChannelModel;
@@ -12,7 +14,8 @@ export async function connectRabbit(config: OrderbusConfig, name = 'orderbus'): 
     timeout: 5000,
     clientProperties: { connection_name: name },
   };
-  if (config.rabbitmq.tlsCaFile) socketOptions.ca = [readFileSync(config.rabbitmq.tlsCaFile)];
+  if (config.rabbitmq.tlsCaFile)
+    socketOptions.ca = [readConfigPath('rabbitmq.tlsCaFile', config.rabbitmq.tlsCaFile)];
   try {
     const conn = await amqp.connect(config.rabbitmq.url, socketOptions);
     // Without a listener an 'error' event would crash the process; owners watch 'close'.
@@ -37,11 +40,53 @@ export function rabbitUnreachable(config: OrderbusConfig, cause: unknown): Order
   );
 }
 
-/** Basic-auth fetch against the management HTTP API; errors become OrderbusErrors. */
+/** A management API answer: the status and the body. */
+interface HttpAnswer {
+  status: number;
+  text: string;
+}
+
+/**
+ * One HTTP(S) request with node:http(s): Node's global fetch cannot take a CA per request, and
+ * a management API behind the cluster's own CA must be verified against `tlsCaFile`.
+ */
+function request(url: URL, init: ManagementInit, ca: Buffer | undefined): Promise<HttpAnswer> {
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: init.method ?? 'GET',
+        headers: init.headers,
+        signal: init.signal ?? AbortSignal.timeout(5000),
+        ...(ca ? { ca } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+export interface ManagementInit {
+  method?: string;
+  body?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Basic-auth request to the management HTTP API (over TLS with the configured CA); errors become OrderbusErrors. */
 export async function managementApi<T>(
   config: OrderbusConfig,
   path: string,
-  init: RequestInit = {},
+  init: ManagementInit = {},
 ): Promise<T> {
   const base = new URL(config.rabbitmq.managementUrl);
   const auth = Buffer.from(
@@ -49,18 +94,20 @@ export async function managementApi<T>(
   ).toString('base64');
   base.username = '';
   base.password = '';
-  const url = `${base.toString().replace(/\/$/, '')}/api${path}`;
-  let res: Response;
+  const url = new URL(`${base.toString().replace(/\/$/, '')}/api${path}`);
+  const ca = config.rabbitmq.tlsCaFile
+    ? readConfigPath('rabbitmq.tlsCaFile', config.rabbitmq.tlsCaFile)
+    : undefined;
+  let res: HttpAnswer;
   try {
-    res = await fetch(url, {
-      ...init,
-      headers: {
-        authorization: `Basic ${auth}`,
-        'content-type': 'application/json',
-        ...(init.headers ?? {}),
+    res = await request(
+      url,
+      {
+        ...init,
+        headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json', ...init.headers },
       },
-      signal: init.signal ?? AbortSignal.timeout(5000),
-    });
+      ca,
+    );
   } catch (e) {
     throw new OrderbusError(
       'RABBITMQ_MANAGEMENT_UNREACHABLE',
@@ -79,11 +126,10 @@ export async function managementApi<T>(
       hint: 'orderbus queues',
     });
   }
-  if (!res.ok) {
-    const body = await res.text().catch(() => '');
+  if (res.status < 200 || res.status > 299) {
     throw new OrderbusError(
       'RABBITMQ_MANAGEMENT_ERROR',
-      `RabbitMQ management API ${path}: HTTP ${res.status} ${body.slice(0, 200)}`,
+      `RabbitMQ management API ${path}: HTTP ${res.status} ${res.text.slice(0, 200)}`,
       {
         subject: path,
         retriable: res.status >= 500,
@@ -91,6 +137,5 @@ export async function managementApi<T>(
     );
   }
   if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+  return (res.text ? JSON.parse(res.text) : undefined) as T;
 }

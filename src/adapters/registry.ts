@@ -1,12 +1,22 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Agent } from 'node:https';
 import type { OrderbusConfig } from '../config.js';
+import { readConfigPath } from '../config-secrets.js';
 import { OrderbusError, errorMessage } from '../errors.js';
 
 export { SchemaType };
 export type Registry = SchemaRegistry;
 
+/** The registry client, with basic auth and the configured CA for https (config keeps both out of the URL). */
 export function createRegistry(config: OrderbusConfig): SchemaRegistry {
-  return new SchemaRegistry({ host: config.registry.url });
+  const r = config.registry;
+  return new SchemaRegistry({
+    host: r.url,
+    ...(r.username !== undefined ? { auth: { username: r.username, password: r.password ?? '' } } : {}),
+    ...(r.caFile && r.url.startsWith('https:')
+      ? { agent: new Agent({ ca: readConfigPath('registry.caFile', r.caFile), keepAlive: true }) }
+      : {}),
+  });
 }
 
 export function registryUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {
