@@ -13,15 +13,17 @@ export function parseSince(v: string, now = Date.now()): Date {
 
 export function renderAudit(records: AuditRecord[]): string {
   return formatTable(
-    ['AT', 'OPERATOR', 'HOST', 'COMMAND', 'RESULT', 'ID'],
-    records.map((r) => [r.at, r.operator, r.host, r.command, JSON.stringify(r.result), r.id]),
+    ['AT', 'OPERATOR', 'HOST', 'COMMAND', 'STATUS', 'RESULT', 'ID'],
+    records.map((r) => [r.at, r.operator, r.host, r.command, r.status, JSON.stringify(r.result), r.id]),
   );
 }
 
 export function defineAudit(program: Command): void {
   program
     .command('audit')
-    .description('what changing commands and drills did: who, when, plan, result, payload hashes')
+    .description(
+      'what changing commands and drills did: who, when, where, plan, status (interrupted: no result), payload hashes',
+    )
     .option(
       '--since <iso|duration>',
       'only records since a time (ISO with zone) or a duration ago (30m, 2h, 7d)',

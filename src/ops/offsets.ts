@@ -2,9 +2,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, OrderbusError, usageError } from '../errors.js';
 import { dataDir } from '../paths.js';
-import { appendAudit } from './audit.js';
+import { withAudit } from './audit.js';
 import type { OpsContext } from './context.js';
-import { assertTopicExists, resolveGroups } from './lag.js';
+import { assertTopicExists, describeGroups, resolveGroups } from './lag.js';
 
 /**
  * `orderbus offsets reset`: Kafka's strategies, planned first (per partition: current, target,
@@ -103,14 +103,15 @@ export async function planReset(
   await assertTopicExists(admin, topic);
   // A reset may create offsets for a group that has none yet (as Kafka's tool does), so an
   // unknown group is only an error when it has never existed and the strategy is relative.
-  const known = await resolveGroups(admin, undefined);
-  if (!known.includes(group) && strategy.kind === 'shift') await resolveGroups(admin, [group]);
+  const listed = (await resolveGroups(ctx, undefined)).find((g) => g.groupId === group);
+  if (!listed && strategy.kind === 'shift') await resolveGroups(ctx, [group]);
+  // Described by its own protocol: a KIP-848 group's members are invisible to DescribeGroups.
   const [marks, committed, described] = await Promise.all([
     admin.fetchTopicOffsets(topic),
     admin.fetchOffsets({ groupId: group, topics: [topic] }),
-    admin.describeGroups([group]),
+    describeGroups(ctx, [listed ?? group]),
   ]);
-  const d = described.groups[0];
+  const d = described.get(group);
   const current = new Map(
     (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)] as const),
   );
@@ -246,10 +247,9 @@ function readRollback(file: string): RollbackFile {
 }
 
 async function waitEmpty(ctx: OpsContext, group: string, timeoutMs: number): Promise<void> {
-  const admin = await ctx.admin();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const d = (await admin.describeGroups([group])).groups[0];
+    const d = (await describeGroups(ctx, [group])).get(group);
     if (!d || d.members.length === 0) return;
     if (Date.now() > deadline)
       throw new OrderbusError(
@@ -326,17 +326,23 @@ export async function resetOffsets(
       .map((r) => ({ partition: r.partition, offset: r.current as number })),
   };
   writeFileSync(file, `${JSON.stringify(rollback, null, 2)}\n`);
-  const admin = await ctx.admin();
-  await admin.setOffsets({
-    groupId: group,
-    topic,
-    partitions: plan.rows.map((r) => ({ partition: r.partition, offset: String(r.target) })),
-  });
   const rollbackCommand = `orderbus offsets reset --group ${group} --topic ${topic} --from-file ${file} --execute`;
-  const audit = await appendAudit(ctx, {
-    command: options.command ?? `offsets reset --group ${group} --topic ${topic} --${plan.strategy}`,
-    plan: { rows: plan.rows.map((r) => ({ partition: r.partition, current: r.current, target: r.target })) },
-    result: { executed: true, rollbackFile: file },
-  });
-  return { ...plan, executed: true, rollbackFile: file, rollbackCommand, auditRef: audit.id };
+  const rows = plan.rows.map((r) => ({ partition: r.partition, current: r.current, target: r.target }));
+  const auditRef = await withAudit(
+    ctx,
+    {
+      command: options.command ?? `offsets reset --group ${group} --topic ${topic} --${plan.strategy}`,
+      plan: { rows, rollbackFile: file },
+    },
+    async ({ id }) => {
+      const admin = await ctx.admin();
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: plan.rows.map((r) => ({ partition: r.partition, offset: String(r.target) })),
+      });
+      return { value: id, result: { executed: true, rollbackFile: file } };
+    },
+  );
+  return { ...plan, executed: true, rollbackFile: file, rollbackCommand, auditRef };
 }

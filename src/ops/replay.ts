@@ -9,7 +9,7 @@ import {
 import type { OrderbusConfig } from '../config.js';
 import { ReplayHeaders } from '../events/types.js';
 import { ExitCode, OrderbusError, usageError } from '../errors.js';
-import { appendAudit, newAuditRef } from './audit.js';
+import { withAudit } from './audit.js';
 import type { OpsContext } from './context.js';
 import { assertTopicExists } from './lag.js';
 import { resetOffsets, type ResetResult } from './offsets.js';
@@ -165,57 +165,62 @@ export async function replay(ctx: OpsContext, req: ReplayRequest): Promise<Repla
       },
     );
   if (!req.execute) return base;
-  const admin = await ctx.admin();
-  const sourcePartitions = (await admin.fetchTopicOffsets(req.topic)).length;
-  if (!(await admin.listTopics()).includes(toTopic)) {
-    await createTopicsAndWait(admin, [
-      {
-        topic: toTopic,
-        numPartitions: sourcePartitions,
-        replicationFactor: ctx.config.topics.replicationFactor,
-      },
-    ]);
-    base.createdTopic = true;
-  }
-  const targetPartitions =
-    (await admin.fetchTopicMetadata({ topics: [toTopic] })).topics[0]?.partitions.length ?? 0;
-  const auditRef = newAuditRef();
-  const job: CopyJob = {
-    topic: req.topic,
-    toTopic,
-    targetPartitions,
-    auditRef,
-    plans: plans.filter((p) => p.records > 0),
-  };
-  let done = 0;
-  req.onProgress?.(0, records);
-  const progress = (n: number) => {
-    done += n;
-    req.onProgress?.(done, records);
-  };
-  // Encoding records is CPU-bound in kafkajs: a large replay splits its partitions between this
-  // thread and a worker thread, so both cores work (the copy of each partition stays in order).
-  const [mine, theirs] = records >= WORKER_THRESHOLD ? splitPlans(job.plans) : [job.plans, []];
-  try {
-    await Promise.all([
-      copyPartitions(ctx, { ...job, plans: mine }, progress),
-      theirs.length > 0 ? copyInWorker(ctx.config, { ...job, plans: theirs }, progress) : undefined,
-    ]);
-  } finally {
-    base.copied = done;
-  }
-  const rec = await appendAudit(ctx, {
-    id: auditRef,
+  const intent = {
     command: req.command ?? `replay ${req.topic} --to-topic ${toTopic}`,
     plan: {
       records,
       partitions: plans.map((p) => ({ partition: p.partition, from: p.from, until: p.until })),
     },
-    result: { copied: done, createdTopic: base.createdTopic },
+  };
+  base.auditRef = await withAudit(ctx, intent, async (run) => {
+    base.createdTopic = await ensureTarget(ctx, req.topic, toTopic);
+    const admin = await ctx.admin();
+    const targetPartitions =
+      (await admin.fetchTopicMetadata({ topics: [toTopic] })).topics[0]?.partitions.length ?? 0;
+    const job: CopyJob = {
+      topic: req.topic,
+      toTopic,
+      targetPartitions,
+      auditRef: run.id,
+      plans: plans.filter((p) => p.records > 0),
+    };
+    let done = 0;
+    req.onProgress?.(0, records);
+    const progress = (n: number) => {
+      done += n;
+      run.progress({ copied: done, createdTopic: base.createdTopic });
+      req.onProgress?.(done, records);
+    };
+    // Encoding records is CPU-bound in kafkajs: a large replay splits its partitions between this
+    // thread and a worker thread, so both cores work (the copy of each partition stays in order).
+    const [mine, theirs] = records >= WORKER_THRESHOLD ? splitPlans(job.plans) : [job.plans, []];
+    try {
+      await Promise.all([
+        copyPartitions(ctx, { ...job, plans: mine }, progress),
+        theirs.length > 0 ? copyInWorker(ctx.config, { ...job, plans: theirs }, progress) : undefined,
+      ]);
+    } finally {
+      base.copied = done;
+    }
+    return { value: run.id, result: { copied: done, createdTopic: base.createdTopic } };
   });
-  base.auditRef = rec.id;
   base.seconds = (Date.now() - started) / 1000;
   return base;
+}
+
+/** Creates the copy's target topic (as many partitions as the source) unless it exists; whether it did. */
+async function ensureTarget(ctx: OpsContext, topic: string, toTopic: string): Promise<boolean> {
+  const admin = await ctx.admin();
+  if ((await admin.listTopics()).includes(toTopic)) return false;
+  const sourcePartitions = (await admin.fetchTopicOffsets(topic)).length;
+  await createTopicsAndWait(admin, [
+    {
+      topic: toTopic,
+      numPartitions: sourcePartitions,
+      replicationFactor: ctx.config.topics.replicationFactor,
+    },
+  ]);
+  return true;
 }
 
 /** What a copy needs; plain data, so it can be handed to a worker thread. */
