@@ -35,9 +35,12 @@ function renderMessage(m: DlqMessage): string {
   return lines.join('\n');
 }
 
-export function renderRedrive(r: RedriveResult): string {
+/** Items (with their diffs) a dry run prints unless --diff all. */
+const DIFFS_SHOWN = 20;
+
+export function renderRedrive(r: RedriveResult, shown = DIFFS_SHOWN): string {
   const out: string[] = [];
-  for (const it of r.items) {
+  for (const it of r.items.slice(0, shown)) {
     const mark =
       it.outcome === 'invalid'
         ? paint.red('invalid')
@@ -50,11 +53,14 @@ export function renderRedrive(r: RedriveResult): string {
     for (const d of it.diff) out.push(`    ${d.startsWith('+') ? paint.green(d) : paint.red(d)}`);
     for (const p of it.problems) out.push(`    ${paint.red(p)}`);
   }
-  if (r.items.length < r.selected) out.push(paint.dim(`… ${r.selected - r.items.length} more not listed`));
+  const listed = Math.min(shown, r.items.length);
+  if (listed < r.selected)
+    out.push(paint.dim(`… ${r.selected - listed} more not listed (--diff all lists every one)`));
+  const arrived = r.arrived > 0 ? `; ${r.arrived} arrived meanwhile, left for the next run` : '';
   out.push(
     r.execute
-      ? `redriven ${r.redriven}, failed ${r.failed}, invalid (left in ${r.dlq}) ${r.invalid}; ${r.remaining} remain in ${r.dlq}; audit ${r.auditRef ?? '-'}`
-      : `dry run: ${r.toRedrive} to redrive (${r.unchanged} unchanged), ${r.invalid} invalid; nothing was sent. Add --execute to redrive.`,
+      ? `redriven ${r.redriven}, failed ${r.failed}, invalid (left in ${r.dlq}) ${r.invalid}${r.missing > 0 ? `, missing since the plan ${r.missing}` : ''}; ${r.remaining} remain in ${r.dlq}${arrived}; plan ${r.planId}; audit ${r.auditRef ?? '-'}`
+      : `dry run over the ${r.snapshot} dead letter(s) in ${r.dlq} at the start${arrived}: ${r.toRedrive} to redrive (${r.unchanged} unchanged), ${r.invalid} invalid; nothing was sent.\nplan ${r.planId}: add --execute --plan ${r.planId} to redrive exactly these.`,
   );
   return out.join('\n');
 }
@@ -171,6 +177,11 @@ export function defineDlq(program: Command): void {
     .option('--limit <n>', 'at most N messages')
     .option('--rate <n>', 'at most N messages per second')
     .option('--execute', 'really redrive (otherwise a dry run)')
+    .option(
+      '--plan <id>',
+      'with --execute: only the dead letters of this dry run, or refuse if the DLQ changed',
+    )
+    .option('--diff <all>', `list every message and diff (default: the first ${DIFFS_SHOWN})`)
     .option('--json', 'machine output')
     .action(
       async (
@@ -184,11 +195,20 @@ export function defineDlq(program: Command): void {
           limit?: string;
           rate?: string;
           execute?: boolean;
+          plan?: string;
+          diff?: string;
           json?: boolean;
         },
         cmd: Command,
       ) => {
         // Every argument is checked before anything is touched.
+        if (opts.diff !== undefined && opts.diff !== 'all')
+          throw usageError(
+            'BAD_DIFF',
+            `--diff takes 'all', got '${opts.diff}'`,
+            `orderbus dlq redrive ${name} --diff all`,
+          );
+        const diffAll = opts.diff === 'all';
         const edits = await import('../src/ops/dlq/edits.js');
         const fixUrl = opts.fixUrl !== undefined ? edits.parseFixUrl(opts.fixUrl) : undefined;
         const set = (opts.set ?? []).map(edits.parseSet);
@@ -217,12 +237,17 @@ export function defineDlq(program: Command): void {
             ...(limit ? { limit } : {}),
             ...(rate ? { rate } : {}),
             execute: opts.execute ?? false,
+            ...(opts.plan !== undefined ? { plan: opts.plan } : {}),
+            ...(diffAll ? { itemsKept: Number.POSITIVE_INFINITY } : {}),
             command: process.argv.slice(2).join(' '),
             ...(opts.execute && !opts.json ? { onProgress: progressBar('redrive') } : {}),
           });
         });
         if (opts.json) printJson(result);
-        else process.stdout.write(`${renderRedrive(result)}\n`);
+        else
+          process.stdout.write(
+            `${renderRedrive(result, diffAll ? Number.POSITIVE_INFINITY : DIFFS_SHOWN)}\n`,
+          );
         process.exitCode = redriveExitCode(result);
       },
     );
@@ -231,28 +256,46 @@ export function defineDlq(program: Command): void {
     .command('purge <dlq>')
     .description('remove every dead letter (recorded in the audit trail); dry run until --execute')
     .option('--execute', 'really purge')
+    .option(
+      '--plan <id>',
+      'with --execute: only the dead letters of this dry run, or refuse if the DLQ changed',
+    )
     .option('--yes', 'do not ask for the name to be typed')
     .option('--json', 'machine output')
     .action(
-      async (name: string, opts: { execute?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
+      async (
+        name: string,
+        opts: { execute?: boolean; plan?: string; yes?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
         const { purgeDlq } = await import('../src/ops/dlq/index.js');
         const result = await withOps(config, async (ctx) => {
-          const plan = await purgeDlq(ctx, name, { execute: false });
+          // What is confirmed is what is purged: the plan shown here, or the one given.
+          const plan = await purgeDlq(ctx, name, {
+            execute: false,
+            ...(opts.plan ? { plan: opts.plan } : {}),
+          });
           if (!opts.execute) return plan;
+          if (opts.plan === undefined && !opts.json)
+            log(`${plan.count} dead letter(s) in ${name} would be purged (plan ${plan.planId})`);
           if (!opts.yes && !(await confirmTyped(name)))
             throw new OrderbusError('NOT_CONFIRMED', `the name typed was not ${name}; nothing was purged`, {
               exitCode: ExitCode.unsafe,
               hint: `orderbus dlq purge ${name} --execute (and type ${name}), or --yes in scripts`,
             });
-          return purgeDlq(ctx, name, { execute: true, command: `dlq purge ${name}` });
+          return purgeDlq(ctx, name, {
+            execute: true,
+            plan: opts.plan ?? plan.planId,
+            command: process.argv.slice(2).join(' '),
+          });
         });
         if (opts.json) return printJson(result);
         log(
           result.execute
-            ? `purged ${result.count} dead letter(s) from ${name}; audit ${result.auditRef ?? '-'}`
-            : `dry run: ${result.count} dead letter(s) in ${name} would be purged. Add --execute.`,
+            ? `purged ${result.count} dead letter(s) from ${name}${result.arrived > 0 ? `; ${result.arrived} arrived meanwhile and were left` : ''}; plan ${result.planId}; audit ${result.auditRef ?? '-'}`
+            : `dry run: ${result.count} dead letter(s) in ${name} would be purged (plan ${result.planId}). Add --execute --plan ${result.planId}.`,
         );
       },
     );

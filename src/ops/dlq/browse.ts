@@ -10,30 +10,37 @@ import type { DlqMessage, DlqSummary } from './types.js';
 /** Messages read for a summary's oldest/newest/byClass at most. */
 const SCAN_CAP = 20000;
 
-function summarize(at: DlqLocation, count: number, messages: DlqMessage[]): DlqSummary {
+/** A summary built letter by letter, so a deep DLQ is never held in memory. */
+function summarizer(at: DlqLocation) {
   const byClass: Record<string, number> = {};
   let oldest: string | null = null;
   let newest: string | null = null;
   let source: string | null = null;
-  for (const m of messages) {
-    const label = failureClass(m);
-    byClass[label] = (byClass[label] ?? 0) + 1;
-    const t = m.lastFailureAt;
-    if (t && (oldest === null || t < oldest)) oldest = t;
-    if (t && (newest === null || t > newest)) newest = t;
-    source ??= m.destination;
-  }
-  const { name, engine } = at;
-  return { name, kind: engine.kind, count, oldest, newest, byClass, source, scanned: messages.length };
+  let scanned = 0;
+  return {
+    add(m: DlqMessage): void {
+      scanned++;
+      const label = failureClass(m);
+      byClass[label] = (byClass[label] ?? 0) + 1;
+      const t = m.lastFailureAt;
+      if (t && (oldest === null || t < oldest)) oldest = t;
+      if (t && (newest === null || t > newest)) newest = t;
+      source ??= m.destination;
+    },
+    summary(count: number): DlqSummary {
+      const { name, engine } = at;
+      return { name, kind: engine.kind, count, oldest, newest, byClass, source, scanned };
+    },
+  };
 }
 
 /** Every DLQ on both brokers. A broker that is down fails the call (naming it). */
 export async function listDlqs(ctx: OpsContext): Promise<DlqSummary[]> {
   const out: DlqSummary[] = [];
   for (const at of await allDlqs(ctx)) {
-    const messages: DlqMessage[] = [];
-    const count = await at.engine.browse(ctx, at.name, (m) => void messages.push(m), SCAN_CAP);
-    out.push(summarize(at, count, messages));
+    const s = summarizer(at);
+    const count = await at.engine.browse(ctx, at.name, (m) => s.add(m), SCAN_CAP);
+    out.push(s.summary(count));
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ExitCode } from '../../errors.js';
 import { applyEdits, hasEdits, jsonDiff, type Json } from './edits.js';
 import type { DlqKind, DlqMessage, PayloadHash, RedriveOptions, RedriveResult, RedriveRun } from './types.js';
@@ -14,7 +15,42 @@ export const ITEMS_KEPT = 2000;
 export interface Decision {
   item: RedriveResult['items'][number];
   after: Json | null;
+  /** Hash of the dead letter's payload as found (names the letter in a plan with its id). */
+  letterHash: string;
 }
+
+/** A short hash of a payload, naming one version of a dead letter in a plan. */
+export const letterHash = (raw: string): string =>
+  createHash('sha256').update(raw).digest('hex').slice(0, 32);
+
+/**
+ * A plan's fingerprint: the selected dead letters in order, each by id and payload hash, with
+ * what it becomes. Two runs over the same letters with the same edits give the same id, so an
+ * `--execute --plan ID` can check that it is about to change exactly what the operator saw.
+ */
+export class PlanPrint {
+  private readonly hash = createHash('sha256');
+  private n = 0;
+  add(id: string, hash: string, becomes: string): void {
+    this.n++;
+    this.hash.update(`${id}\0${hash}\0${becomes}\n`);
+  }
+  id(): string {
+    return `${this.n}-${this.hash.digest('hex').slice(0, 16)}`;
+  }
+}
+
+/** The fingerprint (and how many items to keep) of each run in progress; engines only call record(). */
+const runs = new WeakMap<RedriveResult, { print: PlanPrint; itemsKept: number }>();
+
+/** Ends a run's fingerprint: its plan id. */
+export function planIdOf(result: RedriveResult): string {
+  return runs.get(result)?.print.id() ?? '';
+}
+
+/** Whether the run still keeps items (with diffs) in its result. */
+export const keepsItems = (result: RedriveResult): boolean =>
+  result.items.length < (runs.get(result)?.itemsKept ?? ITEMS_KEPT);
 
 export function decide(
   m: DlqMessage,
@@ -34,6 +70,7 @@ export function decide(
   const valid = problems.length === 0;
   return {
     after,
+    letterHash: letterHash(m.raw),
     item: {
       id: m.id,
       orderId: m.orderId,
@@ -54,8 +91,8 @@ export function invalidate(d: Decision, problem: string): void {
   d.item.problems.push(problem);
 }
 
-export function newRun(dlq: string, kind: DlqKind, execute: boolean): RedriveRun {
-  return {
+export function newRun(dlq: string, kind: DlqKind, execute: boolean, itemsKept = ITEMS_KEPT): RedriveRun {
+  const run: RedriveRun = {
     result: {
       dlq,
       kind,
@@ -69,9 +106,15 @@ export function newRun(dlq: string, kind: DlqKind, execute: boolean): RedriveRun
       remaining: 0,
       auditRef: null,
       items: [],
+      planId: '',
+      snapshot: 0,
+      arrived: 0,
+      missing: 0,
     },
     payloadHashes: [],
   };
+  runs.set(run.result, { print: new PlanPrint(), itemsKept });
+  return run;
 }
 
 export function record(result: RedriveResult, d: Decision): void {
@@ -80,7 +123,9 @@ export function record(result: RedriveResult, d: Decision): void {
     result.toRedrive++;
     if (!d.item.changed) result.unchanged++;
   } else result.invalid++;
-  if (result.items.length < ITEMS_KEPT) result.items.push(d.item);
+  const becomes = !d.item.valid ? 'invalid' : d.item.changed ? letterHash(JSON.stringify(d.after)) : 'as-is';
+  runs.get(result)?.print.add(d.item.id, d.letterHash, becomes);
+  if (keepsItems(result)) result.items.push(d.item);
 }
 
 export function keepHash(hashes: PayloadHash[], id: string, before: string, after?: string): void {
@@ -90,5 +135,5 @@ export function keepHash(hashes: PayloadHash[], id: string, before: string, afte
 /** The exit code a redrive result deserves: partial when anything selected was left behind. */
 export function redriveExitCode(r: RedriveResult): number {
   if (!r.execute) return ExitCode.ok;
-  return r.failed > 0 || r.invalid > 0 ? ExitCode.partial : ExitCode.ok;
+  return r.failed > 0 || r.invalid > 0 || r.missing > 0 ? ExitCode.partial : ExitCode.ok;
 }

@@ -1,25 +1,52 @@
 import { appendAudit } from '../audit.js';
 import type { OpsContext } from '../context.js';
+import { PlanLetters, parsePlanId, planChanged } from './confirmed-plan.js';
 import { locateDlq } from './discovery.js';
-import type { PurgeResult } from './types.js';
+import { PlanPrint, letterHash } from './plan.js';
+import type { DlqEngine, PurgeResult } from './types.js';
 
-/** Counts (dry run) or removes every dead letter of a DLQ, with the removed payloads' hashes in the audit. */
+/** Reads (at most `cap` of) the outstanding letters, without changing anything: their plan id and the letters. */
+async function planPurge(ctx: OpsContext, name: string, engine: DlqEngine, cap?: number) {
+  const print = new PlanPrint();
+  const letters = new PlanLetters();
+  const remember = letters.collect(() => true);
+  await engine.browse(
+    ctx,
+    name,
+    (m) => {
+      remember(m);
+      print.add(m.id, letterHash(m.raw), 'purge');
+    },
+    cap,
+  );
+  return { planId: print.id(), letters };
+}
+
+/**
+ * Counts (dry run) or removes the dead letters of a DLQ, with the removed payloads' hashes in the
+ * audit. An execute removes the letters of the plan it is given (or of the plan it makes first),
+ * never what arrived after it.
+ */
 export async function purgeDlq(
   ctx: OpsContext,
   name: string,
-  options: { execute?: boolean; command?: string } = {},
+  options: { execute?: boolean; command?: string; plan?: string } = {},
 ): Promise<PurgeResult> {
+  const command = options.command ?? `dlq purge ${name}`;
+  const confirmed = options.plan !== undefined ? parsePlanId(options.plan, `dlq purge ${name}`) : undefined;
   const { engine } = await locateDlq(ctx, name);
-  const { count, payloadHashes } = await engine.purge(ctx, name, options.execute ?? false);
-  let auditRef: string | null = null;
-  if (options.execute) {
-    const rec = await appendAudit(ctx, {
-      command: options.command ?? `dlq purge ${name}`,
-      plan: { dlq: name, count },
-      result: { removed: count },
-      payloadHashes,
-    });
-    auditRef = rec.id;
-  }
-  return { dlq: name, kind: engine.kind, execute: options.execute ?? false, count, auditRef };
+  const execute = options.execute ?? false;
+  const { planId, letters } = await planPurge(ctx, name, engine, confirmed?.size);
+  if (execute && confirmed && planId !== confirmed.id)
+    throw planChanged(name, confirmed.id, planId, `dlq purge ${name}`);
+  const base = { dlq: name, kind: engine.kind, execute, planId, auditRef: null };
+  if (!execute) return { ...base, count: letters.size, arrived: 0 };
+  const run = await engine.purge(ctx, name, true, { selects: letters.selects, planned: letters.size });
+  const rec = await appendAudit(ctx, {
+    command,
+    plan: { dlq: name, planId, count: letters.size, confirmed: confirmed !== undefined },
+    result: { removed: run.count, arrived: run.arrived ?? 0 },
+    payloadHashes: run.payloadHashes,
+  });
+  return { ...base, count: run.count, arrived: run.arrived ?? 0, auditRef: rec.id };
 }

@@ -1,96 +1,182 @@
-import type { ConsumeMessage, GetMessage } from 'amqplib';
-import { connectRabbit } from '../../adapters/rabbitmq.js';
+import { randomUUID } from 'node:crypto';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { OrderbusError } from '../../errors.js';
 import { validateTask } from '../../tasks/task-schema.js';
 import { TaskHeaders } from '../../tasks/topology.js';
 import { sha256 } from '../audit.js';
 import type { OpsContext } from '../context.js';
 import { listQueues } from '../queues.js';
+import type { Json } from './edits.js';
 import { rabbitDestination, rabbitView } from './message-view.js';
 import { Pacer } from './pacer.js';
-import { ITEMS_KEPT, decide, invalidate, keepHash, newRun, record } from './plan.js';
+import { decide, keepHash, keepsItems, newRun, record, type Decision } from './plan.js';
+import { REDRIVE_SEQ_HEADER, Republisher } from './rabbit-publisher.js';
+import { depth, holdEach, takeEach } from './rabbit-stream.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
 
 /**
- * RabbitMQ `*.dlq` queues. Dead letters are browsed by taking them unacknowledged and giving
- * them back (a classic queue requeues to the original position), and redriven by publishing on
- * a confirm channel and acking the dead letter only after the confirm.
+ * RabbitMQ `*.dlq` queues, over the snapshot of letters ready when a command starts
+ * (rabbit-stream.ts). Browses and dry runs hold the letters unacknowledged and give them back in
+ * place. An execute takes them a window at a time: a letter is acked only after its re-publish
+ * was routed and confirmed; a letter it leaves (not selected, invalid, unroutable, its exchange
+ * gone) is re-appended to the DLQ's tail, confirmed, then acked — so nothing is held for the
+ * whole run and a kill at any point loses nothing (at worst a copy the receivers deduplicate).
  */
 
-/** Re-publishes awaiting their confirm at most (bounds memory; the broker confirms in batches). */
-const CONFIRM_WINDOW = 2000;
+/** Set on letters an execute left in the DLQ: meeting its own again means it went round the queue. */
+const LEFT_BY_HEADER = 'x-orderbus-left-by';
 
-async function depth(ctx: OpsContext, queue: string): Promise<number> {
-  const conn = await ctx.amqp();
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  try {
-    return (await ch.checkQueue(queue)).messageCount;
-  } finally {
-    await ch.close().catch(() => undefined);
+/** Letters unacknowledged at most during an execute (fast runs); a rate-limited run holds about a second's worth. */
+const WINDOW = 500;
+
+const windowFor = (rate: number | undefined): number =>
+  rate ? Math.max(1, Math.min(WINDOW, Math.ceil(rate))) : WINDOW;
+
+/** A task must validate and have somewhere to go back to. */
+const validatorFor =
+  (queue: string, view: DlqMessage) =>
+  (p: Json): string[] => [
+    ...validateTask(p),
+    ...(rabbitDestination(view.headers, queue) ? [] : ['no original destination in its headers']),
+  ];
+
+/** The settlements of an execute: each re-publish ends in an ack or a letter left in the DLQ. */
+class Settler {
+  private readonly pending = new Set<Promise<void>>();
+  constructor(
+    private readonly pub: Republisher,
+    private readonly queue: string,
+    private readonly runId: string,
+  ) {}
+
+  track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** Re-appends a letter to the DLQ's tail, then acks the delivery; if that fails it stays unacked (back in place on close). */
+  leave(ch: Channel, msg: ConsumeMessage): void {
+    const headers: Record<string, unknown> = { ...msg.properties.headers, [LEFT_BY_HEADER]: this.runId };
+    delete headers[REDRIVE_SEQ_HEADER];
+    this.track(
+      this.pub.send('', this.queue, msg.content, { ...msg.properties, headers }).then((out) => {
+        if (out === null) ack(ch, msg);
+      }),
+    );
   }
 }
 
-/**
- * Takes up to `max` messages off a queue unacknowledged, calls `fn` for each until it returns
- * false, then returns every message not acked by `fn` to its original position (channel close
- * requeues them).
- */
-async function browseQueue(
-  ctx: OpsContext,
-  queue: string,
-  max: number,
-  fn: (m: DlqMessage, msg: GetMessage, ack: () => void) => boolean | void,
-): Promise<number> {
-  const conn = await ctx.amqp();
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  let n = 0;
+const ack = (ch: Channel, msg: ConsumeMessage): boolean => {
   try {
-    for (; n < max; n++) {
-      const msg = await ch.get(queue, { noAck: false });
-      if (!msg) break;
-      if (fn(rabbitView(queue, msg, n), msg, () => ch.ack(msg)) === false) return n + 1;
-    }
-    return n;
-  } finally {
-    await ch.close().catch(() => undefined);
+    ch.ack(msg);
+    return true;
+  } catch {
+    return false; // the delivery channel is gone: the letter is back in the DLQ (at worst a duplicate)
   }
-}
+};
+
+const fail = (run: RedriveRun, d: Decision, reason: string): void => {
+  run.result.failed++;
+  d.item.outcome = 'failed';
+  d.item.problems.push(reason);
+};
 
 async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise<RedriveRun> {
   const { options, selects, auditRef } = job;
-  const run = newRun(queue, 'rabbitmq', options.execute ?? false);
+  const execute = options.execute ?? false;
+  const run = newRun(queue, 'rabbitmq', execute, options.itemsKept);
   const { result } = run;
-  const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  const total = await depth(ctx, queue);
-  const conn = await ctx.amqp();
-  // Deliveries on one channel, re-publishes on a confirm channel; a dead letter is acked only
-  // after the broker confirmed its re-publish. Unselected and invalid messages stay unacked
-  // until the end and go back to their positions when the channel closes.
-  const sub = await conn.createChannel();
-  // Re-publishes go over their own connection: the broker then reads deliveries/acks and
-  // publishes/confirms in parallel instead of through one connection's processes.
-  const pubConn = await connectRabbit(ctx.config, 'orderbus-ops-redrive');
-  const pub = await pubConn.createConfirmChannel();
-  sub.on('error', () => undefined);
-  pub.on('error', () => undefined);
-  const pacer = new Pacer(options.rate);
-  const inbox: ConsumeMessage[] = [];
-  let wake: (() => void) | undefined;
-  let received = 0;
-  const batchSize = options.rate ? Math.max(1, Math.min(500, Math.floor(options.rate))) : 500;
-  let unconfirmed = 0;
-  let windowOpen: (() => void) | undefined;
-  let closed = false;
-  const channelGone = () => {
-    closed = true;
-    windowOpen?.();
+  const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, job.planned ?? Number.POSITIVE_INFINITY);
+  const snapshot = await depth(ctx, queue);
+  result.snapshot = snapshot;
+  const goal = Math.min(snapshot, limit);
+  options.onProgress?.(0, goal);
+  const plan = (msg: ConsumeMessage, position: number) => {
+    const view = rabbitView(queue, msg, position);
+    if (result.selected >= limit || !selects(view)) return null;
+    const d = decide(view, options, validatorFor(queue, view), keepsItems(result));
+    record(result, d);
+    return { view, d };
   };
-  pub.on('close', channelGone);
-  sub.on('close', channelGone);
-  const assertOpen = () => {
-    if (closed)
+  const progress = (n: number) => {
+    if (n % 100 === 0 || n === goal) options.onProgress?.(Math.min(n, goal), goal);
+  };
+
+  if (!execute) {
+    await holdEach(ctx, queue, snapshot, (msg, position) => {
+      plan(msg, position);
+      progress(position + 1);
+      return result.selected < limit;
+    });
+  } else {
+    const runId = randomUUID();
+    const pub = await Republisher.open(ctx, runId);
+    const settler = new Settler(pub, queue, runId);
+    const pacer = new Pacer(options.rate);
+    try {
+      await takeEach(
+        ctx,
+        queue,
+        { max: snapshot, window: windowFor(options.rate) },
+        async (msg, position, ch) => {
+          if (pub.closed) return false;
+          const h = (msg.properties.headers ?? {}) as Record<string, unknown>;
+          if (h[LEFT_BY_HEADER] === runId) {
+            ch.nack(msg, false, true); // went round the queue: the snapshot is done
+            return false;
+          }
+          const p = plan(msg, position);
+          progress(position + 1);
+          if (!p || !p.d.item.valid) {
+            settler.leave(ch, msg);
+            return !p || result.selected < limit;
+          }
+          const { view, d } = p;
+          const dest = rabbitDestination(view.headers, queue);
+          if (!dest) throw new Error('unreachable: validated letters have a destination');
+          if (!(await pub.exchangeExists(dest.exchange))) {
+            fail(run, d, `exchange '${dest.exchange}' does not exist; left in ${queue}`);
+            settler.leave(ch, msg);
+            return result.selected < limit;
+          }
+          await pacer.take();
+          const body = d.item.changed ? Buffer.from(JSON.stringify(d.after)) : msg.content;
+          const headers: Record<string, unknown> = {
+            ...h,
+            [TaskHeaders.attempt]: 1,
+            [TaskHeaders.redriveCount]: view.redriveCount + 1,
+            [TaskHeaders.auditRef]: auditRef ?? '',
+          };
+          delete headers[LEFT_BY_HEADER];
+          keepHash(
+            run.payloadHashes,
+            view.id,
+            sha256(msg.content),
+            d.item.changed ? sha256(body) : undefined,
+          );
+          settler.track(
+            pub.send(dest.exchange, dest.routingKey, body, { ...msg.properties, headers }).then((out) => {
+              if (out === null) {
+                if (ack(ch, msg)) result.redriven++;
+                else fail(run, d, 'the delivery channel closed before the ack; still in the DLQ');
+                return;
+              }
+              fail(run, d, out.channelGone ? out.reason : `${out.reason}; left in ${queue}`);
+              if (!out.channelGone) settler.leave(ch, msg);
+            }),
+          );
+          return result.selected < limit;
+        },
+        () => settler.drain(),
+      );
+    } finally {
+      await pub.close();
+    }
+    if (pub.closed && result.redriven + result.failed < result.toRedrive)
       throw new OrderbusError(
         'REDRIVE_CHANNEL_CLOSED',
         `the channel to RabbitMQ closed during the redrive of ${queue}`,
@@ -99,113 +185,9 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
           retriable: true,
         },
       );
-  };
-  try {
-    if (total === 0) {
-      result.remaining = 0;
-      return run;
-    }
-    const { consumerTag } = await sub.consume(
-      queue,
-      (msg) => {
-        if (!msg) return;
-        inbox.push(msg);
-        wake?.();
-      },
-      { noAck: false },
-    );
-    let position = 0;
-    let done = 0;
-    const goal = Math.min(total, limit);
-    options.onProgress?.(0, goal);
-    // `total` counts only the messages ready at the start: others may be held unacked for a
-    // moment by a browse (the console's DLQ screen refreshing) and come back when it closes, so
-    // after the count the loop still waits a second for stragglers before it ends.
-    while (result.selected < limit) {
-      if (inbox.length === 0) {
-        const got = await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => resolve(false), received < total ? 3000 : 1000);
-          wake = () => {
-            clearTimeout(t);
-            resolve(true);
-          };
-        });
-        wake = undefined;
-        if (!got) break; // nothing more came: fewer than counted (someone else took them) or all done
-        continue;
-      }
-      const batch = inbox.splice(0, Math.min(inbox.length, batchSize));
-      received += batch.length;
-      for (const msg of batch) {
-        const view = rabbitView(queue, msg, position++);
-        if (result.selected >= limit || !selects(view)) continue;
-        const d = decide(view, options, validateTask, result.items.length < ITEMS_KEPT);
-        record(result, d);
-        if (!d.item.valid || !options.execute) continue;
-        const h = (msg.properties.headers ?? {}) as Record<string, unknown>;
-        const dest = rabbitDestination(view.headers, queue);
-        if (!dest) {
-          // Found only when sending: the dry run counted it as one to redrive.
-          invalidate(d, 'no original destination in its headers');
-          result.invalid++;
-          result.toRedrive--;
-          continue;
-        }
-        await pacer.take();
-        while (unconfirmed >= CONFIRM_WINDOW && !closed) await new Promise<void>((r) => (windowOpen = r));
-        assertOpen();
-        const body = d.item.changed ? Buffer.from(JSON.stringify(d.after)) : msg.content;
-        const item = d.item;
-        unconfirmed++;
-        // Each dead letter is acked from its own publish confirm: publishing streams on without
-        // waiting batch by batch, and nothing is acked that the broker did not confirm.
-        pub.publish(
-          dest.exchange,
-          dest.routingKey,
-          body,
-          {
-            ...msg.properties,
-            persistent: true,
-            headers: {
-              ...h,
-              [TaskHeaders.attempt]: 1,
-              [TaskHeaders.redriveCount]: view.redriveCount + 1,
-              [TaskHeaders.auditRef]: auditRef ?? '',
-            },
-          },
-          (err: unknown) => {
-            unconfirmed--;
-            if (err) {
-              result.failed++;
-              item.outcome = 'failed';
-            } else {
-              try {
-                sub.ack(msg);
-                result.redriven++;
-              } catch {
-                // The delivery channel is gone: the dead letter is requeued; at worst a duplicate.
-                result.failed++;
-                item.outcome = 'failed';
-              }
-            }
-            windowOpen?.();
-          },
-        );
-        keepHash(run.payloadHashes, view.id, sha256(msg.content), d.item.changed ? sha256(body) : undefined);
-      }
-      done += batch.length;
-      options.onProgress?.(Math.min(done, goal), goal);
-    }
-    await pub.waitForConfirms().catch(() => undefined);
-    while (unconfirmed > 0 && !closed) await new Promise<void>((r) => (windowOpen = r));
-    assertOpen();
-    await sub.cancel(consumerTag).catch(() => undefined);
-  } finally {
-    await sub.close().catch(() => undefined);
-    await pub.close().catch(() => undefined);
-    await pubConn.close().catch(() => undefined);
   }
   result.remaining = await depth(ctx, queue);
+  result.arrived = Math.max(0, result.remaining - (snapshot - result.redriven));
   return run;
 }
 
@@ -218,21 +200,46 @@ export const rabbitEngine: DlqEngine = {
 
   async browse(ctx, name, fn, cap = Number.POSITIVE_INFINITY) {
     const count = await depth(ctx, name);
-    await browseQueue(ctx, name, Math.min(count, cap), fn);
+    await holdEach(ctx, name, Math.min(count, cap), (msg, position) => fn(rabbitView(name, msg, position)));
     return count;
   },
 
   redrive,
 
-  async purge(ctx, name, execute) {
-    const count = await depth(ctx, name);
+  async purge(ctx, name, execute, only) {
+    const snapshot = await depth(ctx, name);
     const payloadHashes: PayloadHash[] = [];
-    if (!execute) return { count, payloadHashes };
-    // Hash what is there, then take exactly those (ack) — never a blind purge of what arrives meanwhile.
-    const removed = await browseQueue(ctx, name, count, (m, msg, ack) => {
-      keepHash(payloadHashes, m.id, sha256(msg.content));
-      ack();
-    });
-    return { count: removed, payloadHashes };
+    if (!execute) return { count: snapshot, payloadHashes };
+    // Exactly the snapshot (or the confirmed plan's letters), never a blind purge of what arrives meanwhile.
+    const runId = randomUUID();
+    const pub = await Republisher.open(ctx, runId);
+    const settler = new Settler(pub, name, runId);
+    let removed = 0;
+    try {
+      await takeEach(
+        ctx,
+        name,
+        { max: snapshot, window: WINDOW },
+        async (msg, position, ch) => {
+          const view = rabbitView(name, msg, position);
+          if (view.headers[LEFT_BY_HEADER] === runId) {
+            ch.nack(msg, false, true);
+            return false;
+          }
+          if (only && !only.selects(view)) {
+            settler.leave(ch, msg);
+            return true;
+          }
+          keepHash(payloadHashes, view.id, sha256(msg.content));
+          if (ack(ch, msg)) removed++;
+          return !only || removed < only.planned;
+        },
+        () => settler.drain(),
+      );
+    } finally {
+      await pub.close();
+    }
+    const remaining = await depth(ctx, name);
+    return { count: removed, payloadHashes, arrived: Math.max(0, remaining - (snapshot - removed)) };
   },
 };

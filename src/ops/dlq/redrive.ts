@@ -1,34 +1,70 @@
 import { appendAudit, newAuditRef } from '../audit.js';
 import type { OpsContext } from '../context.js';
+import { PlanLetters, parsePlanId, planChanged } from './confirmed-plan.js';
 import { locateDlq } from './discovery.js';
 import { parseFilter } from './edits.js';
 import { filterView } from './message-view.js';
+import { planIdOf } from './plan.js';
 import type { DlqMessage, RedriveOptions, RedriveResult } from './types.js';
 
-/** Re-publishes the selected dead letters to where they came from (a dry run unless `execute`), audited. */
+/**
+ * Re-publishes the selected dead letters to where they came from (a dry run unless `execute`),
+ * audited. With `plan`, only the letters of that plan, or nothing if the DLQ changed since it.
+ */
 export async function redriveDlq(
   ctx: OpsContext,
   name: string,
   options: RedriveOptions = {},
 ): Promise<RedriveResult> {
   const pred = parseFilter(options.filter);
+  const confirmed = options.plan !== undefined ? parsePlanId(options.plan, `dlq redrive ${name}`) : undefined;
   const ids = options.ids ? new Set(options.ids) : undefined;
-  const selects = (m: DlqMessage) => (!ids || ids.has(m.id)) && pred(filterView(m));
+  let selects = (m: DlqMessage) => (!ids || ids.has(m.id)) && pred(filterView(m));
   const { engine } = await locateDlq(ctx, name);
+  let letters: PlanLetters | undefined;
+  if (options.execute && confirmed) {
+    // The plan's letters are the first `size` selected: read them again, without changing anything.
+    letters = new PlanLetters();
+    const limit = Math.min(options.limit ?? confirmed.size, confirmed.size);
+    const check = await engine.redrive(ctx, name, {
+      options: { ...options, execute: false, limit, itemsKept: 0, onProgress: undefined },
+      selects: letters.collect(selects),
+      auditRef: null,
+    });
+    const now = planIdOf(check.result);
+    if (now !== confirmed.id) throw planChanged(name, confirmed.id, now, `dlq redrive ${name}`);
+    selects = letters.selects;
+  }
   const auditRef = options.execute ? newAuditRef() : null;
-  const { result, payloadHashes } = await engine.redrive(ctx, name, { options, selects, auditRef });
+  const { result, payloadHashes } = await engine.redrive(ctx, name, {
+    options,
+    selects,
+    auditRef,
+    ...(letters ? { planned: letters.size } : {}),
+  });
+  result.planId = confirmed?.id ?? planIdOf(result);
+  if (letters) result.missing = letters.missing;
   if (options.execute) {
     result.auditRef = auditRef;
     await appendAudit(ctx, {
       id: auditRef ?? undefined,
       command: options.command ?? `dlq redrive ${name}`,
       plan: {
+        planId: result.planId,
+        confirmed: confirmed !== undefined,
+        snapshot: result.snapshot,
         selected: result.selected,
         toRedrive: result.toRedrive,
         unchanged: result.unchanged,
         invalid: result.invalid,
       },
-      result: { redriven: result.redriven, failed: result.failed, remaining: result.remaining },
+      result: {
+        redriven: result.redriven,
+        failed: result.failed,
+        missing: result.missing,
+        remaining: result.remaining,
+        arrived: result.arrived,
+      },
       payloadHashes,
     });
   }

@@ -54,6 +54,10 @@ export interface RedriveOptions extends PayloadEdits {
   onProgress?: (done: number, total: number) => void;
   /** The command line, for the audit record. */
   command?: string;
+  /** Execute only the plan with this id (from a dry run), or refuse when the DLQ changed since. */
+  plan?: string;
+  /** Items (with their diffs) kept in the result; ITEMS_KEPT by default. */
+  itemsKept?: number;
 }
 
 export interface RedriveItem {
@@ -82,6 +86,14 @@ export interface RedriveResult {
   remaining: number;
   auditRef: string | null;
   items: RedriveItem[];
+  /** Fingerprint of the selected dead letters and what each becomes: `--execute --plan ID` runs exactly these. */
+  planId: string;
+  /** Dead letters in the DLQ when the command started: the ones it works on. */
+  snapshot: number;
+  /** Dead letters that arrived while it ran, left for the next run. */
+  arrived: number;
+  /** Letters of the confirmed plan no longer found in the DLQ (someone else took them). */
+  missing: number;
 }
 
 export interface PurgeResult {
@@ -91,6 +103,10 @@ export interface PurgeResult {
   /** What is (dry run) or was (execute) removed. */
   count: number;
   auditRef: string | null;
+  /** Fingerprint of the dead letters counted: `--execute --plan ID` purges exactly these. */
+  planId: string;
+  /** Dead letters that arrived while it ran, left in the DLQ. */
+  arrived: number;
 }
 
 /** sha256 of a payload before (and after an edit), for the audit record. */
@@ -103,6 +119,8 @@ export interface RedriveJob {
   selects: (m: DlqMessage) => boolean;
   /** Stamped on every re-published message (execute only). */
   auditRef: string | null;
+  /** How many letters a confirmed plan holds: the engine may stop once it selected them all. */
+  planned?: number;
 }
 
 /** An engine's redrive: the result shown to the operator and the hashes of what it re-published. */
@@ -115,6 +133,8 @@ export interface RedriveRun {
 export interface PurgeRun {
   count: number;
   payloadHashes: PayloadHash[];
+  /** Dead letters that arrived while it ran (left in the DLQ). */
+  arrived?: number;
 }
 
 /** Dead letters on one broker. Each call works on what the DLQ holds when it starts. */
@@ -128,6 +148,14 @@ export interface DlqEngine {
    */
   browse(ctx: OpsContext, name: string, fn: (m: DlqMessage) => boolean | void, cap?: number): Promise<number>;
   redrive(ctx: OpsContext, name: string, job: RedriveJob): Promise<RedriveRun>;
-  /** Counts (dry run) or removes (execute) every outstanding dead letter. */
-  purge(ctx: OpsContext, name: string, execute: boolean): Promise<PurgeRun>;
+  /**
+   * Counts (dry run) or removes (execute) every outstanding dead letter, or only those `selects`
+   * accepts (a confirmed plan; `planned` of them) where the engine can pick.
+   */
+  purge(
+    ctx: OpsContext,
+    name: string,
+    execute: boolean,
+    only?: { selects: (m: DlqMessage) => boolean; planned: number },
+  ): Promise<PurgeRun>;
 }
