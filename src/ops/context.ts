@@ -11,6 +11,7 @@ import {
   type PartitionCount,
 } from '../adapters/kafka.js';
 import { KafkaLogReader } from '../adapters/kafka-fetch.js';
+import { GroupReader } from '../adapters/kafka-groups.js';
 import { connectRabbit, type AmqpConnection } from '../adapters/rabbitmq.js';
 
 /**
@@ -22,6 +23,7 @@ export class OpsContext {
     connectAdmin(this.config, `${this.config.kafka.clientId}-ops-admin`),
   );
   private reader_: KafkaLogReader | undefined;
+  private groups_: GroupReader | undefined;
   // Renewing: the console's producer outlives topics it redrove to (see renewingClient).
   private readonly producer_ = new SharedClient(() =>
     renewingClient(async () => {
@@ -57,6 +59,12 @@ export class OpsContext {
     return this.reader_;
   }
 
+  /** Consumer groups of both protocols (classic and KIP-848). */
+  groups(): GroupReader {
+    this.groups_ ??= new GroupReader(this.kafka, () => this.admin());
+    return this.groups_;
+  }
+
   producer(): Promise<Producer> {
     return this.producer_.get();
   }
@@ -83,8 +91,10 @@ export class OpsContext {
       this.producer_.close(),
       amqp?.then((c) => c.close()).catch(() => undefined),
       this.reader_?.close(),
+      this.groups_?.close(),
     ]);
     this.reader_ = undefined;
+    this.groups_ = undefined;
   }
 }
 

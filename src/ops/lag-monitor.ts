@@ -78,11 +78,12 @@ export class LagMonitor {
     const consumeRate = rates.length ? rates.reduce((a, b) => a + b, 0) : null;
     const { status, reasons } = evaluateGroup(
       evaluated.map((e) => e.finding),
-      { state: g.state, totalLag, maxTimeLagMs },
+      { state: g.state, members: g.members, totalLag, maxTimeLagMs },
       thresholdsFor(g.group, this.thresholds),
     );
     return {
       group: g.group,
+      ...(g.protocol ? { protocol: g.protocol } : {}),
       state: g.state,
       members: g.members,
       totalLag,

@@ -132,12 +132,20 @@ export function evaluatePartition(w: PartitionWindow): Finding | null {
 /** What the group rules look at. */
 export interface GroupFacts {
   state: string;
+  members: number;
   totalLag: number;
   maxTimeLagMs: number | null;
 }
 
+/**
+ * Dead: the coordinator has neither members nor offsets for the group. A group with members is
+ * alive whatever a describe of the other protocol called it (DescribeGroups says Dead for a
+ * KIP-848 group).
+ */
 export const groupDead = (g: GroupFacts): Finding | null =>
-  g.state === 'Dead' ? { status: 'ERR', reason: 'group is dead (no members, no offsets)' } : null;
+  g.state === 'Dead' && g.members === 0
+    ? { status: 'ERR', reason: 'group is dead (no members, no offsets)' }
+    : null;
 
 /** Only the worse of errLag and warnLag is reported. */
 export function lagThreshold(g: GroupFacts, t: LagThresholds | undefined): Finding | null {

@@ -3,7 +3,10 @@
  * them (lags with statuses). Kept apart from the I/O and the rules so both can import them
  * without importing each other.
  */
+import type { GroupProtocol } from '../adapters/kafka-groups.js';
+
 export type LagStatus = 'OK' | 'WARN' | 'REWIND' | 'STALL' | 'STOP' | 'ERR';
+export type { GroupProtocol };
 
 export interface PartitionOwner {
   memberId: string;
@@ -23,6 +26,8 @@ export interface PartitionSample {
 
 export interface GroupSample {
   group: string;
+  /** Which protocol described the group (absent: classic, as before KIP-848). */
+  protocol?: GroupProtocol;
   state: string;
   members: number;
   partitions: PartitionSample[];
@@ -54,6 +59,8 @@ export interface PartitionLag {
 
 export interface GroupLag {
   group: string;
+  /** 'consumer' for a KIP-848 group (described by ConsumerGroupDescribe); absent: classic. */
+  protocol?: GroupProtocol;
   state: string;
   members: number;
   totalLag: number;

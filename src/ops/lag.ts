@@ -1,4 +1,5 @@
-import { AssignerProtocol, type Admin, type GroupDescription } from 'kafkajs';
+import type { Admin } from 'kafkajs';
+import type { DescribedGroup, ListedGroup } from '../adapters/kafka-groups.js';
 import { unknownNameError } from '../errors.js';
 import type { OpsContext } from './context.js';
 import { LagMonitor, sortWorstFirst } from './lag-monitor.js';
@@ -31,21 +32,39 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
-/** Every consumer group (or the ones named, each checked to exist). */
-export async function resolveGroups(admin: Admin, wanted: string[] | undefined): Promise<string[]> {
-  const { groups } = await admin.listGroups();
-  const all = groups
-    .filter((g) => g.protocolType === 'consumer' || g.protocolType === '')
-    .map((g) => g.groupId)
-    .sort();
+/** Consumer groups only: not share or streams groups, nor Connect's workers (protocol type 'connect'). */
+const isConsumerGroup = (g: ListedGroup): boolean =>
+  (g.protocolType === 'consumer' || g.protocolType === '') &&
+  (g.type === null || g.type === 'classic' || g.type === 'consumer');
+
+/** Every consumer group of both protocols (or the ones named, each checked to exist), by name. */
+export async function resolveGroups(ctx: OpsContext, wanted: string[] | undefined): Promise<ListedGroup[]> {
+  const all = (await ctx.groups().list())
+    .filter(isConsumerGroup)
+    .sort((a, b) => a.groupId.localeCompare(b.groupId));
   if (!wanted || wanted.length === 0) return all;
+  const names = all.map((g) => g.groupId);
   for (const g of wanted) {
-    if (!all.includes(g))
-      throw unknownNameError('consumer group', g, all, 'orderbus lag (lists every group)', {
+    if (!names.includes(g))
+      throw unknownNameError('consumer group', g, names, 'orderbus lag (lists every group)', {
         code: 'UNKNOWN_GROUP',
       });
   }
-  return [...new Set(wanted)];
+  return [...new Set(wanted)].map((g) => all.find((x) => x.groupId === g) as ListedGroup);
+}
+
+/**
+ * Groups described by their own protocol: classic ones with DescribeGroups, consumer-protocol
+ * (KIP-848) ones with ConsumerGroupDescribe. A group the cluster does not know is Dead with no
+ * members. `listed` groups carry their type from ListGroups, which saves a request each.
+ */
+export async function describeGroups(
+  ctx: OpsContext,
+  groups: (string | ListedGroup)[],
+): Promise<Map<string, DescribedGroup>> {
+  const ids = groups.map((g) => (typeof g === 'string' ? g : g.groupId));
+  const types = new Map(groups.flatMap((g) => (typeof g === 'string' ? [] : [[g.groupId, g.type] as const])));
+  return ids.length > 0 ? ctx.groups().describe(ids, types) : new Map();
 }
 
 export async function assertTopicExists(admin: Admin, topic: string): Promise<void> {
@@ -80,14 +99,12 @@ export async function watermarks(
 }
 
 /** Who owns each `topic/partition`, from the members' assignments. */
-function ownersOf(d: GroupDescription | undefined): Map<string, PartitionOwner> {
+function ownersOf(d: DescribedGroup | undefined): Map<string, PartitionOwner> {
   const owners = new Map<string, PartitionOwner>();
   for (const m of d?.members ?? []) {
-    const a =
-      m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
-    for (const [topic, parts] of Object.entries(a?.assignment ?? {})) {
-      for (const p of parts)
-        owners.set(`${topic}/${p}`, { memberId: m.memberId, clientId: m.clientId, host: m.clientHost });
+    for (const { topic, partitions } of m.assignment) {
+      for (const p of partitions)
+        owners.set(`${topic}/${p}`, { memberId: m.memberId, clientId: m.clientId, host: m.host });
     }
   }
   return owners;
@@ -111,22 +128,34 @@ const splitKey = (k: string) => {
   return { topic: k.slice(0, slash), partition: Number(k.slice(slash + 1)) };
 };
 
-/** One snapshot: one DescribeGroups, one OffsetFetch per group, one ListOffsets per topic. */
+/**
+ * One snapshot: one ListGroups per broker, a describe per coordinator and protocol (DescribeGroups
+ * for classic groups, ConsumerGroupDescribe for consumer-protocol ones), one OffsetFetch per group,
+ * one ListOffsets per topic.
+ */
 export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promise<LagSnapshot> {
   const admin = await ctx.admin();
-  const groupIds = await resolveGroups(admin, query.groups);
+  const listed = await resolveGroups(ctx, query.groups);
   if (query.topic) await assertTopicExists(admin, query.topic);
   const at = Date.now();
   const [described, committed] = await Promise.all([
-    groupIds.length ? admin.describeGroups(groupIds) : Promise.resolve({ groups: [] }),
-    mapLimit(groupIds, CONCURRENCY, (groupId) => admin.fetchOffsets({ groupId })),
+    describeGroups(ctx, listed),
+    mapLimit(listed, CONCURRENCY, ({ groupId }) => admin.fetchOffsets({ groupId })),
   ]);
-  const perGroup = groupIds.map((group, i) => {
-    const d = described.groups.find((g) => g.groupId === group);
+  const perGroup = listed.map(({ groupId: group }, i) => {
+    const d = described.get(group);
     const owners = ownersOf(d);
     const commits = commitsOf(committed[i]);
     const keys = new Set([...owners.keys(), ...commits.keys()]);
-    return { group, state: d?.state ?? 'Dead', members: d?.members.length ?? 0, owners, commits, keys };
+    return {
+      group,
+      protocol: d?.protocol ?? 'classic',
+      state: d?.state ?? 'Dead',
+      members: d?.members.length ?? 0,
+      owners,
+      commits,
+      keys,
+    };
   });
   const topics = new Set<string>();
   for (const g of perGroup)
@@ -145,7 +174,7 @@ export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promis
       return [{ topic, partition, committed: committedAt, logStart: w.low, logEnd: w.high, owner }];
     });
     partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-    return { group: g.group, state: g.state, members: g.members, partitions };
+    return { group: g.group, protocol: g.protocol, state: g.state, members: g.members, partitions };
   });
   const recordTimestamps = query.timeLag
     ? await ctx.reader().timestamps(timeLagProbes(groups))
