@@ -32,6 +32,8 @@ export class OpsAdapter implements ConsoleOps {
   private readonly ctx: OpsContext;
   private readonly monitor: LagMonitor;
   private lastGroups: GroupView[] = [];
+  /** The plan id each shown redrive preview had: executing that request runs exactly that plan. */
+  private readonly shownPlans = new WeakMap<RedriveRequest, string>();
 
   constructor(private readonly config: OrderbusConfig) {
     this.ctx = new OpsContext(config);
@@ -150,6 +152,7 @@ export class OpsAdapter implements ConsoleOps {
 
   async planRedrive(request: RedriveRequest) {
     const r = await redriveDlq(this.ctx, request.dlq, { ...this.options(request), execute: false });
+    this.shownPlans.set(request, r.planId);
     return {
       toRedrive: r.toRedrive,
       unchanged: r.unchanged,
@@ -166,10 +169,11 @@ export class OpsAdapter implements ConsoleOps {
     const r = await redriveDlq(this.ctx, request.dlq, {
       ...this.options(request),
       execute: true,
+      ...(this.shownPlans.has(request) ? { plan: this.shownPlans.get(request) } : {}),
       onProgress,
       command: `console: dlq redrive ${request.dlq}${request.fixUrl ? ` --fix-url ${request.fixUrl.from}=${request.fixUrl.to}` : ''}`,
     });
-    return { redriven: r.redriven, failed: r.failed + r.invalid, remaining: r.remaining };
+    return { redriven: r.redriven, failed: r.failed + r.invalid + r.missing, remaining: r.remaining };
   }
 
   async purge(dlq: string) {

@@ -10,6 +10,7 @@ import {
   topologyOptions,
   type TaskTopology,
 } from '../../src/tasks/topology.js';
+import { OpsAdapter } from '../../ui/ops-adapter.js';
 import { runCli } from '../support/cli.js';
 import { queueDepth } from '../support/dead-letters.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
@@ -267,6 +268,26 @@ describe('dlq redrive and purge execute exactly the confirmed plan', () => {
     expect(json<PurgeResult>(purged.stdout)).toMatchObject({ count: 4, planId: purgePlan.planId });
     expect(await drainIds(d.dlq)).toEqual([`${p!.ns}-task-20`]);
   }, 120_000);
+});
+
+describe('the console redrives what its prompt showed', () => {
+  it('a confirmed "redrive 0" redrives nothing, a confirmed 3 redrives those 3 and not the letters that arrived', async () => {
+    const d = await webhookDlq('console');
+    const ops = new OpsAdapter(p!.config);
+    closers.push(() => ops.close());
+    const none = { dlq: d.dlq };
+    expect((await ops.planRedrive(none)).toRedrive).toBe(0);
+    await letters(d, 0, 3);
+    expect(await ops.executeRedrive(none, () => undefined)).toMatchObject({ redriven: 0 });
+    expect(await queueDepth(p!, d.dlq)).toBe(3);
+
+    const three = { dlq: d.dlq };
+    expect((await ops.planRedrive(three)).toRedrive).toBe(3);
+    await letters(d, 3, 2);
+    expect(await ops.executeRedrive(three, () => undefined)).toMatchObject({ redriven: 3, failed: 0 });
+    expect((await drainIds(d.target)).sort()).toEqual([0, 1, 2].map((i) => `${p!.ns}-task-${i}`));
+    expect(await queueDepth(p!, d.dlq)).toBe(2);
+  }, 90_000);
 });
 
 describe('kill -9 in the middle of a redrive', () => {

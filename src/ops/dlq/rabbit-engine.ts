@@ -123,7 +123,8 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
         queue,
         { max: snapshot, window: windowFor(options.rate) },
         async (msg, position, ch) => {
-          if (pub.closed) return false;
+          // Past the limit (or the plan's last letter) nothing is touched: the close gives it back.
+          if (pub.closed || result.selected >= limit) return false;
           const h = (msg.properties.headers ?? {}) as Record<string, unknown>;
           if (h[LEFT_BY_HEADER] === runId) {
             ch.nack(msg, false, true); // went round the queue: the snapshot is done
@@ -221,6 +222,7 @@ export const rabbitEngine: DlqEngine = {
         name,
         { max: snapshot, window: WINDOW },
         async (msg, position, ch) => {
+          if (only && removed >= only.planned) return false;
           const view = rabbitView(name, msg, position);
           if (view.headers[LEFT_BY_HEADER] === runId) {
             ch.nack(msg, false, true);
