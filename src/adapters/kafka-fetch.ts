@@ -82,7 +82,7 @@ export interface OffsetProbe {
   offset: number;
 }
 
-/** One record as read from the log. Header values are decoded as UTF-8. */
+/** One record as read from the log. Header values are decoded as UTF-8 (the last of a repeated key). */
 export interface KafkaRecord {
   topic: string;
   partition: number;
@@ -91,6 +91,8 @@ export interface KafkaRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /** Every value of each header, as bytes and in order (binary values, repeated keys). */
+  rawHeaders: Record<string, Buffer[]>;
 }
 
 export interface ReadRangeOptions {
@@ -318,6 +320,7 @@ export class KafkaLogReader {
                   key: m.key,
                   value: m.value,
                   headers: decodeHeaders(m.headers),
+                  rawHeaders: rawHeaders(m.headers),
                 })),
             );
           }
@@ -366,6 +369,12 @@ function decodeHeaders(h: RawMessage['headers']): Record<string, string> {
     const last = Array.isArray(v) ? v[v.length - 1] : v;
     if (last) out[k] = last.toString('utf8');
   }
+  return out;
+}
+
+function rawHeaders(h: RawMessage['headers']): Record<string, Buffer[]> {
+  const out: Record<string, Buffer[]> = {};
+  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? v : [v];
   return out;
 }
 

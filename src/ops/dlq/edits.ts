@@ -1,18 +1,28 @@
 import { readFileSync } from 'node:fs';
+import jsonPatch, { type Operation } from 'fast-json-patch';
 import { usageError } from '../../errors.js';
+import type { Json } from './json.js';
+import { isForbiddenKey, parsePath, setPath } from './paths.js';
+
+export type { Json } from './json.js';
+
+export { getPath, parsePath, setPath } from './paths.js';
+export { parseFilter, type Predicate } from './filter.js';
 
 /**
- * Payload edits for `dlq redrive` (--fix-url, --set, --patch), the filter language of
- * `dlq show|redrive --filter`, and the line diff shown in dry runs. Pure functions; every parse
- * error is a usage error raised before anything is touched.
+ * Payload edits for `dlq redrive` (--fix-url, --set, --patch) and the line diff shown in dry
+ * runs; the filter language (filter.ts) and paths (paths.ts) are re-exported from here. Pure
+ * functions; every parse error is a usage error raised before anything is touched.
  */
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 export interface PayloadEdits {
   fixUrl?: { from: string; to: string };
   set?: { path: string[]; value: Json }[];
-  patch?: Json;
+  patch?: PayloadPatch;
 }
+
+/** `--patch`: an RFC 6902 JSON Patch or an RFC 7396 merge patch. */
+export type PayloadPatch = { jsonPatch: Operation[] } | { mergePatch: Json };
 
 export function parseFixUrl(spec: string): { from: string; to: string } {
   const i = spec.indexOf('=');
@@ -26,17 +36,6 @@ export function parseFixUrl(spec: string): { from: string; to: string } {
       'orderbus dlq redrive webhook.tasks.dlq --fix-url http://old.example/hooks=http://new.example/hooks',
     );
   return { from, to };
-}
-
-export function parsePath(path: string): string[] {
-  const parts = path.replace(/^\$\.?/, '').split('.');
-  if (path.length === 0 || parts.some((p) => p.length === 0))
-    throw usageError(
-      'BAD_PATH',
-      `'${path}' is not a path (dot-separated keys, e.g. payload.url or data.items.0.sku)`,
-      'orderbus dlq show DLQ --json (shows the payload fields)',
-    );
-  return parts;
 }
 
 export function parseSet(spec: string): { path: string[]; value: Json } {
@@ -57,33 +56,63 @@ export function parseSet(spec: string): { path: string[]; value: Json } {
   return { path: parsePath(spec.slice(0, i)), value };
 }
 
-export function readPatch(file: string): Json {
+const PATCH_HINT =
+  'echo \'[{"op":"replace","path":"/url","value":"http://new.example/hooks"}]\' > fix.json && orderbus dlq redrive DLQ --patch fix.json';
+
+/** A key anywhere in a merge patch that would reach a prototype, or null. */
+function forbiddenKeyIn(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null) return null;
+  for (const [k, x] of Object.entries(v)) {
+    if (isForbiddenKey(k)) return k;
+    const inner = forbiddenKeyIn(x);
+    if (inner !== null) return inner;
+  }
+  return null;
+}
+
+/**
+ * A patch file: a JSON array is an RFC 6902 JSON Patch (checked here, op by op), a JSON object
+ * an RFC 7396 merge patch. Neither may reach a prototype (`__proto__`, `constructor`, `prototype`).
+ */
+export function readPatch(file: string): PayloadPatch {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw usageError('BAD_PATCH', `cannot read patch file ${file}: ${(e as Error).message}`, 'ls ' + file);
   }
-  try {
-    const p = JSON.parse(text) as Json;
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new Error('not an object');
-    return p;
-  } catch (e) {
-    throw usageError(
+  const bad = (why: string) =>
+    usageError(
       'BAD_PATCH',
-      `${file} is not a JSON merge patch (RFC 7396: a JSON object): ${(e as Error).message}`,
-      'echo \'{"url":"http://new.example/hooks"}\' > fix.json && orderbus dlq redrive DLQ --patch fix.json',
+      `${file} is neither a JSON Patch (RFC 6902: an array of operations) nor a JSON merge patch (RFC 7396: an object): ${why}`,
+      PATCH_HINT,
     );
+  let p: Json;
+  try {
+    p = JSON.parse(text) as Json;
+  } catch (e) {
+    throw bad((e as Error).message);
   }
-}
-
-function clone<T extends Json>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
+  if (Array.isArray(p)) {
+    const ops = p as unknown as Operation[];
+    const invalid = jsonPatch.validate(ops);
+    if (invalid)
+      throw bad(`operation ${invalid.index ?? '?'}: ${invalid.message.split('\n')[0] ?? invalid.name}`);
+    const reaching = ops
+      .flatMap((o) => [o.path, 'from' in o ? o.from : ''])
+      .find((ptr) => ptr.split('/').some((seg) => isForbiddenKey(seg)));
+    if (reaching !== undefined) throw bad(`'${reaching}' reaches a prototype`);
+    return { jsonPatch: ops };
+  }
+  if (typeof p !== 'object' || p === null) throw bad('not an array or object');
+  const key = forbiddenKeyIn(p);
+  if (key !== null) throw bad(`'${key}' reaches a prototype`);
+  return { mergePatch: p };
 }
 
 /** RFC 7396 JSON merge patch. */
 export function mergePatch(target: Json, patch: Json): Json {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return clone(patch);
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return structuredClone(patch);
   const out: { [k: string]: Json } =
     typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
@@ -93,29 +122,19 @@ export function mergePatch(target: Json, patch: Json): Json {
   return out;
 }
 
-export function setPath(target: Json, path: string[], value: Json): Json {
-  const root = clone(target);
-  if (path.length === 0) return value;
-  let cur: Json = root;
-  for (let i = 0; i < path.length - 1; i++) {
-    const k = path[i] as string;
-    const container = cur as { [k: string]: Json };
-    if (typeof container !== 'object' || container === null) return root;
-    if (typeof container[k] !== 'object' || container[k] === null) container[k] = {};
-    cur = container[k];
+/** RFC 6902 through fast-json-patch (on a copy; prototype changes banned); a failing op is a PatchFailed. */
+export function applyJsonPatch(target: Json, ops: Operation[]): Json {
+  try {
+    return jsonPatch.applyPatch(structuredClone(target), ops, true, true, true).newDocument;
+  } catch (e) {
+    const op = e instanceof jsonPatch.JsonPatchError ? (e.operation as Operation | undefined) : undefined;
+    const what = op ? `${op.op} ${op.path}` : 'patch';
+    throw new PatchFailed(`JSON Patch ${what} does not apply: ${(e as Error).message.split('\n')[0] ?? ''}`);
   }
-  (cur as { [k: string]: Json })[path[path.length - 1] as string] = value;
-  return root;
 }
 
-export function getPath(target: unknown, path: string[]): unknown {
-  let cur = target;
-  for (const k of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return cur;
-}
+/** A JSON Patch that does not apply to one payload (a failed `test`, a missing path): that letter is invalid. */
+export class PatchFailed extends Error {}
 
 /** Rewrites every string value that starts with `from` (a moved endpoint) to start with `to`. */
 export function fixUrls(v: Json, from: string, to: string): Json {
@@ -126,11 +145,14 @@ export function fixUrls(v: Json, from: string, to: string): Json {
   return v;
 }
 
+/** The edits in order: --fix-url, each --set, then --patch. Throws PatchFailed when a JSON Patch does not apply. */
 export function applyEdits(payload: Json, edits: PayloadEdits): Json {
   let out = payload;
   if (edits.fixUrl) out = fixUrls(out, edits.fixUrl.from, edits.fixUrl.to);
   for (const s of edits.set ?? []) out = setPath(out, s.path, s.value);
-  if (edits.patch !== undefined) out = mergePatch(out, edits.patch);
+  const p = edits.patch;
+  if (p && 'jsonPatch' in p) out = applyJsonPatch(out, p.jsonPatch);
+  else if (p) out = mergePatch(out, p.mergePatch);
   return out;
 }
 
@@ -167,58 +189,13 @@ export function jsonDiff(before: Json, after: Json): string[] {
   return out;
 }
 
-/**
- * The filter language: conditions joined by `&&` (or ` and `), each `PATH OP VALUE` with OP one
- * of `=`, `!=`, `~` (regular expression), `>`, `<`. PATH names a field of the message view
- * (errorClass, statusCode, orderId, attempts, destination, headers.NAME, payload.a.b).
- * Example: `errorClass=HttpGone && payload.url~^http://127.0.0.1:8094/hooks/v1`.
- */
-export type Predicate = (view: Record<string, unknown>) => boolean;
-
-export function parseFilter(expr: string | undefined): Predicate {
-  if (expr === undefined || expr.trim() === '') return () => true;
-  const conds = expr.split(/\s*&&\s*|\s+and\s+/).map((c) => {
-    const m = /^\s*([\w.$-]+)\s*(!=|=|~|>|<)\s*(.*?)\s*$/.exec(c);
-    if (!m)
-      throw usageError(
-        'BAD_FILTER',
-        `cannot parse filter condition '${c}' (PATH OP VALUE, OP one of = != ~ > <)`,
-        "orderbus dlq show DLQ --filter 'errorClass=HttpGone && payload.url~^http://old'",
-      );
-    const [, path, op, raw] = m as unknown as [string, string, string, string];
-    const value = raw.replace(/^(['"])(.*)\1$/, '$2');
-    let re: RegExp | undefined;
-    if (op === '~') {
-      try {
-        re = new RegExp(value);
-      } catch (e) {
-        throw usageError('BAD_FILTER', `bad regular expression in '${c}': ${(e as Error).message}`);
-      }
-    }
-    const keys = parsePath(path);
-    return (view: Record<string, unknown>) => {
-      const v = getPath(view, keys);
-      const s =
-        v === undefined || v === null
-          ? ''
-          : typeof v === 'string'
-            ? v
-            : typeof v === 'number' || typeof v === 'boolean'
-              ? String(v)
-              : JSON.stringify(v);
-      switch (op) {
-        case '=':
-          return s === value;
-        case '!=':
-          return s !== value;
-        case '~':
-          return (re as RegExp).test(s);
-        case '>':
-          return Number(s) > Number(value);
-        default:
-          return Number(s) < Number(value);
-      }
-    };
-  });
-  return (view) => conds.every((c) => c(view));
+/** applyEdits for one letter of many: a patch that does not apply leaves the payload as it was, with the reason in `problems`. */
+export function applyEditsTo(payload: Json, edits: PayloadEdits, problems: string[]): Json {
+  try {
+    return applyEdits(payload, edits);
+  } catch (e) {
+    if (!(e instanceof PatchFailed)) throw e;
+    problems.push(e.message);
+    return payload;
+  }
 }

@@ -1,38 +1,77 @@
 import type { ConsumeMessage, GetMessage } from 'amqplib';
 import type { EventCodec } from '../../events/codec.js';
-import { KafkaDlqHeaders } from '../../events/types.js';
 import { errorMessage } from '../../errors.js';
 import { headerString } from '../../tasks/task.js';
 import { TaskHeaders } from '../../tasks/topology.js';
 import type { KafkaRecord } from '../../adapters/kafka-fetch.js';
 import type { Json } from './edits.js';
-import { headerNumber, kafkaFailure, taskFailure } from './failure.js';
+import {
+  NO_FAILURE,
+  failureClass,
+  headerNumber,
+  isOrderbusKafka,
+  isOrderbusTask,
+  kafkaFailure,
+  taskFailure,
+  type FailureContext,
+} from './failure.js';
+import {
+  connectFailure,
+  isConnect,
+  isRabbitDeath,
+  isSpring,
+  rabbitDeathFailure,
+  springFailure,
+} from './foreign-failure.js';
+import { KafkaDlqHeaders } from '../../events/types.js';
 import type { DlqMessage } from './types.js';
 
 // How a dead letter, as either broker hands it over, is read into a `DlqMessage`.
 
-const orderIdOf = (payload: Json | null): string | null =>
-  (payload as { orderId?: string } | null)?.orderId ?? null;
+const orderIdOf = (payload: Json | null): string | null => {
+  const id = (payload as { orderId?: unknown } | null)?.orderId;
+  return typeof id === 'string' ? id : null;
+};
 
-/** Schema-registry framed events; plain JSON is shown (with the decode error) when the framing is wrong. */
-async function decodeKafka(
-  codec: EventCodec,
-  r: KafkaRecord,
-): Promise<{ payload: Json | null; error: string | null }> {
+type Decoded = { payload: Json | null; error: string | null };
+
+function parseJson(raw: string): Decoded {
   try {
-    return { payload: (await codec.decode(r.value)) as unknown as Json, error: null };
+    return { payload: JSON.parse(raw) as Json, error: null };
   } catch (e) {
-    const raw = r.value?.toString('utf8') ?? '';
-    try {
-      return { payload: JSON.parse(raw) as Json, error: `${errorMessage(e)} (shown as plain JSON)` };
-    } catch {
-      return { payload: null, error: errorMessage(e) };
-    }
+    return { payload: null, error: `not JSON: ${errorMessage(e)}` };
   }
 }
 
+/** Schema-registry framed events; plain JSON is shown (with the decode error) when the framing is wrong. */
+async function decodeEvent(codec: EventCodec, r: KafkaRecord): Promise<Decoded> {
+  try {
+    return { payload: (await codec.decode(r.value)) as unknown as Json, error: null };
+  } catch (e) {
+    const plain = parseJson(r.value?.toString('utf8') ?? '');
+    return plain.payload !== null
+      ? { payload: plain.payload, error: `${errorMessage(e)} (shown as plain JSON)` }
+      : { payload: null, error: errorMessage(e) };
+  }
+}
+
+/** Which writer's headers a Kafka dead letter carries, and what they say. */
+function kafkaContext(r: KafkaRecord): FailureContext {
+  const h = r.headers;
+  if (isOrderbusKafka(h)) return kafkaFailure(h, r.timestamp);
+  if (isSpring(h)) return springFailure({ text: h, raw: r.rawHeaders }, r.timestamp);
+  if (isConnect(h)) return connectFailure(h, r.timestamp);
+  // No failure headers: it failed (at the latest) when it was written, as orderbus's own fallback says.
+  return { ...kafkaFailure(h, r.timestamp), format: 'unknown' };
+}
+
 export async function kafkaView(codec: EventCodec, dlq: string, r: KafkaRecord): Promise<DlqMessage> {
-  const { payload, error } = await decodeKafka(codec, r);
+  const failure = kafkaContext(r);
+  // Spring's and Connect's letters are not orderbus events: their values are shown as they are.
+  const foreign = failure.format === 'spring-kafka' || failure.format === 'kafka-connect';
+  const { payload, error } = foreign
+    ? parseJson(r.value?.toString('utf8') ?? '')
+    : await decodeEvent(codec, r);
   const h = r.headers;
   return {
     id: `${r.partition}:${r.offset}`,
@@ -43,8 +82,8 @@ export async function kafkaView(codec: EventCodec, dlq: string, r: KafkaRecord):
     raw: r.value?.toString('utf8') ?? '',
     decodeError: error,
     headers: h,
-    ...kafkaFailure(h, r.timestamp),
-    destination: h[KafkaDlqHeaders.originalTopic] ?? null,
+    ...failure,
+    destination: failure.origin?.broker === 'kafka' ? failure.origin.topic : null,
     redriveCount: headerNumber(h[KafkaDlqHeaders.redriveCount]) ?? 0,
   };
 }
@@ -58,7 +97,18 @@ function amqpHeaders(h: Record<string, unknown> | undefined): Record<string, str
   return out;
 }
 
-/** Where a RabbitMQ dead letter goes back to. */
+/** Which writer's headers a RabbitMQ dead letter carries (orderbus's before RabbitMQ's own `x-death`). */
+function rabbitContext(h: Record<string, string>, raw: Record<string, unknown>): FailureContext {
+  if (isOrderbusTask(h)) return taskFailure(h);
+  if (isRabbitDeath(raw)) return rabbitDeathFailure(raw);
+  return NO_FAILURE;
+}
+
+/**
+ * Where a RabbitMQ dead letter goes back to: orderbus's original exchange and routing key, else
+ * the queue RabbitMQ dead-lettered it from (through the default exchange, so that only that
+ * queue gets it again, not every queue bound to the original exchange), else `<name>` for `<name>.dlq`.
+ */
 export function rabbitDestination(
   h: Record<string, string>,
   dlq: string,
@@ -66,22 +116,20 @@ export function rabbitDestination(
   const exchange = h[TaskHeaders.originalExchange];
   const routingKey = h[TaskHeaders.originalRoutingKey] ?? h[TaskHeaders.originalQueue];
   if (exchange !== undefined && routingKey) return { exchange, routingKey };
-  // Dead-lettered by the broker itself (delivery limit): back to the queue through the default exchange.
+  if (isRabbitDeath(h)) {
+    const origin = rabbitDeathFailure(h).origin;
+    if (origin?.broker === 'rabbitmq' && origin.queue) return { exchange: '', routingKey: origin.queue };
+  }
   if (dlq.endsWith('.dlq')) return { exchange: '', routingKey: dlq.slice(0, -'.dlq'.length) };
   return null;
 }
 
 /** `position` names a message that has neither a task id nor a message id. */
 export function rabbitView(dlq: string, m: GetMessage | ConsumeMessage, position: number): DlqMessage {
-  const h = amqpHeaders(m.properties.headers);
+  const rawHeaders = (m.properties.headers ?? {}) as Record<string, unknown>;
+  const h = amqpHeaders(rawHeaders);
   const raw = m.content.toString('utf8');
-  let payload: Json | null = null;
-  let decodeError: string | null = null;
-  try {
-    payload = JSON.parse(raw) as Json;
-  } catch (e) {
-    decodeError = `not JSON: ${errorMessage(e)}`;
-  }
+  const { payload, error } = parseJson(raw);
   const dest = rabbitDestination(h, dlq);
   const props = m.properties as { messageId?: string };
   return {
@@ -91,13 +139,36 @@ export function rabbitView(dlq: string, m: GetMessage | ConsumeMessage, position
     orderId: h[TaskHeaders.orderId] ?? orderIdOf(payload),
     payload,
     raw,
-    decodeError,
+    decodeError: error,
     headers: h,
-    ...taskFailure(h),
+    ...rabbitContext(h, rawHeaders),
     destination: dest ? `${dest.exchange || '(default)'}/${dest.routingKey}` : null,
     redriveCount: headerNumber(h[TaskHeaders.redriveCount]) ?? 0,
   };
 }
 
-/** The view the filter language sees. */
-export const filterView = (m: DlqMessage): Record<string, unknown> => ({ ...m });
+/**
+ * The view the filter language sees: the message, its failure class (as `dlq list` counts it),
+ * `count` (attempts, or RabbitMQ's death count) and the origin's fields as `originalTopic`,
+ * `originalPartition`, `originalOffset`, `originalGroup`, `originalQueue`, `originalExchange`
+ * and `originalRoutingKey`.
+ */
+export function filterView(m: DlqMessage): Record<string, unknown> {
+  const o = m.origin;
+  const origin =
+    o?.broker === 'kafka'
+      ? {
+          originalTopic: o.topic,
+          originalPartition: o.partition,
+          originalOffset: o.offset,
+          originalGroup: o.group,
+        }
+      : o?.broker === 'rabbitmq'
+        ? {
+            originalQueue: o.queue,
+            originalExchange: o.exchange,
+            originalRoutingKey: o.routingKeys[0] ?? null,
+          }
+        : {};
+  return { ...m, failureClass: failureClass(m), count: m.attempts, ...origin };
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ExitCode } from '../../errors.js';
-import { applyEdits, hasEdits, jsonDiff, type Json } from './edits.js';
+import { applyEditsTo, hasEdits, jsonDiff, type Json } from './edits.js';
 import type { DlqKind, DlqMessage, PayloadHash, RedriveOptions, RedriveResult, RedriveRun } from './types.js';
 
 /**
@@ -61,8 +61,8 @@ export function decide(
   const replacement = options.replacements?.[m.id];
   let after: Json | null = m.payload;
   if (replacement !== undefined) after = replacement;
-  if (after !== null && hasEdits(options)) after = applyEdits(after, options);
   const problems: string[] = [];
+  if (after !== null && hasEdits(options)) after = applyEditsTo(after, options, problems);
   if (after === null)
     problems.push(m.decodeError ?? 'payload cannot be decoded; edit it (--edit or --set) first');
   else problems.push(...validate(after));

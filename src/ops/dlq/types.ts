@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../audit.js';
 import type { OpsContext } from '../context.js';
 import type { Json, PayloadEdits } from './edits.js';
+import type { FailureContext } from './failure.js';
 
 /** The shapes `dlq list|show|redrive|purge --json` print, and the interface each broker's engine implements. */
 export type DlqKind = 'kafka' | 'rabbitmq';
@@ -18,7 +19,8 @@ export interface DlqSummary {
   scanned: number;
 }
 
-export interface DlqMessage {
+/** A dead letter, with the failure context its writer (orderbus, RabbitMQ, Spring, Connect) left in its headers. */
+export interface DlqMessage extends FailureContext {
   /** Stable id: `partition:offset` on Kafka, the task id (or message id) on RabbitMQ. */
   id: string;
   dlq: string;
@@ -30,12 +32,6 @@ export interface DlqMessage {
   raw: string;
   decodeError: string | null;
   headers: Record<string, string>;
-  attempts: number | null;
-  errorClass: string | null;
-  errorMessage: string | null;
-  statusCode: number | null;
-  firstFailureAt: string | null;
-  lastFailureAt: string | null;
   /** `topic` (Kafka) or `exchange/routingKey` (RabbitMQ). */
   destination: string | null;
   redriveCount: number;
