@@ -13,6 +13,7 @@ import { defineMetrics } from './metrics.js';
 import { defineOffsets } from './offsets.js';
 import { defineProviders } from './providers.js';
 import { defineQueues } from './queues.js';
+import { defineRead } from './read.js';
 import { defineReplay } from './replay.js';
 import { defineRun } from './run.js';
 import { defineStack } from './stack.js';
@@ -38,6 +39,7 @@ export function registerCommands(program: Command, deps: CommandDeps): void {
   defineDlq(program);
   defineOffsets(program);
   defineReplay(program);
+  defineRead(program);
   defineTrace(program);
   defineAudit(program);
   defineConsole(program, deps.openConsole);

@@ -1,4 +1,5 @@
 import { usageError } from '../src/errors.js';
+import { durationMs, parseDatetime } from '../src/time.js';
 
 /**
  * Option parsers shared by the commands. Each throws a usage error (exit 2) that names the flag and
@@ -57,4 +58,22 @@ export function parseBrokers(v: string, hint: string): 1 | 3 {
 /** `--watch [seconds]`: the refresh interval, 5 s when the flag has no value. */
 export function parseWatchSeconds(v: string | true, hint: string): number {
   return v === true ? 5 : parseNumber(v, '--watch', hint);
+}
+
+/** A time flag (`--from-time`): a time with a zone, or a duration ago (15m, 2h, PT1H). */
+export function parseTimeOrAgo(v: string, flag: string, now = Date.now()): Date {
+  const ago = durationMs(v);
+  return ago === undefined ? parseDatetime(v, flag) : new Date(now - ago);
+}
+
+/** An end flag (`--until`): an offset (digits) or a time as parseTimeOrAgo reads it. */
+export function parseOffsetOrTime(v: string, flag: string): { offset: number } | { time: Date } {
+  return /^\d+$/.test(v) ? { offset: Number(v) } : { time: parseTimeOrAgo(v, flag) };
+}
+
+/** A non-negative integer flag (`--last`, `--limit`, `--from-offset`). */
+export function parseCount(v: string, flag: string, hint?: string): number {
+  if (!/^\d+$/.test(v))
+    throw usageError('BAD_NUMBER', `${flag} takes a non-negative integer, got '${v}'`, hint);
+  return Number(v);
 }

@@ -45,7 +45,12 @@ function pad(s: string, width: number, side: 'left' | 'right'): string {
   return side === 'left' ? fill + s : s + fill;
 }
 
-const enabled = () => !noColor() && process.stdout.isTTY === true;
+/**
+ * Colour as chalk's level says (a terminal on stdout, or FORCE_COLOR=1|2|3 even into a pipe;
+ * FORCE_COLOR=0 turns it off), and never with NO_COLOR set (https://no-color.org).
+ */
+export const colorEnabled = (): boolean => chalk.level > 0 && !noColor();
+const enabled = colorEnabled;
 
 export const paint = {
   bold: (s: string) => (enabled() ? chalk.bold(s) : s),
@@ -75,4 +80,23 @@ export function printHealth<T extends { healthy: boolean }>(
 ): void {
   printResult(report, json, render);
   if (!report.healthy) process.exitCode = 1;
+}
+
+/**
+ * One line on stdout, waiting when the pipe is full, so a reader streaming records into a slow
+ * consumer (`| less`) holds one batch in memory rather than the whole range.
+ */
+export async function writeLine(line: string): Promise<void> {
+  if (!process.stdout.write(`${line}\n`))
+    await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+}
+
+/** An AbortSignal that fires on Ctrl-C or when stdout's reader goes away (`| head`). */
+export function stopSignal(): AbortSignal {
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') stop.abort();
+  });
+  return stop.signal;
 }

@@ -2,8 +2,8 @@ import { formatError } from '../src/errors.js';
 import { log } from './output.js';
 
 /**
- * `--watch`: load and print every `intervalS` seconds until Ctrl-C — the screen redrawn in place,
- * or with --json one JSON document per line. A failed load is reported on stderr and retried, so
+ * `--watch`: load and print every `intervalS` seconds until Ctrl-C — a terminal redrawn in place,
+ * a pipe appended to, or with --json one JSON document per line. A failed load is reported on stderr and retried, so
  * the watch outlives a broker outage.
  */
 export async function watch<T>(
@@ -17,7 +17,9 @@ export async function watch<T>(
     try {
       const data = await load();
       if (show.json) process.stdout.write(`${JSON.stringify(data)}\n`);
-      else process.stdout.write(`\u001b[2J\u001b[H${show.render(data)}\n`);
+      // Only a terminal is cleared and redrawn; a pipe or file gets each screen after the last.
+      else if (process.stdout.isTTY) process.stdout.write(`\u001b[2J\u001b[H${show.render(data)}\n`);
+      else process.stdout.write(`${show.render(data)}\n\n`);
     } catch (e) {
       log(`${formatError(e, { hint: false, fallbackCode: 'ERROR' })} (retrying)`);
     }

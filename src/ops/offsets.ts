@@ -50,11 +50,11 @@ export function parseOffset(s: string, flag: string, allowNegative = false): num
   return Number(s);
 }
 
-export function parsePartitions(s: string | undefined): number[] | undefined {
+export function parsePartitions(s: string | undefined, flag = '--partitions'): number[] | undefined {
   if (s === undefined) return undefined;
   const parts = s.split(',').map((x) => x.trim());
   if (parts.some((p) => !/^\d+$/.test(p)))
-    throw usageError('BAD_PARTITIONS', `--partitions takes a comma-separated list like 0,3; got '${s}'`);
+    throw usageError('BAD_PARTITIONS', `${flag} takes a comma-separated list like 0,3; got '${s}'`);
   return parts.map(Number);
 }
 
