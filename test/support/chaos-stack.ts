@@ -48,8 +48,14 @@ export interface DrillRabbit {
   stop(): Promise<void>;
 }
 
-/** A second RabbitMQ node on its own ports and data directory (rabbitmqctl follows RABBITMQ_NODENAME). */
-export async function startDrillRabbit(amqpPort: number): Promise<DrillRabbit> {
+/**
+ * A second RabbitMQ node on its own ports and data directory (rabbitmqctl follows RABBITMQ_NODENAME).
+ * `settings`: more rabbitmq.conf lines, and an advanced.config for what it cannot say.
+ */
+export async function startDrillRabbit(
+  amqpPort: number,
+  settings: { conf?: string[]; advanced?: string } = {},
+): Promise<DrillRabbit> {
   const dir = mkdtempSync(join(tmpdir(), 'orderbus-rabbit-'));
   const mgmtPort = amqpPort + 10_000;
   const node = `orderbus-drill-${process.pid}@localhost`;
@@ -58,13 +64,20 @@ export async function startDrillRabbit(amqpPort: number): Promise<DrillRabbit> {
   writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management].\n');
   writeFileSync(
     join(dir, 'rabbitmq.conf'),
-    `listeners.tcp.default = 127.0.0.1:${amqpPort}\nmanagement.tcp.port = ${mgmtPort}\nmanagement.tcp.ip = 127.0.0.1\n`,
+    [
+      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
+      `management.tcp.port = ${mgmtPort}`,
+      'management.tcp.ip = 127.0.0.1',
+      ...(settings.conf ?? []),
+      '',
+    ].join('\n'),
   );
+  writeFileSync(join(dir, 'advanced.config'), settings.advanced ?? '[].\n');
   // The packaged scripts run the node as the rabbitmq user when started by root.
   if (process.getuid?.() === 0) {
     const { stdout } = await run('id', ['-u', 'rabbitmq']);
     const { stdout: gid } = await run('id', ['-g', 'rabbitmq']);
-    for (const p of ['', 'mnesia', 'log', 'enabled_plugins', 'rabbitmq.conf'])
+    for (const p of ['', 'mnesia', 'log', 'enabled_plugins', 'rabbitmq.conf', 'advanced.config'])
       chownSync(join(dir, p), Number(stdout.trim()), Number(gid.trim()));
   }
   const env = {
@@ -76,6 +89,7 @@ export async function startDrillRabbit(amqpPort: number): Promise<DrillRabbit> {
     RABBITMQ_LOG_BASE: join(dir, 'log'),
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
     RABBITMQ_PID_FILE: join(dir, 'pid'),
   };
   const stop = async () => {
