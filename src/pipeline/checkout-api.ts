@@ -1,66 +1,49 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createPool, type Pool, type PoolClient } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
-import { nextEvent, SCHEMA_VERSION } from '../events/codec.js';
-import type { EventEnvelope } from '../events/types.js';
+import { errorMessage } from '../errors.js';
+import { nextEvent } from '../events/codec.js';
 import { HttpError, JsonServer, readJson, sendJson } from '../http/json-server.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
-import { validateCheckout, type CheckoutBody } from './checkout-validate.js';
+import { validateCheckout } from './checkout-validate.js';
+import { checkoutRow, placeOrders } from './place-orders.js';
+import {
+  boundedBy,
+  DATABASE_BUDGET_MS,
+  DatabaseUnreachable,
+  deadlineFromNow,
+  failureAnswer,
+  isDatabaseUnavailable,
+  overloaded,
+  queryBy,
+  retryAfterHeader,
+  withConnection,
+} from './database-deadline.js';
 import { cancellable, type OrderStatus } from './order-state.js';
 import { GroupCommit } from './group-commit.js';
-import { appendOutbox, shardOf, wakerFor, type OutboxWaker, type Queryable } from './outbox.js';
+import { appendOutbox, wakerFor, type OutboxWaker, type Queryable } from './outbox.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Stripe's limit; a longer key is refused, not truncated (two keys must never become one). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** How long opening a new database connection may take before the request gets a 503. */
-const OPEN_TIMEOUT_MS = 5000;
-
+const OPEN_TIMEOUT_MS = DATABASE_BUDGET_MS;
 /**
- * Places orders in one statement (one round trip, an implicit transaction): for each row its
- * idempotency key (if any), the order and its order.placed outbox row commit together or not at
- * all. A row whose key was seen before (or that repeats a key of the same statement) inserts
- * nothing. Each parameter is an array with one element per order, in the order of
- * `checkoutRow().params`: $1 idempotency key or null, $2 order id, $3 response, $4–$11 the order,
- * $12–$14 the outbox row. `quiet` turns the outbox trigger's NOTIFY off for the transaction: the
- * API wakes the relay itself, once for many checkouts (OutboxWaker). Outbox rows get ids in the
- * rows' order.
+ * The server ends what the client stopped waiting for (a statement, a transaction left open by a
+ * stalled client), so locks and backends are freed too. Startup options: no round trip.
  */
-export const PLACE_ORDERS_SQL = `
-WITH quiet AS (
-  SELECT set_config('orderbus.outbox_notify', 'off', true)
-), d AS (
-  SELECT * FROM unnest($1::text[], $2::uuid[], $3::jsonb[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-    $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::uuid[], $12::int[], $13::uuid[], $14::jsonb[]) WITH ORDINALITY
-    AS d(idempotency_key, id, response, customer_id, email, total_cents, currency, items, shipping_address,
-      payment_method, correlation_id, shard, event_id, envelope, n)
-), req AS (
-  INSERT INTO checkout_requests (idempotency_key, order_id, response)
-  SELECT idempotency_key, id, response FROM d WHERE idempotency_key IS NOT NULL ORDER BY n
-  ON CONFLICT DO NOTHING RETURNING order_id
-), ord AS (
-  INSERT INTO orders (id, customer_id, email, status, total_cents, currency, items, shipping_address, payment_method, correlation_id)
-  SELECT id, customer_id, email, 'pending', total_cents, currency, items, shipping_address, payment_method, correlation_id
-  FROM d WHERE idempotency_key IS NULL OR id IN (SELECT order_id FROM req) ORDER BY n
-  RETURNING id
-)
-INSERT INTO outbox (shard, event_id, order_id, type, envelope)
-SELECT d.shard, d.event_id, d.id, 'order.placed', d.envelope FROM d JOIN ord ON ord.id = d.id CROSS JOIN quiet
-ORDER BY d.n
-ON CONFLICT (event_id) DO NOTHING
-RETURNING order_id`;
-
-/** Runs PLACE_ORDERS_SQL for rows of `checkoutRow().params`; returns the ids of the orders placed. */
-export async function placeOrders(client: Queryable, rows: unknown[][]): Promise<Set<string>> {
-  const columns = Array.from({ length: 14 }, (_, c) => rows.map((r) => r[c]));
-  const r = await client.query<{ order_id: string }>(PLACE_ORDERS_SQL, columns);
-  return new Set(r.rows.map((x) => x.order_id.toLowerCase()));
-}
+const SESSION_SETTINGS = {
+  statement_timeout: String(DATABASE_BUDGET_MS),
+  idle_in_transaction_session_timeout: String(4 * DATABASE_BUDGET_MS),
+};
 
 /**
  * The checkout API. A checkout validates without any external call and writes the order and its
  * order.placed outbox row in one short transaction — it never calls Kafka, RabbitMQ or a provider.
  * The pool is bounded and a caller waits at most `acquireTimeoutMs` for a connection: under
- * overload the API answers 503 quickly instead of queuing for seconds.
+ * overload the API answers 503 quickly instead of queuing for seconds. Every database wait of a
+ * request ends by its deadline (DATABASE_BUDGET_MS): a database that is down or stalled gets a 503
+ * with Retry-After, never a hang or the driver's text.
  */
 export class CheckoutApi implements Service {
   readonly name = 'checkout-api';
@@ -86,7 +69,12 @@ export class CheckoutApi implements Service {
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 250;
     // The pool's own timeout only bounds opening a connection; connect() bounds the wait.
     this.pool =
-      options.pool ?? createPool(config, { max: this.poolMax, connectionTimeoutMillis: OPEN_TIMEOUT_MS });
+      options.pool ??
+      createPool(config, {
+        max: this.poolMax,
+        connectionTimeoutMillis: OPEN_TIMEOUT_MS,
+        settings: SESSION_SETTINGS,
+      });
     this.waker = wakerFor(this.pool, ctx);
     // A few statements at once (the rest of the pool serves reads and cancels); a batch that did
     // not get a connection is overload for all its callers, not a reason to retry each alone.
@@ -117,7 +105,19 @@ export class CheckoutApi implements Service {
     if (this.ownPool) await this.pool.end();
   }
 
+  /** Every failure is answered here: a 503 with Retry-After, never the driver's text. */
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.dispatch(req, res);
+    } catch (e) {
+      const answer = failureAnswer(e);
+      if (answer.status === 500) this.ctx.log('checkout.error', { error: errorMessage(e) });
+      if (res.headersSent) res.destroy();
+      else sendJson(res, answer.status, answer.body, retryAfterHeader(answer));
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://checkout');
     if (req.method === 'POST' && url.pathname === '/api/checkout') return this.checkout(req, res);
     const m = /^\/api\/orders\/([0-9a-f-]{36})(\/cancel)?$/.exec(url.pathname);
@@ -134,11 +134,15 @@ export class CheckoutApi implements Service {
   /**
    * A connection, waiting at most `acquireTimeoutMs` while every connection is busy (overload:
    * answer 503 quickly) but longer while the pool is opening connections (a slow backend start
-   * under load is not overload, and must not fail the first requests after a quiet spell).
+   * under load is not overload, and must not fail the first requests after a quiet spell) — never
+   * past the request's deadline. A pool that cannot connect (database down) is unavailable.
    */
-  private async connect(): Promise<PoolClient> {
+  private async connect(deadline: number): Promise<PoolClient> {
     const opens = this.pool.idleCount === 0 && this.pool.totalCount < this.poolMax;
-    const limit = this.waitLimit(opens || this.opening > 0);
+    const limit = Math.max(
+      0,
+      Math.min(this.waitLimit(opens || this.opening > 0), deadline - performance.now()),
+    );
     const pending = this.pool.connect();
     if (opens) {
       this.opening++;
@@ -160,9 +164,10 @@ export class CheckoutApi implements Service {
         (c) => c.release(),
         () => undefined,
       );
-      throw new Error(`no connection free within ${limit} ms`);
+      throw overloaded(`no connection free within ${Math.round(limit)} ms`);
     } catch (e) {
-      throw overloaded(e instanceof Error ? e.message : String(e));
+      if (e instanceof HttpError) throw e;
+      throw new DatabaseUnreachable('could not open a database connection', { cause: e });
     } finally {
       clearTimeout(timer);
     }
@@ -171,54 +176,85 @@ export class CheckoutApi implements Service {
   private async checkout(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!String(req.headers['content-type'] ?? 'application/json').includes('json'))
       throw new HttpError(415, { error: 'unsupported_media_type', expected: 'application/json' });
+    const key = req.headers['idempotency-key'];
+    const idempotencyKey = typeof key === 'string' && key.length > 0 ? key : undefined;
+    if (idempotencyKey && idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+      throw new HttpError(400, {
+        error: 'invalid_idempotency_key',
+        message: `Idempotency-Key is at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${idempotencyKey.length})`,
+      });
     const body = await readJson(req, MAX_BODY_BYTES);
     const v = validateCheckout(body);
     if (!v.ok) return sendJson(res, 400, { error: 'validation_failed', errors: v.errors });
-    const key = req.headers['idempotency-key'];
-    const idempotencyKey = typeof key === 'string' && key.length > 0 ? key.slice(0, 200) : undefined;
-    const { orderId, response, params } = checkoutRow(v.value, idempotencyKey);
+    const { orderId, response, requestHash, params } = checkoutRow(v.value, idempotencyKey);
+    const deadline = deadlineFromNow();
     // Placed with the checkouts that arrive while earlier ones are written, in one statement and
     // transaction (see PLACE_ORDERS_SQL): the 201 is sent only after it committed. A key seen
-    // before inserts nothing (ON CONFLICT waits for a concurrent twin to commit) and the first
-    // answer is replayed.
-    const placed = await this.places.add({ orderId, params, queuedAt: performance.now() });
+    // before inserts nothing (ON CONFLICT waits for a concurrent twin to commit): the first
+    // answer is replayed if the body is the same, else refused.
+    const placed = await this.places.add({ orderId, params, queuedAt: performance.now(), deadline });
     if (placed === 'exists') {
       if (!idempotencyKey) throw new Error(`order ${orderId} was not inserted`);
-      const first = await this.pool.query<{ response: unknown }>(
-        'SELECT response FROM checkout_requests WHERE idempotency_key = $1',
-        [idempotencyKey],
-      );
-      return sendJson(res, 201, first.rows[0]?.response ?? {}, { 'idempotent-replayed': 'true' });
+      const first = await this.firstRequest(idempotencyKey, deadline);
+      if (first.requestHash !== null && first.requestHash !== requestHash)
+        throw new HttpError(422, {
+          error: 'idempotency_key_reused',
+          message:
+            'this Idempotency-Key was already used with a different request body; send a new key for a new order',
+        });
+      return sendJson(res, 201, first.response, { 'idempotent-replayed': 'true' });
     }
     sendJson(res, 201, response, { location: `/api/orders/${orderId}` });
+  }
+
+  /** The stored answer and body hash of a key (a row from before hashes has none). */
+  private async firstRequest(
+    key: string,
+    deadline: number,
+  ): Promise<{ response: unknown; requestHash: string | null }> {
+    const client = await this.connect(deadline);
+    const r = await withConnection(client, (c) =>
+      queryBy<{ response: unknown; request_hash: string | null }>(
+        c,
+        deadline,
+        'SELECT response, request_hash FROM checkout_requests WHERE idempotency_key = $1',
+        [key],
+      ),
+    );
+    return { response: r.rows[0]?.response ?? {}, requestHash: r.rows[0]?.request_hash ?? null };
   }
 
   /**
    * One group of checkouts: those that waited for their turn longer than a connection may be
    * waited for (overload: answer 503 quickly) are answered so without being written; the others
-   * are placed in one statement. A wait during which a connection was being opened is not
-   * overload (see connect()).
+   * are placed in one statement, which must answer before the earliest of their deadlines. A
+   * wait during which a connection was being opened is not overload (see connect()). A database
+   * that is away fails the whole batch at once (not retried one by one: each would wait again).
    */
   private async writePlaces(items: Placing[]): Promise<('placed' | 'exists' | Error)[]> {
     const now = performance.now();
     const late = items.map((it) => {
       const waited = now - it.queuedAt;
       const opened = this.opening > 0 || this.openedAt >= it.queuedAt;
-      return waited > this.waitLimit(opened)
+      return waited > Math.min(this.waitLimit(opened), it.deadline - it.queuedAt)
         ? overloaded(`waited ${Math.round(waited)} ms for a connection`)
         : undefined;
     });
     const live = items.filter((_, i) => !late[i]);
     if (live.length === 0) return late as Error[];
-    const client = await this.connect();
+    const deadline = Math.min(...live.map((it) => it.deadline));
     let placed: Set<string>;
     try {
-      placed = await placeOrders(
-        client,
-        live.map((it) => it.params),
+      const client = await this.connect(deadline);
+      placed = await withConnection(client, (c) =>
+        placeOrders(
+          c,
+          live.map((it) => it.params),
+          deadline,
+        ),
       );
-    } finally {
-      client.release();
+    } catch (e) {
+      throw isDatabaseUnavailable(e) ? failureAnswer(e) : e;
     }
     if (placed.size > 0) this.waker.poke();
     return items.map((it, i) => late[i] ?? (placed.has(it.orderId) ? 'placed' : 'exists'));
@@ -230,20 +266,24 @@ export class CheckoutApi implements Service {
   }
 
   private async getOrder(id: string, res: ServerResponse): Promise<void> {
-    const o = await this.pool
-      .query(
+    const deadline = deadlineFromNow();
+    const client = await this.connect(deadline);
+    const [o, t] = await withConnection(client, async (c) => [
+      await queryBy<Record<string, unknown>>(
+        c,
+        deadline,
         'SELECT id, status, customer_id, total_cents, currency, tracking_number, failure_reason, created_at, updated_at FROM orders WHERE id = $1',
         [id],
-      )
-      .catch((e: unknown) => {
-        throw new HttpError(503, { error: 'unavailable', detail: String(e) });
-      });
-    const row = o.rows[0] as Record<string, unknown> | undefined;
+      ),
+      await queryBy<Record<string, unknown>>(
+        c,
+        deadline,
+        'SELECT type, source, occurred_at, event_id FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at, recorded_at',
+        [id],
+      ),
+    ]);
+    const row = o.rows[0];
     if (!row) return sendJson(res, 404, { error: 'order_not_found', orderId: id });
-    const t = await this.pool.query(
-      'SELECT type, source, occurred_at, event_id FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at, recorded_at',
-      [id],
-    );
     sendJson(res, 200, {
       orderId: row.id,
       status: row.status,
@@ -252,7 +292,7 @@ export class CheckoutApi implements Service {
       currency: row.currency,
       trackingNumber: row.tracking_number,
       failureReason: row.failure_reason,
-      timeline: t.rows.map((r: Record<string, unknown>) => ({
+      timeline: t.rows.map((r) => ({
         type: r.type,
         source: r.source,
         at: (r.occurred_at as Date).toISOString(),
@@ -262,47 +302,50 @@ export class CheckoutApi implements Service {
   }
 
   private async cancel(id: string, res: ServerResponse): Promise<void> {
-    const client = await this.connect();
-    try {
-      await client.query('BEGIN');
-      const o = await client.query<{ status: OrderStatus; correlation_id: string }>(
-        'SELECT status, correlation_id FROM orders WHERE id = $1 FOR UPDATE',
-        [id],
-      );
-      const row = o.rows[0];
-      if (!row) {
-        await client.query('ROLLBACK');
-        return sendJson(res, 404, { error: 'order_not_found', orderId: id });
+    const deadline = deadlineFromNow();
+    const client = await this.connect(deadline);
+    const [status, body] = await withConnection(client, async (raw) => {
+      const c = boundedBy(raw, deadline);
+      await c.query('BEGIN');
+      try {
+        const answer = await requestCancel(c, id);
+        await c.query(answer[0] === 202 ? 'COMMIT' : 'ROLLBACK');
+        return answer;
+      } catch (e) {
+        // A connection that failed or stalled is destroyed instead (see withConnection).
+        if (!isDatabaseUnavailable(e)) await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
       }
-      if (!cancellable(row.status)) {
-        await client.query('ROLLBACK');
-        return sendJson(res, 409, { error: 'not_cancellable', orderId: id, status: row.status });
-      }
-      // Touch the row so a second cancel in flight serializes behind this one.
-      await client.query('UPDATE orders SET updated_at = now() WHERE id = $1', [id]);
-      const already = await client.query(
-        "SELECT 1 FROM outbox WHERE order_id = $1 AND type = 'order.cancelled'",
-        [id],
-      );
-      if ((already.rowCount ?? 0) === 0) {
-        await appendOutbox(client, [
-          nextEvent(
-            { eventId: row.correlation_id, orderId: id, correlationId: row.correlation_id },
-            'order.cancelled',
-            'checkout',
-            { reason: 'customer_request' },
-          ),
-        ]);
-      }
-      await client.query('COMMIT');
-      sendJson(res, 202, { orderId: id, status: 'cancelling' });
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    });
+    sendJson(res, status, body);
   }
+}
+
+/** Inside the caller's transaction: records the cancel request of an order; returns the answer. */
+async function requestCancel(c: Queryable, id: string): Promise<[number, Record<string, unknown>]> {
+  const o = await c.query<{ status: OrderStatus; correlation_id: string }>(
+    'SELECT status, correlation_id FROM orders WHERE id = $1 FOR UPDATE',
+    [id],
+  );
+  const row = o.rows[0];
+  if (!row) return [404, { error: 'order_not_found', orderId: id }];
+  if (!cancellable(row.status)) return [409, { error: 'not_cancellable', orderId: id, status: row.status }];
+  // Touch the row so a second cancel in flight serializes behind this one.
+  await c.query('UPDATE orders SET updated_at = now() WHERE id = $1', [id]);
+  const already = await c.query("SELECT 1 FROM outbox WHERE order_id = $1 AND type = 'order.cancelled'", [
+    id,
+  ]);
+  if ((already.rowCount ?? 0) === 0) {
+    await appendOutbox(c, [
+      nextEvent(
+        { eventId: row.correlation_id, orderId: id, correlationId: row.correlation_id },
+        'order.cancelled',
+        'checkout',
+        { reason: 'customer_request' },
+      ),
+    ]);
+  }
+  return [202, { orderId: id, status: 'cancelling' }];
 }
 
 interface Placing {
@@ -310,59 +353,6 @@ interface Placing {
   params: unknown[];
   /** performance.now() when the checkout asked for its turn. */
   queuedAt: number;
-}
-
-function overloaded(detail: string): HttpError {
-  return new HttpError(503, {
-    error: 'overloaded',
-    message: 'no database connection free; retry shortly',
-    detail,
-  });
-}
-
-/** A new order's id, its 201 body and its row of PLACE_ORDERS_SQL. */
-export function checkoutRow(
-  order: CheckoutBody,
-  idempotencyKey?: string,
-): { orderId: string; response: { orderId: string; status: 'pending' }; params: unknown[] } {
-  const orderId = randomUUID();
-  const correlationId = randomUUID();
-  const totalCents = order.items.reduce((s, i) => s + i.quantity * i.unitPriceCents, 0);
-  const placed: EventEnvelope = {
-    ...nextEvent({ eventId: correlationId, orderId, correlationId }, 'order.placed', 'checkout', {
-      customerId: order.customerId,
-      email: order.email,
-      items: order.items.map((i) => ({
-        sku: i.sku,
-        quantity: i.quantity,
-        unitPriceCents: i.unitPriceCents,
-      })),
-      totalCents,
-      currency: order.currency,
-      shippingAddress: order.shippingAddress,
-      paymentMethod: order.paymentMethod,
-    }),
-    schemaVersion: SCHEMA_VERSION,
-  };
-  const response = { orderId, status: 'pending' as const };
-  return {
-    orderId,
-    response,
-    params: [
-      idempotencyKey ?? null,
-      orderId,
-      JSON.stringify(response),
-      order.customerId,
-      order.email,
-      totalCents,
-      order.currency,
-      JSON.stringify(order.items),
-      JSON.stringify(order.shippingAddress),
-      JSON.stringify(order.paymentMethod),
-      correlationId,
-      shardOf(orderId),
-      placed.eventId,
-      JSON.stringify(placed),
-    ],
-  };
+  /** performance.now() by which its database work must be answered (see DATABASE_BUDGET_MS). */
+  deadline: number;
 }

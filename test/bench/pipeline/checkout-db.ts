@@ -1,6 +1,6 @@
 import { createPool, type Pool } from '../../../src/adapters/postgres.js';
 import { sampleOrder } from '../../../src/devstack/load/load.js';
-import { checkoutRow, placeOrders } from '../../../src/pipeline/checkout-api.js';
+import { checkoutRow, placeOrders } from '../../../src/pipeline/place-orders.js';
 import { validateCheckout } from '../../../src/pipeline/checkout-validate.js';
 import { OutboxWaker } from '../../../src/pipeline/outbox.js';
 import { testDatabase } from '../../support/database.js';
