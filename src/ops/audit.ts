@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createTopicsAndWait } from '../adapters/kafka.js';
 import { OrderbusError, errorMessage } from '../errors.js';
-import { causeChain, retry, type RetryPolicy } from '../retry.js';
 import type { OpsContext } from './context.js';
+import { ensureOpsTopic, sendAcked, type OpsTopicSpec } from './ops-topic.js';
 
 /**
  * The audit trail, audit first: a changing command writes an intent (who, where, what it is about
@@ -12,42 +11,11 @@ import type { OpsContext } from './context.js';
  * command that never finished: `orderbus audit` shows it as `interrupted`.
  */
 
-async function auditTopicExists(ctx: OpsContext, create: boolean): Promise<boolean> {
-  const admin = await ctx.admin();
-  const topic = ctx.config.topics.audit;
-  if ((await admin.listTopics()).includes(topic)) return true;
-  if (!create) return false;
-  // Normally created by `stack up`; created here too so an audit record is never lost to a missing topic.
-  await createTopicsAndWait(admin, [
-    {
-      topic,
-      numPartitions: 1,
-      replicationFactor: ctx.config.topics.replicationFactor,
-      configEntries: [{ name: 'retention.ms', value: '-1' }],
-    },
-  ]).catch((e: unknown) => {
-    if (!/already exists/i.test(String(e))) throw e;
-  });
-  return true;
-}
-
-/** A send to a just-created audit topic: every 500 ms, 20 attempts (about 10 s). */
-export const AUDIT_SEND_RETRY: RetryPolicy = { initialMs: 500, maxMs: 500, multiplier: 1, maxAttempts: 20 };
-
-/**
- * kafkajs error types that mean a new topic's metadata has not reached every broker yet (what the
- * send above waits out). kafkajs' own retries end in an error that wraps the last of them.
- */
-const METADATA_NOT_PROPAGATED = new Set([
-  'UNKNOWN_TOPIC_OR_PARTITION',
-  'LEADER_NOT_AVAILABLE',
-  'NOT_LEADER_FOR_PARTITION',
-  'FENCED_LEADER_EPOCH',
-  'UNKNOWN_LEADER_EPOCH',
-]);
-
-const metadataNotPropagated = (e: unknown): boolean =>
-  causeChain(e).some((c) => METADATA_NOT_PROPAGATED.has(String((c as { type?: unknown }).type)));
+/** One partition (read in the order written), kept forever. */
+const auditTopic = (ctx: OpsContext): OpsTopicSpec => ({
+  topic: ctx.config.topics.audit,
+  configEntries: [{ name: 'retention.ms', value: '-1' }],
+});
 
 export type AuditStatus = 'done' | 'partial' | 'failed' | 'interrupted';
 
@@ -133,22 +101,9 @@ export function newAuditRef(): string {
 }
 
 async function send(ctx: OpsContext, rec: WireRecord & { command?: string }): Promise<void> {
-  await auditTopicExists(ctx, true);
-  const producer = await ctx.producer();
-  // A just-created audit topic can take a moment to reach every broker's metadata: retry
-  // "does not host this topic-partition" for a few seconds rather than lose the record.
-  await retry(
-    () =>
-      producer.send({
-        topic: ctx.config.topics.audit,
-        acks: -1,
-        messages: [
-          { key: rec.command ?? rec.id, value: JSON.stringify(rec), headers: { 'audit-id': rec.id } },
-        ],
-      }),
-    AUDIT_SEND_RETRY,
-    { retriable: metadataNotPropagated },
-  );
+  await sendAcked(ctx, auditTopic(ctx), [
+    { key: rec.command ?? rec.id, value: JSON.stringify(rec), headers: { 'audit-id': rec.id } },
+  ]);
 }
 
 async function auditTarget(ctx: OpsContext): Promise<AuditTarget> {
@@ -288,7 +243,7 @@ export function joinAudit(wire: WireRecord[]): AuditRecord[] {
 
 /** The audit records, oldest first (filtered). */
 export async function listAudit(ctx: OpsContext, query: AuditQuery = {}): Promise<AuditRecord[]> {
-  if (!(await auditTopicExists(ctx, false))) return [];
+  if (!(await ensureOpsTopic(ctx, auditTopic(ctx), false))) return [];
   const admin = await ctx.admin();
   const topic = ctx.config.topics.audit;
   const marks = await admin.fetchTopicOffsets(topic);

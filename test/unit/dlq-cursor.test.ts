@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeHandled, encodeHandled } from '../../src/ops/dlq/kafka-cursor.js';
+import { decodeHandled, encodeHandled, toRanges } from '../../src/ops/dlq/kafka-cursor.js';
 
 describe('Kafka DLQ cursor metadata', () => {
   it('round-trips the redriven offsets past the cursor as ranges, within the broker metadata limit', () => {
@@ -12,5 +12,17 @@ describe('Kafka DLQ cursor metadata', () => {
     expect(decodeHandled('written by another tool').size).toBe(0);
     const many = encodeHandled(Array.from({ length: 5000 }, (_, i) => i * 2)) ?? '';
     expect(many.length).toBeLessThanOrEqual(3800);
+  });
+});
+
+describe('Kafka DLQ cursor ranges', () => {
+  it('keeps non-contiguous handled offsets as sorted inclusive ranges', () => {
+    expect(toRanges([115, 105, 106, 107, 110, 111, 3])).toEqual([
+      [3, 3],
+      [105, 107],
+      [110, 111],
+      [115, 115],
+    ]);
+    expect(toRanges([])).toEqual([]);
   });
 });

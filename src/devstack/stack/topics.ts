@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { OrderbusConfig } from '../../config.js';
 import { createTopicsAndWait } from '../../adapters/kafka.js';
+import { cursorTopicSpec } from '../../ops/dlq/kafka-cursor.js';
 
 export interface TopicSpec {
   topic: string;
@@ -19,6 +20,8 @@ export function pipelineTopics(config: OrderbusConfig): TopicSpec[] {
     },
     // One partition: the audit trail is read in the order it was written.
     { topic: config.topics.audit, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] },
+    // The Kafka DLQs' cursors (compacted; the ops side creates it too when missing).
+    { ...cursorTopicSpec(config), numPartitions: 1 },
   ];
 }
 

@@ -8,6 +8,7 @@ import { sha256 } from '../audit.js';
 import type { OpsContext } from '../context.js';
 import type { Json } from './edits.js';
 import { kafkaOutstanding, moveCursor, outstandingCount, type KafkaRange } from './kafka-cursor.js';
+import { kafkaDlqNames } from './dlq-names.js';
 import { kafkaView } from './message-view.js';
 import { Pacer } from './pacer.js';
 import { decide, invalidate, keepHash, newRun, record, type Decision } from './plan.js';
@@ -168,10 +169,7 @@ async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise
 export const kafkaEngine: DlqEngine = {
   kind: 'kafka',
 
-  async list(ctx) {
-    const admin = await ctx.admin();
-    return (await admin.listTopics()).filter((t) => t.endsWith('.dlq')).sort();
-  },
+  list: kafkaDlqNames,
 
   async browse(ctx, name, fn, cap) {
     const ranges = await kafkaOutstanding(ctx, name);
@@ -181,17 +179,40 @@ export const kafkaEngine: DlqEngine = {
 
   redrive,
 
-  async purge(ctx, name, execute) {
+  async purge(ctx, name, execute, only) {
     const ranges = await kafkaOutstanding(ctx, name);
     const payloadHashes: PayloadHash[] = [];
-    if (execute) {
-      await eachDead(ctx, name, ranges, (m, r) => keepHash(payloadHashes, m.id, sha256(r.value)));
-      await moveCursor(
-        ctx,
-        name,
-        ranges.map((r) => ({ partition: r.partition, offset: r.until })),
-      );
+    if (!execute) return { count: outstandingCount(ranges), payloadHashes };
+    // Only the letters of the confirmed plan: the cursor passes a prefix of handled ones, the
+    // rest are remembered as handled past it.
+    const marks = new Map(
+      ranges.map((r) => [
+        r.partition,
+        { partition: r.partition, offset: r.from, handled: new Set(r.handled), contiguous: true },
+      ]),
+    );
+    let count = 0;
+    await eachDead(ctx, name, ranges, (m, r) => {
+      const mark = marks.get(r.partition);
+      if (!mark) return;
+      if (only && !only.selects(m)) {
+        mark.contiguous = false;
+        return;
+      }
+      keepHash(payloadHashes, m.id, sha256(r.value));
+      count++;
+      if (mark.contiguous) mark.offset = r.offset + 1;
+      else mark.handled.add(r.offset);
+      return !only || count < only.planned;
+    });
+    for (const r of ranges) {
+      const mark = marks.get(r.partition);
+      if (!mark) continue;
+      if (!only && mark.contiguous) mark.offset = r.until;
+      while (mark.handled.has(mark.offset)) mark.offset++;
+      for (const o of mark.handled) if (o < mark.offset) mark.handled.delete(o);
     }
-    return { count: outstandingCount(ranges), payloadHashes };
+    await moveCursor(ctx, name, [...marks.values()]);
+    return { count, payloadHashes };
   },
 };
