@@ -58,6 +58,12 @@ export function onlyKeys(
   }
 }
 
+/** The config file a source names: `FILE` or `context NAME in FILE`; undefined for env, flags. */
+export function sourceFile(src: string): string | undefined {
+  const file = src.replace(/^context .+? in /, '');
+  return isAbsolute(file) ? file : undefined;
+}
+
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -93,7 +99,8 @@ export const parsers = {
   /** A file path; relative paths in a config file are relative to that file. */
   path: ((key, v, src) => {
     const p = string(key, v, src);
-    return isAbsolute(src) && !isAbsolute(p) ? resolve(dirname(src), p) : p;
+    const file = sourceFile(src);
+    return file !== undefined && !isAbsolute(p) ? resolve(dirname(file), p) : p;
   }) as Parser<string>,
   url:
     (protocols: string[]): Parser<string> =>

@@ -163,6 +163,20 @@ describe('secrets', () => {
     expect(shown).toContain('amqp://guest:***@127.0.0.1:5672');
   });
 
+  it('resolves a file named in a context against the config file, not the working directory', () => {
+    const cwd = withFile({
+      contexts: { prod: { kafka: { sasl: { mechanism: 'plain', username: 'u', passwordFile: 'prod.pw' } } } },
+    });
+    writeFileSync(join(cwd, 'prod.pw'), `${SECRET}-p`);
+    const c = loadConfig({
+      cwd: emptyDir(),
+      file: join(cwd, 'orderbus.config.json'),
+      env: {},
+      context: 'prod',
+    });
+    expect(c.kafka.sasl).toMatchObject({ password: `${SECRET}-p` });
+  });
+
   it('names a missing secret file or variable without failing on its content', () => {
     const cwd = withFile({ kafka: { sasl: { mechanism: 'plain', username: 'u', passwordFile: 'nope.pw' } } });
     expect(thrown(() => loadConfig({ cwd, env: {} })).code).toBe('CONFIG_SECRET_UNREADABLE');

@@ -102,13 +102,7 @@ export async function prepareCluster(
   const idFile = join(cdir, 'cluster-id');
   let clusterId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '';
   if (!clusterId) {
-    const { stdout } = await execFileAsync('java', [
-      '-cp',
-      `${libs}/*`,
-      'kafka.tools.StorageTool',
-      'random-uuid',
-    ]);
-    clusterId = stdout.trim().split('\n').pop() ?? '';
+    clusterId = await newClusterId(libs);
     writeFileSync(idFile, clusterId);
   }
   writeFileSync(join(cdir, 'log4j.properties'), LOG4J);
@@ -116,22 +110,48 @@ export async function prepareCluster(
     mkdirSync(spec.dir, { recursive: true });
     const cfg = join(spec.dir, 'server.properties');
     writeFileSync(cfg, serverProperties(spec, specs));
-    if (!existsSync(join(spec.dir, 'data', 'meta.properties'))) {
-      await execFileAsync('java', [
-        `-Dlog4j.configuration=file:${join(cdir, 'log4j.properties')}`,
-        '-cp',
-        `${libs}/*`,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        clusterId,
-        '-c',
-        cfg,
-        '--ignore-formatted',
-      ]);
-    }
+    if (!existsSync(join(spec.dir, 'data', 'meta.properties')))
+      await formatStorage(libs, cdir, cfg, clusterId);
   }
   return { specs, clusterId };
+}
+
+export async function newClusterId(libs: string): Promise<string> {
+  const { stdout } = await execFileAsync('java', [
+    '-cp',
+    `${libs}/*`,
+    'kafka.tools.StorageTool',
+    'random-uuid',
+  ]);
+  return stdout.trim().split('\n').pop() ?? '';
+}
+
+/**
+ * Formats a node's storage for KRaft (`cdir` holds log4j.properties; it is written if missing).
+ * `extra` adds StorageTool arguments, e.g. `--add-scram` users, which KRaft takes only here.
+ */
+export async function formatStorage(
+  libs: string,
+  cdir: string,
+  configFile: string,
+  clusterId: string,
+  extra: string[] = [],
+): Promise<void> {
+  const log4j = join(cdir, 'log4j.properties');
+  if (!existsSync(log4j)) writeFileSync(log4j, LOG4J);
+  await execFileAsync('java', [
+    `-Dlog4j.configuration=file:${log4j}`,
+    '-cp',
+    `${libs}/*`,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    clusterId,
+    '-c',
+    configFile,
+    '--ignore-formatted',
+    ...extra,
+  ]);
 }
 
 /** Starts one node unless ours is already running; refuses a port held by something else. */
