@@ -82,6 +82,14 @@ function thresholds(key: string, v: unknown, src: string) {
   return out;
 }
 
+/** Name patterns (`*` any characters): a list, or comma-separated text. */
+function namePatterns(key: string, v: unknown, src: string): string[] {
+  const list: unknown = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
+  if (!Array.isArray(list) || list.some((p) => typeof p !== 'string' || p === ''))
+    throw configError(key, 'a list of name patterns such as ["*.dlq", "*-dlt"] (or "*.dlq,*-dlt")', v, src);
+  return list as string[];
+}
+
 export interface SchemaField {
   path: string;
   parse: (key: string, v: unknown, src: string, env: Env) => unknown;
@@ -148,6 +156,8 @@ export const schema: SchemaField[] = [
   f('lag.sampleSeconds', parsers.int(0, 600), 'ORDERBUS_LAG_SAMPLE_SECONDS'),
   f('lag.windowSamples', parsers.int(2, 1000), 'ORDERBUS_LAG_WINDOW_SAMPLES'),
   { path: 'lag.thresholds', parse: thresholds },
+  f('dlq.kafkaPatterns', namePatterns, 'ORDERBUS_DLQ_KAFKA_PATTERNS'),
+  f('dlq.rabbitPatterns', namePatterns, 'ORDERBUS_DLQ_RABBIT_PATTERNS'),
   f('workers.emailRatePerSecond', parsers.int(1, 100000), 'ORDERBUS_EMAIL_RATE'),
   f('workers.retryDelaysMs', parsers.intList, 'ORDERBUS_RETRY_DELAYS_MS'),
   f('workers.maxAttempts', parsers.int(1, 100), 'ORDERBUS_MAX_ATTEMPTS'),

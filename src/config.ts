@@ -73,6 +73,8 @@ export interface OrderbusConfig {
   providers: { paymentUrl: string; shippingUrl: string; emailUrl: string; webhookUrl: string };
   stack: { dir: string; brokers: number; kafkaVersion: string; registryVersion: string; kafkaHeapMb: number };
   lag: { sampleSeconds: number; windowSamples: number; thresholds: Record<string, LagThresholds> };
+  /** Names that make a topic or queue a DLQ (`*` any characters); RabbitMQ dead-letter targets are found too. */
+  dlq: { kafkaPatterns: string[]; rabbitPatterns: string[] };
   workers: {
     emailRatePerSecond: number;
     retryDelaysMs: number[];
@@ -136,6 +138,7 @@ export const defaultConfig = (): OrderbusConfig => ({
   },
   stack: { dir: '.orderbus', brokers: 1, kafkaVersion: '3.9.1', registryVersion: '3.0.9', kafkaHeapMb: 768 },
   lag: { sampleSeconds: 3, windowSamples: 10, thresholds: {} },
+  dlq: { kafkaPatterns: ['*.dlq', '*-dlt', '*.DLT'], rabbitPatterns: ['*.dlq'] },
   workers: {
     emailRatePerSecond: 50,
     retryDelaysMs: [5000, 25000, 125000],

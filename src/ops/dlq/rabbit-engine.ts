@@ -5,7 +5,7 @@ import { validateTask } from '../../tasks/task-schema.js';
 import { TaskHeaders } from '../../tasks/topology.js';
 import { sha256 } from '../audit.js';
 import type { OpsContext } from '../context.js';
-import { listQueues } from '../queues.js';
+import { rabbitDlqNames } from './dlq-names.js';
 import type { Json } from './edits.js';
 import { rabbitDestination, rabbitView } from './message-view.js';
 import { Pacer } from './pacer.js';
@@ -195,9 +195,7 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
 export const rabbitEngine: DlqEngine = {
   kind: 'rabbitmq',
 
-  async list(ctx) {
-    return (await listQueues(ctx)).filter((q) => q.role === 'dlq').map((q) => q.name);
-  },
+  list: rabbitDlqNames,
 
   async browse(ctx, name, fn, cap = Number.POSITIVE_INFINITY) {
     const count = await depth(ctx, name);
