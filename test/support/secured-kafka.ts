@@ -43,7 +43,7 @@ async function openssl(dir: string, args: string): Promise<void> {
 }
 
 /** A CA, a broker certificate for 127.0.0.1/localhost and a client certificate, all PEM (+ a PKCS12 keystore). */
-async function makeCertificates(dir: string): Promise<void> {
+export async function makeCertificates(dir: string): Promise<void> {
   await openssl(
     dir,
     'req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=orderbus-test-ca',
