@@ -1,28 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Consumer, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
 import { KafkaLogReader, type KafkaRecord } from '../../src/adapters/kafka-fetch.js';
 import { runCli, type CliResult } from './cli.js';
-import { describeGroupsArgs } from './kafka-tools.js';
+import { apacheDescribe, type ToolRow } from './kafka-tools.js';
 import { testNamespace } from './namespace.js';
 import { waitUntil } from './wait.js';
-
-const run = promisify(execFile);
-
-/** One row of Kafka's own `kafka-consumer-groups --describe`. */
-export interface ToolRow {
-  topic: string;
-  partition: number;
-  current: number | null;
-  end: number;
-  lag: number | null;
-  consumerId: string;
-  host: string;
-  clientId: string;
-}
 
 /** Records per partition of the fixture topic, one a second from a minute before the test. */
 export const RECORDS_PER_PARTITION = [10, 20, 30] as const;
@@ -122,26 +106,8 @@ export class GroupsFixture {
   }
 
   /** Kafka's own `kafka-consumer-groups --describe` of `group`: its rows on the fixture topic. */
-  async apacheDescribe(group: string): Promise<ToolRow[]> {
-    const { stdout } = await run('java', await describeGroupsArgs(this.config, [group]), {
-      timeout: 60_000,
-    });
-    const nul = (s: string | undefined) => (s === undefined || s === '-' ? null : Number(s));
-    return stdout
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter((c) => c[0] === group && c[1] === this.topic)
-      .map((c) => ({
-        topic: c[1] as string,
-        partition: Number(c[2]),
-        current: nul(c[3]),
-        end: Number(c[4]),
-        lag: nul(c[5]),
-        consumerId: c[6] as string,
-        host: c[7] as string,
-        clientId: c[8] as string,
-      }))
-      .sort((a, b) => a.partition - b.partition);
+  apacheDescribe(group: string): Promise<ToolRow[]> {
+    return apacheDescribe(this.config, group, this.topic);
   }
 
   /** The committed offset of `group` on `partition`, as Kafka's own tool reads it. */

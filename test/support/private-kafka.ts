@@ -29,10 +29,15 @@ export interface PrivateKafka {
   stop(): Promise<void>;
 }
 
-export async function startPrivateKafka(brokers: 1 | 3, basePort: number): Promise<PrivateKafka> {
+/** `version`: the Kafka release to run (default: the stack's); the config's tools follow it. */
+export async function startPrivateKafka(
+  brokers: 1 | 3,
+  basePort: number,
+  version = loadConfig().stack.kafkaVersion,
+): Promise<PrivateKafka> {
   const base = loadConfig();
   const dir = mkdtempSync(join(tmpdir(), 'orderbus-kafka-'));
-  const libs = await ensureKafkaJars(base.stack.kafkaVersion, () => undefined);
+  const libs = await ensureKafkaJars(version, () => undefined);
   const { specs } = await prepareCluster(dir, brokers, libs, basePort);
   const byId = new Map<number, KafkaNodeSpec>(specs.map((s) => [s.nodeId, s]));
   const nodes: KafkaNodeState[] = [];
@@ -41,6 +46,7 @@ export async function startPrivateKafka(brokers: 1 | 3, basePort: number): Promi
   const config: OrderbusConfig = {
     ...base,
     kafka: { ...base.kafka, brokers: brokerList },
+    stack: { ...base.stack, kafkaVersion: version },
     topics: { ...base.topics, replicationFactor: brokers >= 3 ? 3 : 1 },
   };
   const handle: PrivateKafka = {
