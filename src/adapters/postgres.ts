@@ -20,22 +20,93 @@ export interface PoolOptions {
 export function createPool(config: OrderbusConfig, options: PoolOptions = {}): Pool {
   const url = new URL(config.database.url);
   if (options.database) url.pathname = `/${options.database}`;
+  const db = config.database;
   const pool = new pg.Pool({
     connectionString: url.toString(),
-    max: options.max ?? config.database.poolSize,
-    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+    max: options.max ?? db.poolSize,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? db.connectTimeoutMs,
     idleTimeoutMillis: 30000,
-    ...sessionOptions(options.schema ?? config.database.schema, options.settings ?? {}),
+    // A database that stops answering (a stall, a black hole) must not hold a connection forever:
+    // the server cancels a statement after statement_timeout; if its answer never comes, the
+    // client gives up a little later and the pool drops the connection.
+    ...(db.statementTimeoutMs > 0 ? { query_timeout: db.statementTimeoutMs + 5000 } : {}),
+    ...(db.keepAliveMs > 0 ? { keepAlive: true, keepAliveInitialDelayMillis: db.keepAliveMs } : {}),
+    ...sessionOptions(options.schema ?? db.schema, {
+      ...(db.statementTimeoutMs > 0 ? { statement_timeout: String(db.statementTimeoutMs) } : {}),
+      ...(db.idleInTransactionTimeoutMs > 0
+        ? { idle_in_transaction_session_timeout: String(db.idleInTransactionTimeoutMs) }
+        : {}),
+      ...(options.settings ?? {}),
+    }),
   });
-  // An idle client that loses its connection emits here; without a listener the process dies.
+  if (db.unsafeNoErrorListeners) return pool;
+  // A client that loses its connection emits 'error': idle ones on the pool, checked-out ones
+  // (a transaction, the relay's LISTEN connection) on themselves. Without a listener the process
+  // dies; with one, the failure reaches the caller as its query's error, and a broken client is
+  // dropped when it is released.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    client.query = codedErrors(client.query);
+  });
+  pool.query = codedErrors(pool.query);
+  pool.connect = codedErrors(pool.connect);
   return pool;
+}
+
+/**
+ * The driver's own connection failures carry no SQLSTATE, only a message: they get a code here,
+ * once, so the rest of orderbus tells a lost connection by its code (`isConnectionError`).
+ */
+const DRIVER_ERRORS: [RegExp, string][] = [
+  [/^timeout exceeded when trying to connect/, 'PG_CONNECT_TIMEOUT'],
+  [/^Connection terminated due to connection timeout/, 'PG_CONNECT_TIMEOUT'],
+  [/^Connection terminated/, 'PG_CONNECTION_LOST'],
+  [/not queryable$/, 'PG_CONNECTION_LOST'],
+  [/^Query read timeout/, 'PG_QUERY_TIMEOUT'],
+];
+
+/** The codes `createPool` gives the driver's connection failures. */
+export const PG_CONNECTION_CODES: ReadonlySet<string> = new Set(DRIVER_ERRORS.map(([, code]) => code));
+
+/** Gives a driver connection failure its code (in place; an error with a code is left as it is). */
+export function withDriverCode(e: unknown): unknown {
+  if (!(e instanceof Error) || typeof (e as { code?: unknown }).code === 'string') return e;
+  const match = DRIVER_ERRORS.find(([re]) => re.test(e.message));
+  if (match) Object.assign(e, { code: match[1] });
+  return e;
+}
+
+/** Whether the error means the connection is gone or useless (the client must not be reused). */
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' && (PG_CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01')
+  );
+}
+
+/** Wraps a driver method (promise or callback style) so its errors carry `withDriverCode`'s code. */
+function codedErrors<F extends (...args: never[]) => unknown>(fn: F): F {
+  return function (this: unknown, ...args: unknown[]) {
+    const last = args.length - 1;
+    const cb = args[last];
+    if (typeof cb === 'function')
+      args[last] = (err: unknown, ...rest: unknown[]) =>
+        (cb as (...a: unknown[]) => unknown)(err ? withDriverCode(err) : err, ...rest);
+    const result = (fn as unknown as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise)
+      return result.catch((e: unknown) => {
+        throw withDriverCode(e);
+      });
+    return result;
+  } as unknown as F;
 }
 
 function sessionOptions(schema: string, settings: Record<string, string>): { options: string } | undefined {
   const all = { ...(schema !== 'public' ? { search_path: schema } : {}), ...settings };
   const options = Object.entries(all)
-    .map(([k, v]) => `-c ${k}=${v}`)
+    // The server splits `options` at spaces; a backslash keeps one in a value.
+    .map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`)
     .join(' ');
   return options ? { options } : undefined;
 }
@@ -54,18 +125,33 @@ export function postgresUnreachable(config: OrderbusConfig, cause: unknown): Ord
   );
 }
 
-/** Runs `fn` inside one transaction; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on a client of the pool and gives it back; a client whose connection failed is
+ * dropped instead of reused.
+ */
+export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    client.release();
     return result;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    client.release(isConnectionError(e) ? (e as Error) : undefined);
     throw e;
-  } finally {
-    client.release();
   }
+}
+
+/** Runs `fn` inside one transaction; rolls back on any error. */
+export function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  });
 }

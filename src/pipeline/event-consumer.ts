@@ -211,7 +211,13 @@ export class EventConsumer implements Service {
           if (events.length > 0 && retry)
             await this.handleWithRetry(events, batch.topic, batch.partition, sources, heartbeat);
           else if (events.length > 0) {
-            await handleBatch(events, heartbeat);
+            // The database away is waited out here, heartbeating, rather than crashing the consumer.
+            await this.retrying(
+              heartbeat,
+              { partition: batch.partition, events: events.length },
+              () => handleBatch(events, heartbeat),
+              { attempts: 1, transient: isTransientDbError },
+            );
             this.handled += events.length;
           }
           if (last) resolveOffset(last.offset);
@@ -341,8 +347,10 @@ export class EventConsumer implements Service {
     heartbeat: () => Promise<void>,
     at: Record<string, unknown>,
     fn: (attempt: number) => Promise<void>,
+    policy: { attempts?: number; transient?: (e: unknown) => boolean } = {},
   ): Promise<void> {
-    const attempts = this.options.attempts ?? 3;
+    const attempts = policy.attempts ?? this.options.attempts ?? 3;
+    const isTransient = policy.transient ?? ((e: unknown) => this.isTransient(e));
     return retry(
       async (attempt) => {
         if (attempt > 1) await heartbeat().catch(() => undefined);
@@ -350,7 +358,7 @@ export class EventConsumer implements Service {
       },
       this.options.backoff ?? CONSUMER_RETRY,
       {
-        retriable: (e, attempt) => this.isTransient(e) || attempt < attempts,
+        retriable: (e, attempt) => isTransient(e) || attempt < attempts,
         stop: () => this.stopping,
         onRetry: ({ attempt, error }) => {
           if (attempt === 1 || attempt % 10 === 0)
@@ -358,7 +366,7 @@ export class EventConsumer implements Service {
               group: this.groupId,
               ...at,
               attempt,
-              transient: this.isTransient(error),
+              transient: isTransient(error),
               error: error instanceof Error ? error.message : String(error),
             });
         },

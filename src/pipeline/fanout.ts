@@ -1,4 +1,4 @@
-import type { Pool } from '../adapters/postgres.js';
+import { withClient, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import type { EventEnvelope, EventType } from '../events/types.js';
 import { columnsOf } from './columns.js';
@@ -31,12 +31,9 @@ function onceService(
 }
 
 async function once(pool: Pool, consumer: string, event: EventEnvelope, fn: (q: Query) => Promise<void>) {
-  const client = await pool.connect();
-  try {
-    await processOnce(client, consumer, event.eventId, () => fn((sql, params) => client.query(sql, params)));
-  } finally {
-    client.release();
-  }
+  await withClient(pool, (client) =>
+    processOnce(client, consumer, event.eventId, () => fn((sql, params) => client.query(sql, params))),
+  );
 }
 
 /** Loyalty: points per paid order (1 point per whole currency unit). */

@@ -1,17 +1,25 @@
 import type { Pool, PoolClient } from '../adapters/postgres.js';
 import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } from '../adapters/kafka.js';
 import type { OrderbusConfig } from '../config.js';
+import { errorMessage } from '../errors.js';
+import { backoffDelay, pause, retry, type BackoffPolicy } from '../retry.js';
 import { EventCodec, eventHeaders } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { OUTBOX_SHARDS } from './outbox.js';
+
+/** Pauses after a failed poll (the database or Kafka away): 250 ms doubling to 5 s. */
+export const RELAY_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: 0.2 };
+
+/** Pauses before each new LISTEN connection after one broke: 250 ms doubling to 5 s. */
+export const RELAY_RELISTEN: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: 0.2 };
 
 /**
  * Publishes outbox rows to Kafka in batches (idempotent producer, acks=all) and marks them sent
  * only after the broker acknowledged. Each relay owns shards through session advisory locks, so
  * with several relays an order's events are still published by one relay, in order; a relay that
  * dies releases its locks with its connection and the others take its shards over. Wakes on
- * LISTEN/NOTIFY, polls as the fallback. Killed anywhere, it resends at most a batch (duplicates
+ * LISTEN/NOTIFY, polls as the fallback (and meanwhile, when the LISTEN connection broke). Killed anywhere, it resends at most a batch (duplicates
  * are absorbed downstream by eventId).
  */
 export class OutboxRelay implements Service {
@@ -21,9 +29,11 @@ export class OutboxRelay implements Service {
   private listener: PoolClient | undefined;
   private readonly owned = new Set<number>();
   private stopped = false;
+  private readonly stopping = new AbortController();
   private wake: (() => void) | undefined;
   private woken = false;
   private loop: Promise<void> | undefined;
+  private relistening: Promise<void> | undefined;
   published = 0;
 
   constructor(
@@ -44,28 +54,70 @@ export class OutboxRelay implements Service {
       (missing) => this.ctx.log('relay.partitions-resent', { partitions: missing }),
     );
     await this.producer.connect();
-    this.listener = await this.pool.connect();
-    this.listener.on('notification', () => {
-      // Remembered while a batch is being published, so rows committed meanwhile do not wait for the poll.
-      this.woken = true;
-      this.wake?.();
-    });
-    await this.listener.query('LISTEN orderbus_outbox');
-    await this.acquireShards();
+    await this.listen();
     this.loop = this.run(codec);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.wake?.();
     await this.loop?.catch(() => undefined);
+    await this.relistening?.catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
     await this.partitions?.close();
-    if (this.listener) {
-      await this.listener.query('UNLISTEN *').catch(() => undefined);
-      await this.listener.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-      this.listener.release();
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) {
+      await listener.query('UNLISTEN *').catch(() => undefined);
+      await listener.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      listener.release();
     }
+  }
+
+  /**
+   * The LISTEN connection, which also holds the shard locks. When it breaks (a database restart,
+   * a terminated backend, a cut) its locks are gone with it: the relay gives up its shards at once
+   * (another relay may take them), keeps polling, and connects again with backoff.
+   */
+  private async listen(): Promise<void> {
+    const client = await this.pool.connect();
+    client.on('notification', () => {
+      // Remembered while a batch is being published, so rows committed meanwhile do not wait for the poll.
+      this.woken = true;
+      this.wake?.();
+    });
+    client.on('error', (e: unknown) => this.listenerLost(client, e));
+    client.on('end', () => this.listenerLost(client, new Error('the LISTEN connection ended')));
+    try {
+      await client.query('LISTEN orderbus_outbox');
+    } catch (e) {
+      client.release(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    }
+    this.listener = client;
+    // A failure here is the poll's to retry (every 2 s); a broken connection comes back as 'error'.
+    await this.acquireShards().catch(() => undefined);
+  }
+
+  private listenerLost(client: PoolClient, e: unknown): void {
+    if (this.listener !== client || this.stopped) return;
+    this.listener = undefined;
+    this.owned.clear();
+    client.release(e instanceof Error ? e : new Error(String(e)));
+    this.ctx.log('relay.listener-lost', { error: errorMessage(e) });
+    this.relistening = retry(() => this.listen(), RELAY_RELISTEN, {
+      delayFirst: true,
+      retriable: () => true,
+      signal: this.stopping.signal,
+      onRetry: ({ attempt, error }) => {
+        if (attempt % 10 === 1)
+          this.ctx.log('relay.relisten-failed', { attempt, error: errorMessage(error) });
+      },
+    }).then(
+      () => this.ctx.log('relay.listening-again', { shards: this.owned.size }),
+      () => undefined,
+    );
   }
 
   private lockKey(shard: number): string {
@@ -80,7 +132,8 @@ export class OutboxRelay implements Service {
       const r = await listener.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
         this.lockKey(shard),
       ]);
-      if (r.rows[0]?.ok) this.owned.add(shard);
+      // The connection may have broken meanwhile: the lock went with it.
+      if (r.rows[0]?.ok && this.listener === listener) this.owned.add(shard);
     }
   }
 
@@ -88,6 +141,7 @@ export class OutboxRelay implements Service {
     const batchSize = this.options.batchSize ?? 500;
     const pollMs = this.options.pollMs ?? 500;
     let lastAcquire = Date.now();
+    let failures = 0;
     while (!this.stopped) {
       let sent = 0;
       this.woken = false;
@@ -97,12 +151,15 @@ export class OutboxRelay implements Service {
           lastAcquire = Date.now();
         }
         sent = await this.publishBatch(codec, batchSize);
+        failures = 0;
       } catch (e) {
+        failures++;
         this.ctx.log('relay.error', {
-          error: e instanceof Error ? e.message : String(e),
+          error: errorMessage(e),
           producerReplaced: this.producer?.replaced ?? 0,
         });
-        await new Promise((r) => setTimeout(r, 1000));
+        await pause(backoffDelay(failures, RELAY_RETRY), this.stopping.signal);
+        continue;
       }
       if (sent < batchSize && !this.stopped && !this.woken) {
         await new Promise<void>((resolve) => {

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '../adapters/postgres.js';
+import { PG_CONNECTION_CODES, type Pool, type PoolClient } from '../adapters/postgres.js';
 import type { ServiceContext } from '../runtime/service.js';
 import type { EventEnvelope } from '../events/types.js';
 
@@ -109,22 +109,44 @@ export async function processOnce(
 }
 
 /** PostgreSQL error codes worth retrying: the statement was fine, the database was not (yet). */
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '53400', '57P01', '57P02', '57P03', '55P03']);
+const TRANSIENT_SQLSTATES = new Set([
+  '40001', // serialization failure
+  '40P01', // deadlock
+  '53300', // too many connections
+  '53400', // configuration limit exceeded
+  '55P03', // lock not available
+  '57014', // statement cancelled (statement_timeout: the database was too slow)
+  '57P01', // admin shutdown (a restart)
+  '57P02', // crash shutdown
+  '57P03', // cannot connect now (starting up, shutting down)
+  '25P03', // idle in transaction session timeout
+]);
+
+/** Socket errors on the way to the database. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /**
- * A database failure that retrying fixes: too many clients, a restart, a pool that had no
- * connection free in time, a deadlock or serialization failure. Work that hits one waits and
- * retries; it is never dead-lettered for it.
+ * A database failure that retrying fixes: too many clients, a restart, a lost or stalled
+ * connection, a pool that had no connection free in time, a deadlock or serialization failure.
+ * Work that hits one waits and retries; it is never dead-lettered for it. Told by the error's
+ * code alone: SQLSTATE, socket errno, or the code the postgres adapter gives the driver's own
+ * connection failures.
  */
 export function isTransientDbError(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08')) return true;
-    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
-  }
-  return /timeout exceeded when trying to connect|Connection terminated|too many clients|the database system is (starting up|shutting down)/i.test(
-    e.message,
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    TRANSIENT_SQLSTATES.has(code) ||
+    code.startsWith('08') ||
+    NETWORK_CODES.has(code) ||
+    PG_CONNECTION_CODES.has(code)
   );
 }
 

@@ -213,9 +213,7 @@ export class SagaService implements Service {
       [String(stuckMs)],
     );
     for (const o of rows) {
-      const client = await this.pool.connect();
-      try {
-        await client.query('BEGIN');
+      await inTransaction(this.pool, async (client) => {
         const r = await client.query(
           "UPDATE orders SET updated_at = now() WHERE id = $1 AND status IN ('pending', 'paid', 'reserved') RETURNING id",
           [o.id],
@@ -230,13 +228,7 @@ export class SagaService implements Service {
             ),
           ]);
         }
-        await client.query('COMMIT');
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
-      }
+      });
     }
     return rows.length;
   }

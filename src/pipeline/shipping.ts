@@ -1,5 +1,6 @@
 import { inTransaction, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
+import { errorMessage } from '../errors.js';
 import { nextEvent } from '../events/codec.js';
 import { callProvider } from '../providers/client.js';
 import { backoffDelay, retriableFlag, type BackoffPolicy } from '../retry.js';
@@ -21,6 +22,9 @@ export interface ShippingOptions {
 
 /** A failed label job is due again after 1 s, doubling to 30 s (its attempts are counted in the row). */
 export const LABEL_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
+
+/** Pauses of the lease loop while leasing fails (the database away): 200 ms doubling to 5 s. */
+const LEASE_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 5000, jitter: 0.2 };
 
 /** A job that met a database error (not the provider's fault) is due again this soon. */
 const DB_ERROR_RETRY_MS = 1000;
@@ -109,6 +113,8 @@ export class ShippingService implements Service {
 
   private async work(): Promise<void> {
     const concurrency = this.options.concurrency ?? 64;
+    // Leases that failed in a row (the database away): the loop polls with backoff meanwhile.
+    let leaseFailures = 0;
     while (!this.stopped) {
       const free = concurrency - this.inFlight.size;
       let leased: Job[] = [];
@@ -121,8 +127,11 @@ export class ShippingService implements Service {
             leased = leased.filter((j) => !j.cancelled);
             await this.cancel(cancelled);
           }
+          leaseFailures = 0;
         } catch (e) {
-          this.ctx.log('shipping.lease-error', { error: e instanceof Error ? e.message : String(e) });
+          leaseFailures++;
+          if (leaseFailures % 10 === 1)
+            this.ctx.log('shipping.lease-error', { attempt: leaseFailures, error: errorMessage(e) });
         }
       }
       for (const job of leased) {
@@ -131,7 +140,7 @@ export class ShippingService implements Service {
       }
       if (leased.length === 0 && !this.kicked && !this.stopped)
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 100);
+          const t = setTimeout(resolve, leaseFailures > 0 ? backoffDelay(leaseFailures, LEASE_RETRY) : 100);
           this.wake = () => {
             clearTimeout(t);
             resolve();

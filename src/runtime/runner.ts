@@ -29,7 +29,7 @@ export async function runServices(
       const entry = SERVICES[name];
       if (!entry) continue;
       const poolSize = sizes.get(name) ?? entry.connections(config);
-      const service = await entry.build({ config, log: stderrLogger(name), poolSize });
+      const service = await entry.build({ config, log: stderrLogger(name), poolSize, name });
       await service.start();
       started.push(service);
     }

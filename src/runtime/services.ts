@@ -15,13 +15,20 @@ export interface BuildContext extends ServiceContext {
    * `database.processConnections` (runner.ts `poolSizes`).
    */
   poolSize: number;
+  /** The service's name (its connections carry it as application_name). */
+  name: string;
 }
 
 export type ServiceBuilder = (ctx: BuildContext) => Promise<Service>;
 
 async function pool(ctx: BuildContext, settings?: Record<string, string>) {
   const { createPool } = await import('../adapters/postgres.js');
-  return createPool(ctx.config, { max: ctx.poolSize, ...(settings ? { settings } : {}) });
+  // pg_stat_activity then tells which process and service holds each connection.
+  const application = `${ctx.config.kafka.clientId}/${ctx.name}`.slice(0, 63);
+  return createPool(ctx.config, {
+    max: ctx.poolSize,
+    settings: { application_name: application, ...settings },
+  });
 }
 
 /** Wraps a service so stopping it also ends the pool it was given. */

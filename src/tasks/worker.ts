@@ -1,7 +1,8 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { OrderbusConfig } from '../config.js';
 import { connectRabbit, type AmqpConnection, type ConfirmChannel } from '../adapters/rabbitmq.js';
-import { retry, type BackoffPolicy } from '../retry.js';
+import { errorMessage } from '../errors.js';
+import { backoffDelay, pause, retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { attemptOf, headerString, type Task } from './task.js';
 import {
@@ -35,6 +36,11 @@ export interface TaskWorkerOptions<T extends Task> {
   /** Batch mode: perform a batch, ack all of it at once (analytics). */
   batch?: { size: number; waitMs: number; perform: (tasks: T[]) => Promise<void> };
   validate: (body: unknown) => body is T;
+  /**
+   * Failures that are the world's, not the task's (the database away): the task waits, unacked,
+   * and is performed again with backoff, spending none of its attempts. Default: none.
+   */
+  isTransient?: (e: unknown) => boolean;
 }
 
 /**
@@ -42,6 +48,13 @@ export interface TaskWorkerOptions<T extends Task> {
  * ±20 % so the workers of a restarted broker do not all knock at the same instant.
  */
 export const WORKER_RECONNECT: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: 0.2 };
+
+/**
+ * Pauses while a task (or a batch) waits out a transient failure, and before a failed batch is
+ * handed back: 250 ms doubling to 5 s, so a database outage is neither a hot loop nor a reason
+ * to dead-letter.
+ */
+export const WORKER_WAIT: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: 0.2 };
 
 /**
  * A worker on one work queue. Success acks. A retriable failure publishes a copy to the wait
@@ -58,6 +71,9 @@ export class TaskWorker<T extends Task> implements Service {
   private tag: string | undefined;
   private topology!: TaskTopology;
   private stopping = false;
+  private readonly stopped = new AbortController();
+  /** Batches that failed in a row: the next one is handed back after a longer pause. */
+  private batchFailures = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private pendingBatch: { msg: ConsumeMessage; task: T; ch: ConfirmChannel }[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
@@ -137,6 +153,7 @@ export class TaskWorker<T extends Task> implements Service {
   /** Stops taking new tasks, finishes the ones in flight, then closes (unacked ones are requeued). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     if (this.ch && this.tag) await this.ch.cancel(this.tag).catch(() => undefined);
     await this.flushBatch();
     await Promise.allSettled([...this.inFlight]);
@@ -170,10 +187,12 @@ export class TaskWorker<T extends Task> implements Service {
     }
     const attempt = attemptOf(msg.properties.headers);
     try {
-      await this.options.perform?.(task, attempt);
+      await this.waitingOut(() => this.options.perform?.(task, attempt) ?? Promise.resolve());
       ch.ack(msg);
       this.processed++;
     } catch (e) {
+      // Stopped while waiting: the task goes back as it came, for the next worker.
+      if (this.isTransient(e)) return ch.nack(msg, false, true);
       const failure =
         e instanceof TaskFailure
           ? e
@@ -195,14 +214,18 @@ export class TaskWorker<T extends Task> implements Service {
     this.pendingBatch = [];
     const ch = this.ch;
     if (batch.length === 0 || !ch || !this.options.batch) return;
+    const perform = this.options.batch.perform;
     try {
-      await this.options.batch.perform(batch.map((b) => b.task));
+      await this.waitingOut(() => perform(batch.map((b) => b.task)));
+      this.batchFailures = 0;
       // One ack per delivery: an ack "up to this tag" (multiple) would also cover deliveries of
       // another batch still in flight, or one being dead-lettered, whose own ack then fails with
       // PRECONDITION_FAILED (unknown delivery tag) and closes the channel.
       for (const b of batch) ch.ack(b.msg);
       this.processed += batch.length;
     } catch (e) {
+      // Handed back after a pause: a batch that keeps failing must not spin.
+      if (!this.stopping) await pause(backoffDelay(++this.batchFailures, WORKER_WAIT), this.stopped.signal);
       for (const b of batch)
         try {
           ch.nack(b.msg, false, true);
@@ -215,6 +238,22 @@ export class TaskWorker<T extends Task> implements Service {
         error: e instanceof Error ? e.message : String(e),
       });
     }
+  }
+
+  /** Runs `fn` again with backoff while it fails transiently, until it works or the worker stops. */
+  private waitingOut(fn: () => Promise<void>): Promise<void> {
+    return retry(fn, WORKER_WAIT, {
+      retriable: (e) => this.isTransient(e),
+      signal: this.stopped.signal,
+      onRetry: ({ attempt, error }) => {
+        if (attempt % 10 === 1)
+          this.ctx.log('worker.waiting', { queue: this.options.queue, attempt, error: errorMessage(error) });
+      },
+    });
+  }
+
+  private isTransient(e: unknown): boolean {
+    return this.options.isTransient?.(e) ?? false;
   }
 
   private async fail(

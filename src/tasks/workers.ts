@@ -1,8 +1,8 @@
-import type { Pool } from '../adapters/postgres.js';
+import { withClient, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import { columnsOf } from '../pipeline/columns.js';
-import { appendOutbox, processOnce } from '../pipeline/outbox.js';
+import { appendOutbox, isTransientDbError, processOnce } from '../pipeline/outbox.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import type { ServiceContext } from '../runtime/service.js';
 import { SharedRateLimiter } from './rate-limit.js';
@@ -52,6 +52,8 @@ export function emailWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskW
   return new TaskWorker<EmailTask>(config, ctx, {
     queue: 'email.tasks',
     name: 'email-worker',
+    // The database away (rate limit, notified event) is waited out, never dead-lettered.
+    isTransient: isTransientDbError,
     validate: (b): b is EmailTask => isTaskOf(b, 'email', 'to', 'template', 'orderId'),
     perform: async (task) => {
       await limiter.acquire();
@@ -67,9 +69,8 @@ export function emailWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskW
         throw toTaskFailure(e);
       }
       if (task.template !== 'shipping-notification') return;
-      const client = await pool.connect();
-      try {
-        await processOnce(client, 'email-notified', uuidFromString(task.taskId), async () => {
+      await withClient(pool, (client) =>
+        processOnce(client, 'email-notified', uuidFromString(task.taskId), async () => {
           const cause = {
             eventId: task.causationId,
             orderId: task.orderId,
@@ -84,10 +85,8 @@ export function emailWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskW
               uuidFromString(`${task.taskId}:notified`),
             ),
           ]);
-        });
-      } finally {
-        client.release();
-      }
+        }),
+      );
     },
   });
 }
@@ -115,6 +114,7 @@ export function analyticsWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): T
     queue: 'analytics.tasks',
     name: 'analytics-worker',
     prefetch: 500,
+    isTransient: isTransientDbError,
     validate: (b): b is AnalyticsTask => isTaskOf(b, 'analytics', 'type'),
     batch: {
       size: 200,

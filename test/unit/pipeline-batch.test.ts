@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/events/types.js';
 import { forEachOrder, Limiter } from '../../src/pipeline/for-each-order.js';
 import { GroupCommit } from '../../src/pipeline/group-commit.js';
+import { withDriverCode } from '../../src/adapters/postgres.js';
 import { distinctEvents, isTransientDbError } from '../../src/pipeline/outbox.js';
 
 const ev = (orderId: string, eventId: string): EventEnvelope =>
@@ -134,7 +135,15 @@ describe('batch handling helpers', () => {
     expect(isTransientDbError(pg('57P01'))).toBe(true);
     expect(isTransientDbError(pg('40P01'))).toBe(true);
     expect(isTransientDbError(pg('08006'))).toBe(true);
-    expect(isTransientDbError(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    // The driver's own connection failures count once the postgres adapter gave them a code.
+    expect(isTransientDbError(withDriverCode(new Error('timeout exceeded when trying to connect')))).toBe(
+      true,
+    );
+    expect(isTransientDbError(withDriverCode(new Error('Connection terminated unexpectedly')))).toBe(true);
+    expect(isTransientDbError(withDriverCode(new Error('Query read timeout')))).toBe(true);
+    expect(isTransientDbError(pg('57014', 'canceling statement due to statement timeout'))).toBe(true);
+    expect(isTransientDbError(pg('ECONNREFUSED'))).toBe(true);
+    expect(isTransientDbError(new Error('Connection terminated unexpectedly'))).toBe(false);
     expect(isTransientDbError(pg('23505'))).toBe(false);
     expect(isTransientDbError(pg('42P01'))).toBe(false);
     expect(isTransientDbError(new Error('order 1 not found'))).toBe(false);
