@@ -1,10 +1,20 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, OrderbusError, usageError } from '../errors.js';
 import { dataDir } from '../paths.js';
 import { withAudit } from './audit.js';
 import type { OpsContext } from './context.js';
 import { assertTopicExists, describeGroups, resolveGroups } from './lag.js';
+import {
+  readOffsetsFile,
+  rollbackFile,
+  type PlannedOffset,
+  type RollbackFile,
+  type TopicSelection,
+} from './offset-plans.js';
+
+export type { RollbackFile, TopicSelection } from './offset-plans.js';
+export { formatKafkaCsv, parseTopicSelection } from './offset-plans.js';
 
 /**
  * `orderbus offsets reset`: Kafka's strategies, planned first (per partition: current, target,
@@ -59,6 +69,7 @@ export function parsePartitions(s: string | undefined, flag = '--partitions'): n
 }
 
 export interface ResetRow {
+  topic: string;
   partition: number;
   current: number | null;
   target: number;
@@ -76,13 +87,15 @@ export interface ResetRow {
 
 export interface ResetPlan {
   group: string;
+  /** The topic, or the topics joined by commas when the reset covers several. */
   topic: string;
+  topics: string[];
   strategy: string;
   state: string;
   members: number;
   rows: ResetRow[];
   /** Partitions whose requested target lies outside [logStart, logEnd]. */
-  outOfRange: { partition: number; requested: number; logStart: number; logEnd: number }[];
+  outOfRange: { topic: string; partition: number; requested: number; logStart: number; logEnd: number }[];
 }
 
 export interface ResetResult extends ResetPlan {
@@ -92,29 +105,132 @@ export interface ResetResult extends ResetPlan {
   auditRef: string | null;
 }
 
+/**
+ * What a reset covers: one topic, several (`--topic T:0,3` each), every topic the group has
+ * committed offsets on (`--all-topics`), or with `--from-file` and no topic the file's topics.
+ */
+export type ResetScope = string | TopicSelection[] | { allTopics: true };
+
+/** The topics the group has committed offsets on (Kafka's `--all-topics`). */
+async function groupTopics(ctx: OpsContext, group: string): Promise<TopicSelection[]> {
+  const committed = await (await ctx.admin()).fetchOffsets({ groupId: group });
+  const topics = committed
+    .filter((t) => t.partitions.some((p) => Number(p.offset) >= 0))
+    .map((t) => ({ topic: t.topic }));
+  if (topics.length === 0)
+    throw usageError(
+      'NO_GROUP_TOPICS',
+      `group ${group} has no committed offsets, so --all-topics covers nothing`,
+      `orderbus offsets reset --group ${group} --topic TOPIC --to-earliest`,
+    );
+  return topics.sort((a, b) => a.topic.localeCompare(b.topic));
+}
+
+async function scopeTopics(
+  ctx: OpsContext,
+  group: string,
+  scope: ResetScope,
+  fromFile: PlannedOffset[] | undefined,
+): Promise<TopicSelection[]> {
+  if (typeof scope === 'object' && 'allTopics' in scope) return groupTopics(ctx, group);
+  const given = typeof scope === 'string' ? [{ topic: scope }] : scope;
+  if (!fromFile) return given;
+  const inFile = [...new Set(fromFile.map((o) => o.topic))];
+  if (given.length === 0) return inFile.map((topic) => ({ topic }));
+  const missing = given.filter((g) => !inFile.includes(g.topic));
+  if (missing.length > 0)
+    throw usageError(
+      'ROLLBACK_MISMATCH',
+      `the offsets file has no offsets for ${missing.map((m) => m.topic).join(', ')} (it has ${inFile.join(', ')})`,
+      `orderbus offsets reset --group ${group} --topic ${inFile[0] ?? 'TOPIC'} --from-file FILE`,
+    );
+  return given;
+}
+
 export async function planReset(
   ctx: OpsContext,
   group: string,
-  topic: string,
+  scope: ResetScope,
   strategy: ResetStrategy,
   partitions?: number[],
 ): Promise<ResetPlan> {
   const admin = await ctx.admin();
-  await assertTopicExists(admin, topic);
+  const fromFile = strategy.kind === 'file' ? readOffsetsFile(strategy.file, group) : undefined;
+  const selections = await scopeTopics(ctx, group, scope, fromFile);
+  for (const s of selections) await assertTopicExists(admin, s.topic);
+  const topics = selections.map((s) => s.topic);
   // A reset may create offsets for a group that has none yet (as Kafka's tool does), so an
   // unknown group is only an error when it has never existed and the strategy is relative.
   const listed = (await resolveGroups(ctx, undefined)).find((g) => g.groupId === group);
   if (!listed && strategy.kind === 'shift') await resolveGroups(ctx, [group]);
   // Described by its own protocol: a KIP-848 group's members are invisible to DescribeGroups.
-  const [marks, committed, described] = await Promise.all([
-    admin.fetchTopicOffsets(topic),
-    admin.fetchOffsets({ groupId: group, topics: [topic] }),
+  const [committed, described] = await Promise.all([
+    admin.fetchOffsets({ groupId: group, topics }),
     describeGroups(ctx, [listed ?? group]),
   ]);
   const d = described.get(group);
-  const current = new Map(
-    (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)] as const),
-  );
+  const rows: ResetRow[] = [];
+  const outOfRange: ResetPlan['outOfRange'] = [];
+  for (const sel of selections) {
+    const current = new Map(
+      (committed.find((c) => c.topic === sel.topic)?.partitions ?? []).map(
+        (p) => [p.partition, Number(p.offset)] as const,
+      ),
+    );
+    const file =
+      fromFile && new Map(fromFile.filter((o) => o.topic === sel.topic).map((o) => [o.partition, o.offset]));
+    const planned = await planTopic(
+      ctx,
+      group,
+      sel.topic,
+      strategy,
+      sel.partitions ?? partitions,
+      current,
+      file,
+    );
+    rows.push(...planned.rows);
+    outOfRange.push(...planned.outOfRange);
+  }
+  // Time range of what is re-read or skipped: timestamps of its first and last records.
+  const span = (r: ResetRow) => [
+    Math.min(r.current as number, r.target),
+    Math.max(r.current as number, r.target) - 1,
+  ];
+  const moved = rows.filter((r) => r.delta !== null && r.delta !== 0);
+  const ts = await ctx
+    .reader()
+    .timestamps(
+      moved.flatMap((r) => span(r).map((offset) => ({ topic: r.topic, partition: r.partition, offset }))),
+    );
+  for (const r of moved) {
+    const [ta, tb] = span(r).map((o) => ts.get(`${r.topic}/${r.partition}/${o}`));
+    r.fromTime = ta !== undefined ? new Date(ta).toISOString() : null;
+    r.untilTime = tb !== undefined ? new Date(tb).toISOString() : null;
+  }
+  return {
+    group,
+    topic: topics.join(','),
+    topics,
+    strategy: describeStrategy(strategy),
+    state: d?.state ?? 'Dead',
+    members: d?.members.length ?? 0,
+    rows,
+    outOfRange,
+  };
+}
+
+/** One topic's rows: each chosen partition's current offset and the strategy's target. */
+async function planTopic(
+  ctx: OpsContext,
+  group: string,
+  topic: string,
+  strategy: ResetStrategy,
+  partitions: number[] | undefined,
+  current: Map<number, number>,
+  fromFile: Map<number, number> | undefined,
+): Promise<Pick<ResetPlan, 'rows' | 'outOfRange'>> {
+  const admin = await ctx.admin();
+  const marks = await admin.fetchTopicOffsets(topic);
   const all = marks.map((m) => m.partition).sort((a, b) => a - b);
   const chosen = partitions ?? all;
   for (const p of chosen)
@@ -129,17 +245,6 @@ export async function planReset(
     const ts = strategy.kind === 'datetime' ? strategy.at.getTime() : Date.now() - strategy.ms;
     const r = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
     byTime = new Map(r.map((x) => [x.partition, Number(x.offset)]));
-  }
-  let fromFile: Map<number, number> | undefined;
-  if (strategy.kind === 'file') {
-    const f = readRollback(strategy.file);
-    if (f.group !== group || f.topic !== topic)
-      throw usageError(
-        'ROLLBACK_MISMATCH',
-        `${strategy.file} is for group ${f.group} on ${f.topic}, not ${group} on ${topic}`,
-        `orderbus offsets reset --group ${f.group} --topic ${f.topic} --from-file ${strategy.file}`,
-      );
-    fromFile = new Map(f.offsets.map((o) => [o.partition, o.offset]));
   }
   const rows: ResetRow[] = [];
   const outOfRange: ResetPlan['outOfRange'] = [];
@@ -176,11 +281,12 @@ export async function planReset(
         if (target < 0) target = high;
     }
     if (target < low || target > high) {
-      outOfRange.push({ partition: p, requested: target, logStart: low, logEnd: high });
+      outOfRange.push({ topic, partition: p, requested: target, logStart: low, logEnd: high });
       continue;
     }
     const delta = cur === null ? null : target - cur;
     rows.push({
+      topic,
       partition: p,
       current: cur,
       target,
@@ -193,57 +299,7 @@ export async function planReset(
       untilTime: null,
     });
   }
-  // Time range of what is re-read or skipped: timestamps of its first and last records.
-  const probes = rows
-    .filter((r) => r.delta !== null && r.delta !== 0)
-    .flatMap((r) => {
-      const a = Math.min(r.current as number, r.target);
-      const b = Math.max(r.current as number, r.target) - 1;
-      return [
-        { topic, partition: r.partition, offset: a },
-        { topic, partition: r.partition, offset: b },
-      ];
-    });
-  const ts = await ctx.reader().timestamps(probes);
-  for (const r of rows) {
-    if (r.delta === null || r.delta === 0) continue;
-    const a = Math.min(r.current as number, r.target);
-    const b = Math.max(r.current as number, r.target) - 1;
-    const ta = ts.get(`${topic}/${r.partition}/${a}`);
-    const tb = ts.get(`${topic}/${r.partition}/${b}`);
-    r.fromTime = ta !== undefined ? new Date(ta).toISOString() : null;
-    r.untilTime = tb !== undefined ? new Date(tb).toISOString() : null;
-  }
-  return {
-    group,
-    topic,
-    strategy: describeStrategy(strategy),
-    state: d?.state ?? 'Dead',
-    members: d?.members.length ?? 0,
-    rows,
-    outOfRange,
-  };
-}
-
-export interface RollbackFile {
-  group: string;
-  topic: string;
-  writtenAt: string;
-  offsets: { partition: number; offset: number }[];
-}
-
-function readRollback(file: string): RollbackFile {
-  try {
-    const f = JSON.parse(readFileSync(file, 'utf8')) as RollbackFile;
-    if (typeof f.group !== 'string' || !Array.isArray(f.offsets)) throw new Error('not a rollback file');
-    return f;
-  } catch (e) {
-    throw usageError(
-      'BAD_ROLLBACK_FILE',
-      `cannot read rollback file ${file}: ${(e as Error).message}`,
-      `ls ${join('.orderbus', 'rollback')}`,
-    );
-  }
+  return { rows, outOfRange };
 }
 
 async function waitEmpty(ctx: OpsContext, group: string, timeoutMs: number): Promise<void> {
@@ -275,12 +331,14 @@ export interface ExecuteResetOptions {
 export async function resetOffsets(
   ctx: OpsContext,
   group: string,
-  topic: string,
+  scope: ResetScope,
   strategy: ResetStrategy,
   partitions: number[] | undefined,
   options: ExecuteResetOptions = {},
 ): Promise<ResetResult> {
-  let plan = await planReset(ctx, group, topic, strategy, partitions);
+  let plan = await planReset(ctx, group, scope, strategy, partitions);
+  const { topic } = plan;
+  const several = plan.topics.length > 1;
   const base: ResetResult = {
     ...plan,
     executed: false,
@@ -290,7 +348,10 @@ export async function resetOffsets(
   };
   if (plan.outOfRange.length > 0) {
     const o = plan.outOfRange
-      .map((x) => `partition ${x.partition}: ${x.requested} not in [${x.logStart}, ${x.logEnd}]`)
+      .map(
+        (x) =>
+          `${several ? `${x.topic} ` : ''}partition ${x.partition}: ${x.requested} not in [${x.logStart}, ${x.logEnd}]`,
+      )
       .join('; ');
     throw new OrderbusError('OFFSET_OUT_OF_RANGE', `target offsets out of range: ${o}`, {
       exitCode: ExitCode.usage,
@@ -311,23 +372,25 @@ export async function resetOffsets(
         },
       );
     await waitEmpty(ctx, group, options.waitTimeoutMs ?? 120000);
-    plan = await planReset(ctx, group, topic, strategy, partitions);
+    plan = await planReset(ctx, group, scope, strategy, partitions);
   }
   const dir = join(dataDir(ctx.config), 'rollback');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const file = join(dir, `${group}.${topic}.${stamp}.json`);
-  const rollback: RollbackFile = {
+  const file = join(dir, `${group}.${several ? `${plan.topics.length}-topics` : topic}.${stamp}.json`);
+  const rollback: RollbackFile = rollbackFile(
     group,
-    topic,
-    writtenAt: new Date().toISOString(),
-    offsets: plan.rows
-      .filter((r) => r.current !== null)
-      .map((r) => ({ partition: r.partition, offset: r.current as number })),
-  };
+    plan.rows.flatMap((r) => (r.current === null ? [] : [{ ...r, offset: r.current }])),
+  );
   writeFileSync(file, `${JSON.stringify(rollback, null, 2)}\n`);
-  const rollbackCommand = `orderbus offsets reset --group ${group} --topic ${topic} --from-file ${file} --execute`;
-  const rows = plan.rows.map((r) => ({ partition: r.partition, current: r.current, target: r.target }));
+  // The file names its topics: with several, the rollback needs no --topic.
+  const rollbackCommand = `orderbus offsets reset --group ${group}${several ? '' : ` --topic ${topic}`} --from-file ${file} --execute`;
+  const rows = plan.rows.map((r) => ({
+    ...(several ? { topic: r.topic } : {}),
+    partition: r.partition,
+    current: r.current,
+    target: r.target,
+  }));
   const auditRef = await withAudit(
     ctx,
     {
@@ -336,11 +399,12 @@ export async function resetOffsets(
     },
     async ({ id }) => {
       const admin = await ctx.admin();
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: plan.rows.map((r) => ({ partition: r.partition, offset: String(r.target) })),
-      });
+      for (const t of plan.topics) {
+        const partitions = plan.rows
+          .filter((r) => r.topic === t)
+          .map((r) => ({ partition: r.partition, offset: String(r.target) }));
+        if (partitions.length > 0) await admin.setOffsets({ groupId: group, topic: t, partitions });
+      }
       return { value: id, result: { executed: true, rollbackFile: file } };
     },
   );
