@@ -2,16 +2,15 @@ import type { IHeaders } from 'kafkajs';
 import { sendConfirmed } from '../../adapters/kafka.js';
 import type { KafkaRecord } from '../../adapters/kafka-fetch.js';
 import { EventCodec } from '../../events/codec.js';
-import { EventHeaders, KafkaDlqHeaders, type EventEnvelope } from '../../events/types.js';
 import { OrderbusError, errorMessage } from '../../errors.js';
 import { sha256 } from '../audit.js';
 import type { OpsContext } from '../context.js';
-import type { Json } from './edits.js';
 import { kafkaOutstanding, moveCursor, outstandingCount, type KafkaRange } from './kafka-cursor.js';
 import { kafkaDlqNames } from './dlq-names.js';
+import { kafkaRedriveHeaders, kafkaRedrivePartition, planKafkaRecord } from './kafka-redrive-record.js';
 import { kafkaView } from './message-view.js';
 import { Pacer } from './pacer.js';
-import { decide, invalidate, keepHash, newRun, record, type Decision } from './plan.js';
+import { keepHash, newRun, record } from './plan.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
 
 /**
@@ -45,49 +44,6 @@ async function eachDead(
   }
 }
 
-const validateEvent = (p: Json): string[] => {
-  const t = (p as { type?: unknown } | null)?.type;
-  return typeof t === 'string' ? [] : ['an event envelope needs a string "type"'];
-};
-
-/** A record's plan, and the bytes to re-publish (the original ones when nothing changed). */
-async function planRecord(
-  codec: EventCodec,
-  view: DlqMessage,
-  r: KafkaRecord,
-  options: RedriveJob['options'],
-): Promise<{ d: Decision; value: Buffer | null }> {
-  const d = decide(view, options, validateEvent);
-  let value: Buffer | null = null;
-  if (d.item.valid) {
-    try {
-      value =
-        !d.item.changed && view.decodeError === null && r.value
-          ? r.value
-          : await codec.encode(d.after as unknown as EventEnvelope);
-    } catch (e) {
-      invalidate(d, `schema: ${errorMessage(e)}`);
-    }
-  }
-  if (d.item.valid && !view.destination) invalidate(d, `no ${KafkaDlqHeaders.originalTopic} header`);
-  return { d, value };
-}
-
-/** The original headers without the failure context, with the redrive's count and audit reference. */
-function redriveHeaders(
-  r: KafkaRecord,
-  d: Decision,
-  redriveCount: number,
-  auditRef: string | null,
-): IHeaders {
-  const headers: IHeaders = {};
-  for (const [k, v] of Object.entries(r.headers)) if (!k.startsWith('dlq-')) headers[k] = v;
-  headers[EventHeaders.eventType] = String((d.after as { type?: unknown }).type);
-  headers[KafkaDlqHeaders.redriveCount] = String(redriveCount + 1);
-  headers[KafkaDlqHeaders.auditRef] = auditRef ?? '';
-  return headers;
-}
-
 async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise<RedriveRun> {
   const { options, selects, auditRef } = job;
   const run = newRun(topic, 'kafka', options.execute ?? false);
@@ -106,8 +62,10 @@ async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise
     let committed = cursor;
     let contiguous = true;
     await ctx.reader().readRange(topic, range.partition, range.from, range.until, async (batch) => {
-      const sends: { messages: { key: Buffer | null; value: Buffer; headers: IHeaders }[]; topic: string }[] =
-        [];
+      const sends: {
+        messages: { key: Buffer | null; value: Buffer; headers: IHeaders; partition?: number }[];
+        topic: string;
+      }[] = [];
       const handled: number[] = [];
       for (const r of batch) {
         if (range.handled.has(r.offset)) {
@@ -124,7 +82,7 @@ async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise
           contiguous = false;
           continue;
         }
-        const { d, value } = await planRecord(codec, view, r, options);
+        const { d, value } = await planKafkaRecord(codec, view, r, options);
         record(result, d);
         if (!d.item.valid || !value || !view.destination) {
           contiguous = false;
@@ -132,8 +90,9 @@ async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise
         }
         if (!options.execute) continue;
         await pacer.take();
-        const headers = redriveHeaders(r, d, view.redriveCount, auditRef);
-        sends.push({ topic: view.destination, messages: [{ key: r.key, value, headers }] });
+        const headers = kafkaRedriveHeaders(r, view, d, auditRef);
+        const partition = await kafkaRedrivePartition(view, ctx.partitionsOf);
+        sends.push({ topic: view.destination, messages: [{ key: r.key, value, headers, partition }] });
         keepHash(run.payloadHashes, view.id, sha256(r.value), d.item.changed ? sha256(value) : undefined);
         handled.push(r.offset);
         if (contiguous) cursor = r.offset + 1;

@@ -172,3 +172,17 @@ export function filterView(m: DlqMessage): Record<string, unknown> {
         : {};
   return { ...m, failureClass: failureClass(m), count: m.attempts, ...origin };
 }
+
+/**
+ * Another application's letter (Spring, Connect, or RabbitMQ's own dead-lettering of something
+ * that is not an orderbus task): its payload is not validated as an event or task, and goes back
+ * as it was unless edited.
+ */
+export function isForeignLetter(m: DlqMessage): boolean {
+  if (m.format === 'spring-kafka' || m.format === 'kafka-connect') return true;
+  return m.format === 'rabbitmq' && typeof (m.payload as { taskId?: unknown } | null)?.taskId !== 'string';
+}
+
+/** The view a redrive plans with: a foreign payload that is not JSON is planned as its text, so unedited it goes back byte for byte. */
+export const plannedView = (m: DlqMessage): DlqMessage =>
+  isForeignLetter(m) && m.payload === null ? { ...m, payload: m.raw, decodeError: null } : m;

@@ -7,7 +7,7 @@ import { sha256 } from '../audit.js';
 import type { OpsContext } from '../context.js';
 import { rabbitDlqNames } from './dlq-names.js';
 import type { Json } from './edits.js';
-import { rabbitDestination, rabbitView } from './message-view.js';
+import { isForeignLetter, plannedView, rabbitDestination, rabbitView } from './message-view.js';
 import { Pacer } from './pacer.js';
 import { decide, keepHash, keepsItems, newRun, record, type Decision } from './plan.js';
 import { REDRIVE_SEQ_HEADER, Republisher } from './rabbit-publisher.js';
@@ -32,11 +32,11 @@ const WINDOW = 500;
 const windowFor = (rate: number | undefined): number =>
   rate ? Math.max(1, Math.min(WINDOW, Math.ceil(rate))) : WINDOW;
 
-/** A task must validate and have somewhere to go back to. */
+/** A task must validate (another application's letter need not) and have somewhere to go back to. */
 const validatorFor =
   (queue: string, view: DlqMessage) =>
   (p: Json): string[] => [
-    ...validateTask(p),
+    ...(isForeignLetter(view) ? [] : validateTask(p)),
     ...(rabbitDestination(view.headers, queue) ? [] : ['no original destination in its headers']),
   ];
 
@@ -98,7 +98,7 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
   const plan = (msg: ConsumeMessage, position: number) => {
     const view = rabbitView(queue, msg, position);
     if (result.selected >= limit || !selects(view)) return null;
-    const d = decide(view, options, validatorFor(queue, view), keepsItems(result));
+    const d = decide(plannedView(view), options, validatorFor(queue, view), keepsItems(result));
     record(result, d);
     return { view, d };
   };
