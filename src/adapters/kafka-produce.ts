@@ -21,6 +21,7 @@ export interface OutRecord {
   value: Buffer | null;
   /** CreateTime, ms. */
   timestamp: number;
+  /** In order; a name may repeat (each value is written as its own header, as Kafka allows). */
   headers: readonly (readonly [HeaderValue, HeaderValue | null])[];
 }
 

@@ -285,7 +285,9 @@ export async function copyPartitions(
               const byTarget = new Map<number, OutRecord[]>();
               for (const r of batch) {
                 const headers: [HeaderValue, HeaderValue | null][] = [];
-                for (const k in r.headers) if (!replayKeys.has(k)) headers.push([k, r.headers[k] as string]);
+                // Byte for byte, every value of a repeated name (grouped by name, in order).
+                for (const k in r.rawHeaders)
+                  if (!replayKeys.has(k)) for (const v of r.rawHeaders[k] ?? []) headers.push([k, v]);
                 headers.push(
                   [sourceTopicKey, sourceTopic],
                   [sourcePartitionKey, sourcePartition],

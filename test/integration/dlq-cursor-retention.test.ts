@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
-import { EventCodec, nextEvent } from '../../src/events/codec.js';
-import { KafkaDlqHeaders } from '../../src/events/types.js';
 import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
 import { cursorGroup } from '../../src/ops/dlq/index.js';
 import { runCli } from '../support/cli.js';
+import { eventLetter, garbageLetter } from '../support/kafka-dead-letters.js';
 import { testNamespace } from '../support/namespace.js';
 import type { PrivateKafka } from '../support/private-kafka.js';
 import { startPrivateKafkaWith } from '../support/private-kafka-props.js';
@@ -59,33 +57,8 @@ describe('Kafka DLQ cursor under offsets.retention.minutes=1', () => {
       admin!,
       [events, redriven, purged].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
     );
-    const codec = EventCodec.fromConfig(kk.config);
-    const headers = (cls: string) => ({
-      [KafkaDlqHeaders.originalTopic]: events,
-      [KafkaDlqHeaders.originalPartition]: '0',
-      [KafkaDlqHeaders.originalOffset]: '0',
-      [KafkaDlqHeaders.errorClass]: cls,
-      [KafkaDlqHeaders.errorMessage]: 'boom',
-      [KafkaDlqHeaders.attempts]: '3',
-      [KafkaDlqHeaders.lastFailureAt]: new Date().toISOString(),
-    });
-    const valid = async () => {
-      const orderId = randomUUID();
-      const e = nextEvent(
-        { eventId: randomUUID(), orderId, correlationId: randomUUID() },
-        'payment.failed',
-        'test',
-        {
-          reason: 'card declined',
-        },
-      );
-      return { key: orderId, value: await codec.encode(e), headers: headers('TransientExhausted') };
-    };
-    const garbage = () => ({
-      key: 'garbage',
-      value: Buffer.from([1, 2, 3, 4]),
-      headers: headers('UndecodableRecord'),
-    });
+    const valid = () => eventLetter(kk.config, events);
+    const garbage = () => garbageLetter(events);
     const producer = kafkaClient(kk.config, ns).producer();
     await producer.connect();
     // offsets 0..4: redriven, kept (undecodable), redriven, redriven, kept

@@ -102,6 +102,22 @@ describe('encodeRecordBatch', () => {
     expect(crc32c(buf, 21)).toBe(buf.readUInt32BE(17));
   });
 
+  it('writes a repeated header name once per value, in order and byte for byte', async () => {
+    const rec: OutRecord = {
+      key: null,
+      value: Buffer.from('v'),
+      timestamp: 1_764_000_000_000,
+      headers: [
+        ['trace', Buffer.from([0xff, 0xfe, 0x00])],
+        ['trace', Buffer.from([0xc3, 0x28])],
+        ['other', 'x'],
+      ],
+    };
+    const batch = await decodeBatch(new Decoder(encodeRecordBatch([rec], id)));
+    const trace = batch.records[0]?.headers.trace as unknown as Buffer[];
+    expect(trace.map((b) => b.toString('hex'))).toEqual(['fffe00', 'c328']);
+  });
+
   it('refuses an empty batch', () => {
     expect(() => encodeRecordBatch([], id)).toThrow(/at least one record/);
   });
