@@ -171,7 +171,10 @@ export function defineDlq(program: Command): void {
       'set a JSON path in the payload (repeatable; VALUE is JSON or a string)',
       collect,
     )
-    .option('--patch <file>', 'apply a JSON Patch (RFC 6902, an array) or merge patch (RFC 7396, an object) to each payload')
+    .option(
+      '--patch <file>',
+      'apply a JSON Patch (RFC 6902, an array) or merge patch (RFC 7396, an object) to each payload',
+    )
     .option('--edit', 'open $EDITOR on the selected payloads')
     .option('--filter <expr>', 'only messages matching')
     .option('--limit <n>', 'at most N messages')
