@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
-import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
+import type { DlqMessage, PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
 import { cursorGroup } from '../../src/ops/dlq/index.js';
 import { runCli } from '../support/cli.js';
 import { eventLetter, garbageLetter } from '../support/kafka-dead-letters.js';
@@ -98,9 +98,6 @@ describe('Kafka DLQ cursor under offsets.retention.minutes=1', () => {
 
     expect(await shown(redriven)).toEqual(['0:1', '0:4']);
     expect(await shown(purged)).toEqual([]);
-    const listed = json<DlqSummary[]>((await runCli(['dlq', 'list', '--json'], { env })).stdout);
-    const counts = Object.fromEntries(listed.map((d) => [d.name, d.count]));
-    expect([counts[redriven], counts[purged]]).toEqual([2, 0]);
     // Nothing is re-published twice: the next redrive finds only the two it cannot send.
     const again = json<RedriveResult>(
       (await runCli(['dlq', 'redrive', redriven, '--execute', '--json'], { env })).stdout,
