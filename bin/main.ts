@@ -1,6 +1,15 @@
 import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { registerCommands } from '../commands/index.js';
 import { ExitCode, OrderbusError, formatError, isOrderbusError } from '../src/errors.js';
+import { projectRoot } from '../src/paths.js';
+
+/** The version in package.json, which `npm version` keeps. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string })
+    .version;
+}
 
 /**
  * The only place that wires everything together and prints fatal errors. Commands throw; this
@@ -16,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     )
     .option('--bootstrap-server <list>', 'Kafka bootstrap brokers host:port[,…] (overrides config)')
     .option('--verbose', 'print stack traces of errors')
+    .version(packageVersion(), '-V, --version', 'print the version of orderbus')
     .showHelpAfterError('(run orderbus --help for usage)')
     .exitOverride();
   program.configureOutput({

@@ -7,6 +7,8 @@ import { defineConsole } from './console.js';
 import { defineDemo } from './demo.js';
 import { defineDlq } from './dlq.js';
 import { defineAudit } from './audit.js';
+import { defineCompletion } from './completion.js';
+import { addExamples } from './examples.js';
 import { defineLag } from './lag.js';
 import { defineLoad } from './load.js';
 import { defineMetrics } from './metrics.js';
@@ -45,4 +47,6 @@ export function registerCommands(program: Command, deps: CommandDeps): void {
   defineConsole(program, deps.openConsole);
   defineDemo(program, deps.openConsole);
   defineChaos(program);
+  defineCompletion(program);
+  addExamples(program);
 }

@@ -73,14 +73,6 @@ export function defineOffsets(program: Command): void {
     )
     .option('--wait-empty', 'with --execute: wait for the group to have no members')
     .option('--json', 'machine output')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ orderbus offsets reset --group payment --topic order.events --by-duration PT15M
-  $ orderbus offsets reset --group payment --all-topics --to-latest --export > plan.csv
-  $ orderbus offsets reset --group payment --from-file plan.csv --execute`,
-    )
     .action(async (opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
       const o = await import('../src/ops/offsets.js');
       const group = String(opts.group);

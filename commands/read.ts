@@ -73,14 +73,6 @@ export function defineRead(program: Command): void {
     .option('--limit <n>', 'stop after N matching records')
     .option('--follow', 'keep reading new records until Ctrl-C')
     .option('--json', 'one JSON object per record and line (header and key bytes that are not text: base64)')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ orderbus read order.events --last 5
-  $ orderbus read order.events --partition 2 --from-time 2026-11-23T10:00:00Z --until 2026-11-23T10:05:00Z --json
-  $ orderbus read order.events --key order-42 --filter 'payload.type=OrderPlaced' --follow`,
-    )
     .action(async (topic: string, opts: ReadOptions, cmd: Command) => {
       const { parsePartitions } = await import('../src/ops/offsets.js');
       const from = startOf(topic, opts);

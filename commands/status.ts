@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { StatusReport } from '../src/ops/status.js';
 import { withCommandOps } from './context.js';
 import { eta, formatComponents, ms } from './format-ops.js';
-import { formatTable, paint, printHealth } from './output.js';
+import { formatTable, paint, printHealth, printResult } from './output.js';
 import { renderQueues } from './queues.js';
 
 export function renderStatus(report: StatusReport): string {
@@ -35,8 +35,17 @@ export function defineStatus(program: Command): void {
     .command('status')
     .description("the pipeline's health at a glance: components, consumer lag, queues, dead letters")
     .option('--json', 'machine output')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option(
+      '--fail-on <status>',
+      'exit 1 only at or above WARN, REWIND, STALL, STOP or ERR (down or unreachable: ERR; dead letters: WARN)',
+    )
+    .action(async (opts: { json?: boolean; failOn?: string }, cmd: Command) => {
+      const { parseFailOn, reaches, statusLevel } = await import('../src/ops/fail-on.js');
+      const failOn = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn, 'status');
       const { statusReport } = await import('../src/ops/status.js');
-      printHealth(await withCommandOps(cmd, (ctx) => statusReport(ctx)), opts.json, renderStatus);
+      const report = await withCommandOps(cmd, (ctx) => statusReport(ctx));
+      if (!failOn) return printHealth(report, opts.json, renderStatus);
+      printResult(report, opts.json, renderStatus);
+      if (reaches(statusLevel(report), failOn)) process.exitCode = 1;
     });
 }
