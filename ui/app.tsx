@@ -1,17 +1,26 @@
-import React, { useReducer, useRef } from 'react';
+import React, { useRef } from 'react';
 import { Box, useApp } from 'ink';
 import type { Action } from './keys.js';
 import type { ConsoleOps } from './model.js';
-import { initialState, openEvent, reduce, rowCount, type ConsoleState } from './state.js';
+import {
+  currentRow,
+  cursorIndexes,
+  initialState,
+  openEvent,
+  reduce,
+  rowKeys,
+  type ConsoleState,
+} from './state.js';
 import { useConsoleActions, type LiveScreen } from './hooks/use-console-actions.js';
 import { useConsoleData } from './hooks/use-console-data.js';
 import { useKeyBindings } from './hooks/use-key-bindings.js';
+import { useLiveReducer } from './hooks/use-live-reducer.js';
 import { usePrompt } from './hooks/use-prompt.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { Overview } from './components/overview.js';
 import { GroupDetail } from './components/group-detail.js';
 import { DlqList, DlqMessages } from './components/dlq.js';
-import { Header, HelpOverlay, StatusLine, TraceScreen } from './components/chrome.js';
+import { Header, HelpOverlay, StatusLine, TraceScreen, statusLines } from './components/chrome.js';
 
 export interface AppProps {
   ops: ConsoleOps;
@@ -26,18 +35,26 @@ export interface AppProps {
  * useConsoleActions, keys through the binding table; this component only wires them and renders.
  */
 export function App({ ops, refreshMs, edit, initial }: AppProps) {
-  const [state, dispatch] = useReducer(reduce, { ...initialState, ...initial });
+  const [current, dispatch] = useLiveReducer(reduce, { ...initialState, ...initial });
+  const state = current.current;
   const { exit } = useApp();
   const { width, height } = useTerminalSize();
   const data = useConsoleData(ops, state, refreshMs);
   const { rows } = data;
-  // Keys act on what was last rendered, even before React re-subscribes the input handler.
+  // Keys act on the rows last rendered and on the state the keys before them made (a burst of
+  // keys arrives before the next frame), so `j j j j Enter` opens the row the j's reached.
   const live = useRef<LiveScreen>({ state, ...rows });
-  live.current = { state, ...rows };
+  live.current = {
+    get state() {
+      return current.current;
+    },
+    ...rows,
+  };
   const prompt = usePrompt(dispatch);
   const actions = useConsoleActions({ ops, edit, dispatch, live, prompt });
   const move = (delta: number) =>
-    dispatch({ type: 'move', delta, rows: rowCount(live.current.state, live.current) });
+    dispatch({ type: 'move', delta, keys: rowKeys(live.current.state, live.current) });
+  const cursor = cursorIndexes(state, rows);
 
   const handlers: Record<Action, () => void> = {
     quit: exit,
@@ -50,14 +67,16 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
       const event = openEvent(live.current.state, live.current);
       if (event) dispatch(event);
     },
-    back: () => dispatch({ type: 'back' }),
+    back: () => {
+      if (!actions.cancelPlanning()) dispatch({ type: 'back' });
+    },
     nextPanel: () => dispatch({ type: 'nextPanel' }),
     screenOverview: () => dispatch({ type: 'show', screen: 'overview' }),
     screenDlq: () => dispatch({ type: 'show', screen: 'dlqs' }),
     screenTrace: () => prompt.open('traceId', 'order id:'),
     toggleSelect: () => {
       const { state: s, messageRows } = live.current;
-      const m = messageRows[s.cursor.dlqMessages];
+      const m = currentRow(messageRows, s.cursor.dlqMessages, (x) => x.id);
       if (s.screen === 'dlqMessages' && m) dispatch({ type: 'toggleSelect', id: m.id });
     },
     redriveSelected: actions.redriveSelected,
@@ -74,7 +93,10 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
     onCancel: actions.cancelPrompt,
   });
 
-  const bodyHeight = Math.max(6, height - 3);
+  const bodyHeight = Math.max(
+    6,
+    height - 1 - statusLines(data.status, !state.prompt && !state.planning, width),
+  );
   return (
     <Box flexDirection="column" width={width}>
       <Header screen={state.screen} refreshedAt={data.refreshedAt} filter={state.filter} width={width} />
@@ -87,24 +109,26 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
           components={data.components}
           history={data.history}
           panel={state.panel}
-          cursor={{ groups: state.cursor.groups, queues: state.cursor.queues }}
+          cursor={{ groups: cursor.groups, queues: cursor.queues }}
           width={width}
           height={bodyHeight}
         />
       ) : state.screen === 'group' ? (
         <GroupDetail
           group={rows.group}
-          cursor={state.cursor.group}
+          cursor={cursor.group}
           plan={state.pending?.kind === 'reset' ? state.pending.plan : null}
+          width={width}
           height={bodyHeight}
         />
       ) : state.screen === 'dlqs' ? (
-        <DlqList dlqs={rows.dlqRows} cursor={state.cursor.dlqs} width={width} />
+        <DlqList dlqs={rows.dlqRows} cursor={cursor.dlqs} width={width} height={bodyHeight} />
       ) : state.screen === 'dlqMessages' ? (
         <DlqMessages
           dlq={state.dlq ?? ''}
           messages={rows.messageRows}
-          cursor={state.cursor.dlqMessages}
+          browse={data.browse}
+          cursor={cursor.dlqMessages}
           selected={state.selected}
           preview={state.pending?.kind === 'redrive' ? state.pending.preview : null}
           progress={state.progress}
@@ -114,7 +138,7 @@ export function App({ ops, refreshMs, edit, initial }: AppProps) {
       ) : (
         <TraceScreen trace={data.trace} width={width} />
       )}
-      <StatusLine status={data.status} prompt={state.prompt} width={width} />
+      <StatusLine status={data.status} prompt={state.prompt} planning={state.planning} width={width} />
     </Box>
   );
 }

@@ -4,7 +4,7 @@ import type { ComponentStatus } from '../src/ops/health.js';
 import type { GroupLag, LagStatus, PartitionLag } from '../src/ops/lag.js';
 import type { ResetPlan, ResetRow } from '../src/ops/offsets.js';
 import type { QueueInfo } from '../src/ops/queues.js';
-import type { TraceEntry as OpsTraceEntry, TraceResult } from '../src/ops/trace.js';
+import type { GroupPosition, TraceEntry as OpsTraceEntry, TraceResult } from '../src/ops/trace.js';
 
 /**
  * What the console shows, and the port it reads and acts through. The real implementation maps
@@ -59,8 +59,26 @@ export const DLQ_VIEW_FIELDS = [
   'byClass',
 ] as const satisfies readonly (keyof DlqSummary)[];
 
+/**
+ * A RabbitMQ queue, or a Kafka DLQ topic listed beside the RabbitMQ DLQs (`type` 'kafka', its
+ * outstanding dead letters as `ready`, no rates).
+ */
 export type QueueView = Pick<QueueInfo, (typeof QUEUE_VIEW_FIELDS)[number]>;
+
+/** A Kafka DLQ topic as a row of the queues panel. */
+export const kafkaDlqRow = (name: string, outstanding: number): QueueView => ({
+  name,
+  type: 'kafka',
+  ready: outstanding,
+  unacked: 0,
+  consumers: 0,
+  publishRate: 0,
+  deliverRate: 0,
+  ackRate: 0,
+  dlqDepth: null,
+});
 export type ComponentView = Pick<ComponentStatus, (typeof COMPONENT_VIEW_FIELDS)[number]>;
+/** `count`: every outstanding dead letter, those a browse or a plan holds unacknowledged included. */
 export type DlqView = Pick<DlqSummary, (typeof DLQ_VIEW_FIELDS)[number]>;
 
 export interface OverviewData {
@@ -76,6 +94,19 @@ export type DlqMessageView = Pick<
   /** The payload as text: pretty JSON when it decodes, the raw text otherwise. */
   payload: string;
 };
+
+/** One page of a DLQ browse and how many dead letters the DLQ holds in all (held ones included). */
+export interface DlqPage {
+  messages: DlqMessageView[];
+  total: number;
+}
+
+export interface PlanOptions {
+  /** Aborting stops the scan and gives every held letter back to the DLQ; the plan rejects. */
+  signal?: AbortSignal;
+  /** Letters scanned so far, of those in the DLQ when the plan started. */
+  onProgress?: (scanned: number, total: number) => void;
+}
 
 export interface RedriveRequest {
   dlq: string;
@@ -103,15 +134,19 @@ export type TraceEntry = Pick<OpsTraceEntry, 'at' | 'what'> & {
   where: string;
 };
 
-export type TraceView = Pick<TraceResult, 'orderId' | 'status'> & { entries: TraceEntry[] };
+/** The trace as `orderbus trace` prints it: the timeline, then each group's position. */
+export type TraceView = Pick<TraceResult, 'orderId' | 'status' | 'topic' | 'partition' | 'unavailable'> & {
+  entries: TraceEntry[];
+  groups: Pick<GroupPosition, 'group' | 'committed' | 'unseen'>[];
+};
 
 export interface ConsoleOps {
   overview(): Promise<OverviewData>;
   planReset(group: string, topic: string, strategy: 'earliest' | 'latest'): Promise<ResetPlanView>;
   executeReset(plan: ResetPlanView): Promise<void>;
   dlqs(): Promise<DlqView[]>;
-  dlqMessages(dlq: string, limit: number): Promise<DlqMessageView[]>;
-  planRedrive(request: RedriveRequest): Promise<RedrivePreview>;
+  dlqMessages(dlq: string, limit: number): Promise<DlqPage>;
+  planRedrive(request: RedriveRequest, options?: PlanOptions): Promise<RedrivePreview>;
   executeRedrive(
     request: RedriveRequest,
     onProgress: (done: number, total: number) => void,

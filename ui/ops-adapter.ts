@@ -3,6 +3,9 @@ import { usageError } from '../src/errors.js';
 import { OpsContext } from '../src/ops/context.js';
 import { listDlqs, purgeDlq, redriveDlq, showDlq, type RedriveOptions } from '../src/ops/dlq/index.js';
 import type { Json } from '../src/ops/dlq/index.js';
+import { kafkaOutstanding, outstandingCount } from '../src/ops/dlq/kafka-cursor.js';
+import { kafkaEngine } from '../src/ops/dlq/kafka-engine.js';
+import { depth as rabbitDepth } from '../src/ops/dlq/rabbit-stream.js';
 import { LagMonitor, lagSnapshot } from '../src/ops/lag.js';
 import { planReset, resetOffsets } from '../src/ops/offsets.js';
 import { listQueues } from '../src/ops/queues.js';
@@ -12,12 +15,14 @@ import {
   COMPONENT_VIEW_FIELDS,
   DLQ_VIEW_FIELDS,
   QUEUE_VIEW_FIELDS,
+  kafkaDlqRow,
   type ComponentView,
   type ConsoleOps,
-  type DlqMessageView,
+  type DlqPage,
   type DlqView,
   type GroupView,
   type OverviewData,
+  type PlanOptions,
   type QueueView,
   type RedriveRequest,
   type ResetPlanView,
@@ -41,18 +46,36 @@ export class OpsAdapter implements ConsoleOps {
   }
 
   async overview(): Promise<OverviewData> {
-    const [groups, queues, components] = await Promise.all([
+    const [groups, queues, kafkaDlqs, components] = await Promise.all([
       this.groups(),
       listQueues(this.ctx).then(
         (qs) => qs.filter((q) => q.role !== 'retry').map((q) => pick(q, QUEUE_VIEW_FIELDS)),
         () => [] as QueueView[],
       ),
+      this.kafkaDlqRows().catch(() => [] as QueueView[]),
       componentHealth(this.config).then(
         (cs) => cs.map((c) => pick(c, COMPONENT_VIEW_FIELDS)),
         () => [] as ComponentView[],
       ),
     ]);
-    return { groups, queues, components };
+    return { groups, queues: [...queues, ...kafkaDlqs], components };
+  }
+
+  /** The Kafka DLQ topics beside the RabbitMQ DLQs: their outstanding letters (past the DLQ cursor). */
+  private async kafkaDlqRows(): Promise<QueueView[]> {
+    const names = await kafkaEngine.list(this.ctx);
+    return Promise.all(
+      names.map(async (name) => kafkaDlqRow(name, outstandingCount(await kafkaOutstanding(this.ctx, name)))),
+    );
+  }
+
+  /**
+   * Each RabbitMQ queue's messages as the management API counts them, ready + unacknowledged: a
+   * letter a browse or a plan holds is still a dead letter (a passive declare counts only ready).
+   */
+  private async heldCounts(): Promise<Map<string, number>> {
+    const queues = await listQueues(this.ctx).catch(() => []);
+    return new Map(queues.map((q) => [q.name, q.ready + q.unacked]));
   }
 
   private async groups(): Promise<GroupView[]> {
@@ -113,13 +136,22 @@ export class OpsAdapter implements ConsoleOps {
   }
 
   async dlqs(): Promise<DlqView[]> {
-    const list = await listDlqs(this.ctx);
-    return list.map((d) => pick(d, DLQ_VIEW_FIELDS));
+    const [list, held] = await Promise.all([listDlqs(this.ctx), this.heldCounts()]);
+    return list.map((d) => ({
+      ...pick(d, DLQ_VIEW_FIELDS),
+      count: d.kind === 'rabbitmq' ? Math.max(d.count, held.get(d.name) ?? 0) : d.count,
+    }));
   }
 
-  async dlqMessages(dlq: string, limit: number): Promise<DlqMessageView[]> {
+  async dlqMessages(dlq: string, limit: number): Promise<DlqPage> {
     const msgs = await showDlq(this.ctx, dlq, { limit });
-    return msgs.map((m) => ({
+    const held = (await this.heldCounts()).get(dlq);
+    // The management API's counts are a few seconds old: a passive declare's ready count is not.
+    const total =
+      held === undefined
+        ? await kafkaOutstanding(this.ctx, dlq).then(outstandingCount, () => msgs.length)
+        : Math.max(held, await rabbitDepth(this.ctx, dlq).catch(() => 0));
+    const messages = msgs.map((m) => ({
       id: m.id,
       payload: m.payload !== null ? JSON.stringify(m.payload, null, 2) : m.raw,
       headers: m.headers,
@@ -128,6 +160,7 @@ export class OpsAdapter implements ConsoleOps {
       errorMessage: m.errorMessage,
       destination: m.destination,
     }));
+    return { messages, total: Math.max(total, messages.length) };
   }
 
   private options(request: RedriveRequest): RedriveOptions {
@@ -150,8 +183,13 @@ export class OpsAdapter implements ConsoleOps {
     };
   }
 
-  async planRedrive(request: RedriveRequest) {
-    const r = await redriveDlq(this.ctx, request.dlq, { ...this.options(request), execute: false });
+  async planRedrive(request: RedriveRequest, { signal, onProgress }: PlanOptions = {}) {
+    const r = await redriveDlq(this.ctx, request.dlq, {
+      ...this.options(request),
+      execute: false,
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
     this.shownPlans.set(request, r.planId);
     return {
       toRedrive: r.toRedrive,
@@ -186,7 +224,11 @@ export class OpsAdapter implements ConsoleOps {
     return {
       orderId: t.orderId,
       status: t.status,
+      topic: t.topic,
+      partition: t.partition,
+      unavailable: t.unavailable,
       entries: t.entries.map((e) => ({ at: e.at, where: `${e.source} ${e.where}`, what: e.what })),
+      groups: t.groups.map((g) => ({ group: g.group, committed: g.committed, unseen: g.unseen })),
     };
   }
 

@@ -10,7 +10,8 @@ import type { LagStatus, PartitionSample } from './lag-types.js';
  *   partition (nobody is consuming it).
  * - STALL: the same, but a member owns it (a consumer is there and not progressing) and the
  *   window spans at least STALL_MIN_WINDOW_MS.
- * - WARN: lag grew in every interval of the window (consumers falling behind), or a threshold.
+ * - WARN: lag grew in every interval of the window to more than MIN_WARN_LAG (consumers falling
+ *   behind), or a threshold.
  * - ERR (group): the group is gone, or an error threshold is crossed.
  */
 
@@ -77,16 +78,35 @@ export const isStalled = (w: PartitionWindow): boolean =>
 const lags = (w: PartitionWindow): (number | null)[] =>
   w.map((h) => (h.p.committed === null ? null : h.p.logEnd - h.p.committed));
 
-/** Lag grew or held in every interval and ends higher than it began: consumers fall behind. */
-export function isLagRising(w: PartitionWindow): boolean {
+/**
+ * Lag within this is never WARN by itself (Burrow's allowed lag): a busy consumer is always a
+ * record or two behind, and lag 0 → 1 → 2 over a window is noise, not consumers falling behind.
+ */
+export const MIN_WARN_LAG = 10;
+
+/**
+ * Lag grew or held in every interval, ends higher than it began and above `minWarnLag`:
+ * consumers fall behind.
+ */
+export function isLagRising(w: PartitionWindow, minWarnLag = MIN_WARN_LAG): boolean {
   const l = lags(w);
   const first = l[0];
   const last = l[l.length - 1];
   if (first === null || first === undefined || last === null || last === undefined) return false;
-  return l.every((x, i) => x !== null && (i === 0 || x >= (l[i - 1] as number))) && last > first;
+  return (
+    l.every((x, i) => x !== null && (i === 0 || x >= (l[i - 1] as number))) &&
+    last > first &&
+    last > minWarnLag
+  );
 }
 
-type PartitionRule = (w: PartitionWindow, p: PartitionSample) => Finding | null;
+/** Settings of the partition rules. */
+export interface PartitionRuleOptions {
+  /** Rising lag up to this is OK (MIN_WARN_LAG by default). */
+  minWarnLag?: number;
+}
+
+type PartitionRule = (w: PartitionWindow, p: PartitionSample, o: PartitionRuleOptions) => Finding | null;
 
 const rewind: PartitionRule = (w, p) =>
   isRewind(w) ? { status: 'REWIND', reason: `${where(p)}: committed offset went backwards` } : null;
@@ -107,8 +127,8 @@ const stalled: PartitionRule = (w, p) =>
       }
     : null;
 
-const lagRising: PartitionRule = (w, p) =>
-  isLagRising(w)
+const lagRising: PartitionRule = (w, p, o) =>
+  isLagRising(w, o.minWarnLag)
     ? {
         status: 'WARN',
         reason: `${where(p)}: lag rising (${String(lags(w)[0])} → ${String(partitionLag(p))})`,
@@ -119,11 +139,11 @@ const lagRising: PartitionRule = (w, p) =>
 const PARTITION_RULES: PartitionRule[] = [rewind, stopped, stalled, lagRising];
 
 /** The partition's finding over the window; null is OK (or too few samples to judge). */
-export function evaluatePartition(w: PartitionWindow): Finding | null {
+export function evaluatePartition(w: PartitionWindow, options: PartitionRuleOptions = {}): Finding | null {
   const p = current(w);
   if (!p || !spansTime(w)) return null;
   for (const rule of PARTITION_RULES) {
-    const f = rule(w, p);
+    const f = rule(w, p, options);
     if (f) return f;
   }
   return null;

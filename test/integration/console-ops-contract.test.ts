@@ -55,6 +55,7 @@ async function realWorld(seed: Seed): Promise<ContractWorld> {
       topic,
       queue: t.queues['webhook.tasks'],
       dlq,
+      kafkaDlq: p.config.topics.orderEventsDlq,
       letters: Array.from({ length: seed.deadLetters }, (_, i) => webhookTask(p, i, '').taskId),
       fixUrl: { from: `${p.providers.webhook.url}/hooks/v1`, to: `${p.providers.webhook.url}/hooks/v2` },
       cleanup,

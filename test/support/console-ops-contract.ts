@@ -29,6 +29,8 @@ export interface ContractWorld {
   /** The work queue whose DLQ holds the dead letters. */
   queue: string;
   dlq: string;
+  /** A Kafka DLQ topic of the world, with no dead letters. */
+  kafkaDlq: string;
   /** Ids of the dead letters, in the order they were dead-lettered. */
   letters: string[];
   /** The URL prefix in the dead letters, and where the partner moved it. */
@@ -41,6 +43,13 @@ const codeOf = async (p: Promise<unknown>) =>
     () => 'resolved',
     (e: unknown) => (e as { code?: string }).code,
   );
+
+/** A browse of every seeded letter (a reader elsewhere, such as a console, may hold them for a moment). */
+const everyLetter = (w: ContractWorld) =>
+  waitUntil('a browse showing every letter', async () => {
+    const page = await w.ops.dlqMessages(w.dlq, 200);
+    return page.messages.length === SEED.deadLetters ? page : null;
+  });
 
 export function consoleOpsContract(name: string, seed: (s: Seed) => Promise<ContractWorld>): void {
   describe(`ConsoleOps contract: ${name}`, () => {
@@ -69,10 +78,17 @@ export function consoleOpsContract(name: string, seed: (s: Seed) => Promise<Cont
       });
       expect(queue.name).toBe(w.queue);
       expect(o.queues.filter((q) => /\.retry\.\d+$/.test(q.name))).toEqual([]);
+      // The Kafka DLQ beside the RabbitMQ queues, its outstanding letters as ready.
+      expect(o.queues.find((q) => q.name === w.kafkaDlq)).toMatchObject({ type: 'kafka', ready: 0 });
     });
 
     it('DLQ browse shows the seeded letters, oldest first, and removes none', async () => {
-      const summary = (await w.ops.dlqs()).find((d) => d.name === w.dlq);
+      // Another reader (a console elsewhere) may hold the letters for a moment: they are still counted,
+      // once RabbitMQ's management API has caught up with them.
+      const summary = await waitUntil('the DLQ summary counting every letter', async () => {
+        const s = (await w.ops.dlqs()).find((d) => d.name === w.dlq);
+        return s?.count === SEED.deadLetters && Object.keys(s.byClass).length > 0 ? s : null;
+      });
       expect(summary).toMatchObject({
         kind: 'rabbitmq',
         count: SEED.deadLetters,
@@ -81,13 +97,22 @@ export function consoleOpsContract(name: string, seed: (s: Seed) => Promise<Cont
       // Failure times of the oldest and newest letter, ISO-8601.
       expect(summary?.oldest).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect((summary?.newest ?? '') >= (summary?.oldest ?? '')).toBe(true);
-      const shown = await w.ops.dlqMessages(w.dlq, 200);
+      const page = await everyLetter(w);
+      expect(page.total).toBe(SEED.deadLetters);
+      const shown = page.messages;
       expect(shown.map((m) => m.id)).toEqual(w.letters);
       for (const m of shown) {
         expect(m).toMatchObject({ errorClass: 'HttpGone', attempts: 1 });
         expect(JSON.parse(m.payload)).toMatchObject({ url: `${w.fixUrl.from}/orders` });
       }
-      expect((await w.ops.dlqMessages(w.dlq, 2)).map((m) => m.id)).toEqual(w.letters.slice(0, 2));
+      const two = await waitUntil('a page of two of all the letters', async () => {
+        const page = await w.ops.dlqMessages(w.dlq, 2);
+        return page.total === SEED.deadLetters ? page : null;
+      });
+      expect({ ids: two.messages.map((m) => m.id), total: two.total }).toEqual({
+        ids: w.letters.slice(0, 2),
+        total: SEED.deadLetters,
+      });
       expect((await w.ops.dlqs()).find((d) => d.name === w.dlq)?.count).toBe(SEED.deadLetters);
       expect(await codeOf(w.ops.dlqMessages(`${w.dlq}x`, 10))).toBe('UNKNOWN_DLQ');
     });
@@ -105,7 +130,20 @@ export function consoleOpsContract(name: string, seed: (s: Seed) => Promise<Cont
       for (const d of fixed.diffs) expect(d).toContain(`+   "url": "${w.fixUrl.to}/orders"`);
       const one = await w.ops.planRedrive({ dlq: w.dlq, ids: [w.letters[1] ?? ''], fixUrl: w.fixUrl });
       expect(one).toMatchObject({ toRedrive: 1, unchanged: 0 });
-      expect((await w.ops.dlqMessages(w.dlq, 200)).length).toBe(SEED.deadLetters);
+      expect((await w.ops.dlqMessages(w.dlq, 200)).messages.length).toBe(SEED.deadLetters);
+    });
+
+    it('a plan reports what it scanned, and an aborted plan rejects and leaves every letter in place', async () => {
+      const progress: [number, number][] = [];
+      await w.ops.planRedrive({ dlq: w.dlq }, { onProgress: (done, total) => progress.push([done, total]) });
+      expect(progress.at(-1)).toEqual([SEED.deadLetters, SEED.deadLetters]);
+      const aborted = new AbortController();
+      aborted.abort();
+      expect(await codeOf(w.ops.planRedrive({ dlq: w.dlq }, { signal: aborted.signal }))).not.toBe(
+        'resolved',
+      );
+      const page = await everyLetter(w);
+      expect(page.messages.map((m) => m.id)).toEqual(w.letters);
     });
 
     it('a reset plan covers every partition of the topic, and refuses a topic that does not exist', async () => {

@@ -1,16 +1,19 @@
 import { unknownNameError } from '../../src/errors.js';
 import { applyEdits, jsonDiff, type Json } from '../../src/ops/dlq/edits.js';
 import { failureClass, taskFailure } from '../../src/ops/dlq/failure.js';
-import type {
-  ConsoleOps,
-  DlqMessageView,
-  DlqView,
-  GroupView,
-  OverviewData,
-  QueueView,
-  RedriveRequest,
-  ResetPlanView,
-  TraceView,
+import {
+  kafkaDlqRow,
+  type ConsoleOps,
+  type DlqMessageView,
+  type DlqPage,
+  type DlqView,
+  type GroupView,
+  type OverviewData,
+  type PlanOptions,
+  type QueueView,
+  type RedriveRequest,
+  type ResetPlanView,
+  type TraceView,
 } from '../../ui/model.js';
 
 const DEFAULT_QUEUES: QueueView[] = [
@@ -54,6 +57,17 @@ export class FakeConsoleOps implements ConsoleOps {
   traces: Record<string, TraceView> = {};
   /** Log-end offset of each partition, by topic (a group lists only the partitions it committed on). */
   topics: Record<string, number[]>;
+  /** DLQs of `dlq` that are Kafka topics (listed on the overview beside the RabbitMQ queues). */
+  kafkaDlqs: string[];
+  /**
+   * A live incident's slow plan: while true, a plan scans half its letters, reports it, and waits
+   * (holding them) until `releasePlans()` or its signal aborts.
+   */
+  holdPlans = false;
+  /** Letters a plan in progress holds, by DLQ (counted by dlqs() and browses, as ready + unacked). */
+  held: Record<string, number> = {};
+  cancelledPlans = 0;
+  private release: (() => void)[] = [];
 
   constructor(
     data: {
@@ -61,6 +75,7 @@ export class FakeConsoleOps implements ConsoleOps {
       queues?: QueueView[];
       topics?: Record<string, number[]>;
       dlq?: Record<string, DlqMessageView[]>;
+      kafkaDlqs?: string[];
     } = {},
   ) {
     this.overviewData = {
@@ -73,6 +88,7 @@ export class FakeConsoleOps implements ConsoleOps {
     };
     this.dlqMessagesByName = data.dlq ?? {};
     this.topics = data.topics ?? {};
+    this.kafkaDlqs = data.kafkaDlqs ?? [];
   }
 
   async overview(): Promise<OverviewData> {
@@ -80,6 +96,8 @@ export class FakeConsoleOps implements ConsoleOps {
     const data = structuredClone(this.overviewData);
     // As the management API reports it: the depth of the queue's DLQ now.
     for (const q of data.queues) q.dlqDepth = this.dlqMessagesByName[`${q.name}.dlq`]?.length ?? q.dlqDepth;
+    for (const name of this.kafkaDlqs)
+      data.queues.push(kafkaDlqRow(name, this.dlqMessagesByName[name]?.length ?? 0));
     return data;
   }
 
@@ -129,7 +147,7 @@ export class FakeConsoleOps implements ConsoleOps {
         .sort();
       return {
         name,
-        kind: 'rabbitmq' as const,
+        kind: this.kafkaDlqs.includes(name) ? ('kafka' as const) : ('rabbitmq' as const),
         count: msgs.length,
         oldest: times[0] ?? null,
         newest: times[times.length - 1] ?? null,
@@ -147,8 +165,34 @@ export class FakeConsoleOps implements ConsoleOps {
     return msgs;
   }
 
-  async dlqMessages(dlq: string, limit: number) {
-    return this.messages(dlq).slice(0, limit);
+  /** A browse reads past none of the letters a plan holds; the total counts them. */
+  async dlqMessages(dlq: string, limit: number): Promise<DlqPage> {
+    const all = this.messages(dlq);
+    return { messages: all.slice(this.held[dlq] ?? 0).slice(0, limit), total: all.length };
+  }
+
+  /** Lets every held plan finish. */
+  releasePlans(): void {
+    this.holdPlans = false;
+    for (const r of this.release.splice(0)) r();
+  }
+
+  /** Scans (and holds) half the letters, then waits for releasePlans() or the abort. */
+  private async holdHalf(dlq: string, total: number, { signal, onProgress }: PlanOptions): Promise<void> {
+    const half = Math.ceil(total / 2);
+    this.held[dlq] = half;
+    onProgress?.(half, total);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.release.push(resolve);
+        signal?.addEventListener('abort', () => {
+          this.cancelledPlans++;
+          reject(signal.reason as Error);
+        });
+      });
+    } finally {
+      delete this.held[dlq];
+    }
   }
 
   private select(r: RedriveRequest) {
@@ -161,7 +205,12 @@ export class FakeConsoleOps implements ConsoleOps {
     return r.fixUrl ? applyEdits(edited, { fixUrl: r.fixUrl }) : edited;
   }
 
-  async planRedrive(r: RedriveRequest) {
+  async planRedrive(r: RedriveRequest, options: PlanOptions = {}) {
+    options.signal?.throwIfAborted();
+    const total = this.messages(r.dlq).length;
+    options.onProgress?.(0, total);
+    if (this.holdPlans) await this.holdHalf(r.dlq, total, options);
+    options.onProgress?.(total, total);
     const sel = this.select(r);
     const changed = sel.filter(
       (m) => JSON.stringify(this.transform(r, m)) !== JSON.stringify(JSON.parse(m.payload)),
@@ -196,7 +245,17 @@ export class FakeConsoleOps implements ConsoleOps {
   }
 
   async trace(orderId: string): Promise<TraceView> {
-    return this.traces[orderId] ?? { orderId, status: null, entries: [] };
+    return (
+      this.traces[orderId] ?? {
+        orderId,
+        status: null,
+        topic: 'order.events',
+        partition: 0,
+        entries: [],
+        groups: [],
+        unavailable: [],
+      }
+    );
   }
 
   async close(): Promise<void> {}

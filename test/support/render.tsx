@@ -82,6 +82,8 @@ export function renderWithProviders(
         await new Promise((r) => setTimeout(r, 5));
       }
     },
+    /** Writes the text as one chunk, as a terminal delivers keys typed faster than a frame. */
+    burst: (text: string) => stdin.write(text),
     unmount: () => instance.unmount(),
     waitUntilExit: () => instance.waitUntilExit(),
   };

@@ -1,78 +1,7 @@
-import React from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
-import { App } from '../../ui/app.js';
-import type { DlqMessageView, GroupView } from '../../ui/model.js';
+import { describe, expect, it } from 'vitest';
+import { group, renderApp, settle, step, webhook } from '../support/console-harness.js';
 import { FakeConsoleOps } from '../support/fake-console-ops.js';
-import { KEYS, renderWithProviders } from '../support/render.js';
-
-const group = (name: string, status: GroupView['status'], lag: number): GroupView => ({
-  group: name,
-  state: 'Stable',
-  members: 2,
-  status,
-  totalLag: lag,
-  timeLagMs: lag * 10,
-  etaSeconds: lag > 0 ? 12 : null,
-  partitions: [0, 1].map((p) => ({
-    topic: 'order.events',
-    partition: p,
-    committed: 100,
-    end: 100 + lag / 2,
-    lag: lag / 2,
-    timeLagMs: 500,
-    owner: `c-${p}`,
-    status,
-  })),
-});
-
-const webhook = (i: number): DlqMessageView => ({
-  id: String(i),
-  payload: JSON.stringify({ url: `http://partner.test/hooks/v1/orders`, orderId: `o-${i}` }),
-  headers: { 'x-error-status': '410' },
-  attempts: 1,
-  errorClass: 'HttpGone',
-  errorMessage: '410 Gone',
-  destination: 'orderbus.tasks/webhook.tasks',
-});
-
-let cleanup: (() => void) | undefined;
-afterEach(() => cleanup?.());
-
-let frameOf: (() => string) | undefined;
-async function settle(check: () => boolean, what: string) {
-  const deadline = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${frameOf ? `\n${frameOf()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Types the keys in turn (each string one keypress per character), then waits for `text` on screen. */
-async function step(r: ReturnType<typeof renderApp>, keys: string[], text: string) {
-  for (const k of keys) await r.press(k);
-  await settle(() => r.lastFrame().includes(text), `'${text}'`);
-}
-
-/** The console on a fake terminal: unmounted after the test, its frame shown when a wait times out. */
-function renderApp(
-  ops: FakeConsoleOps,
-  {
-    refreshMs = 60_000,
-    edit = async () => null,
-    ...size
-  }: {
-    refreshMs?: number;
-    edit?: (text: string) => Promise<string | null>;
-    columns?: number;
-    rows?: number;
-  } = {},
-) {
-  const r = renderWithProviders(<App ops={ops} refreshMs={refreshMs} edit={edit} />, size);
-  cleanup = r.unmount;
-  frameOf = r.lastFrame;
-  return r;
-}
+import { KEYS } from '../support/render.js';
 
 describe('orderbus console', () => {
   it('shows groups worst first, queues with DLQ depth, and fits 80x24', async () => {
@@ -96,7 +25,7 @@ describe('orderbus console', () => {
     const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1), webhook(2)] } });
     const r = renderApp(ops, { columns: 100, rows: 30 });
     await step(r, ['d'], 'webhook.tasks.dlq');
-    await step(r, [KEYS.enter], '2 shown');
+    await step(r, [KEYS.enter], '2 of 2 shown');
     await step(
       r,
       ['u', 'http://partner.test/hooks/v1=http://partner.test/hooks/v2', KEYS.enter],
@@ -123,7 +52,7 @@ describe('orderbus console', () => {
       },
     });
     await step(r, ['d'], 'webhook.tasks.dlq');
-    await step(r, [KEYS.enter], '2 shown');
+    await step(r, [KEYS.enter], '2 of 2 shown');
     await step(r, ['e'], 'DRY RUN: 1 to redrive');
     expect(edited).toEqual([webhook(1).payload]);
     expect(r.lastFrame()).toContain('/hooks/v2');
@@ -162,7 +91,7 @@ describe('orderbus console', () => {
   });
 
   it('opens a group, plans an offset reset, and executes only after the group name is typed', async () => {
-    const ops = new FakeConsoleOps({ groups: [group('payment', 'WARN', 40)] });
+    const ops = new FakeConsoleOps({ groups: [group('payment', 'WARN', 40, 0)] });
     const r = renderApp(ops, { columns: 100, rows: 30 });
     await settle(() => r.lastFrame().includes('payment'), 'poll');
     await step(r, [KEYS.enter], 'COMMITTED');

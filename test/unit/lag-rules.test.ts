@@ -71,6 +71,9 @@ describe('partition rules', () => {
     committed offset went backwards                          | c     | 0 100/150, 1000 20/150                 | REWIND | t/0: committed offset went backwards
     a rewind wins over a stop that ends where it began       | -     | 0 100/150, 1000 20/150, 2000 100/150   | REWIND | t/0: committed offset went backwards
     a commit lost in between is no rewind                    | c     | 0 100/150, 1000 -/150, 2000 20/150     | OK     |
+    lag rising 0 → 1 → 2 is within the allowed lag           | c     | 0 100/100, 1000 110/111, 2000 120/122  | OK     |
+    lag rising to exactly MIN_WARN_LAG is still allowed      | c     | 0 100/100, 1000 110/115, 2000 120/130  | OK     |
+    lag rising one past MIN_WARN_LAG                         | c     | 0 100/100, 1000 110/115, 2000 120/131  | WARN   | t/0: lag rising (0 → 11)
   `);
 
   const cases = rows.map(([name, owner, window, status, reason]) => ({
@@ -85,6 +88,14 @@ describe('partition rules', () => {
     const f = evaluatePartition(w);
     expect(f?.status ?? 'OK').toBe(status);
     expect(f?.reason ?? '').toBe(reason);
+  });
+
+  it('takes the allowed lag as a setting: minWarnLag 0 warns on any rise', () => {
+    const w: PartitionWindow = samples('0 100/100, 1000 110/111, 2000 120/122').map((s) => ({
+      at: s.at,
+      p: partition(s, 'c'),
+    }));
+    expect(evaluatePartition(w, { minWarnLag: 0 })?.reason).toBe('t/0: lag rising (0 → 2)');
   });
 });
 

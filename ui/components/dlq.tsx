@@ -1,12 +1,25 @@
 import React from 'react';
 import { Box } from 'ink';
 import type { DlqMessageView, DlqView, RedrivePreview } from '../model.js';
-import { fit, humanNumber } from './format.js';
+import { fit, humanNumber, rowsIn, windowOf } from './format.js';
+import { MoreLine } from './more.js';
 import { CText } from './theme.js';
 
-export function DlqList({ dlqs, cursor, width = 80 }: { dlqs: DlqView[]; cursor: number; width?: number }) {
+export function DlqList({
+  dlqs,
+  cursor,
+  width = 80,
+  height = 21,
+}: {
+  dlqs: DlqView[];
+  cursor: number;
+  width?: number;
+  height?: number;
+}) {
   // Names get the room a wider terminal has.
   const nameWidth = Math.max(28, Math.min(60, width - 52));
+  // Column heads and the key hint take two lines.
+  const w = windowOf(dlqs, cursor, rowsIn(dlqs.length, Math.max(2, height - 2)));
   return (
     <Box flexDirection="column">
       <CText bold>
@@ -14,8 +27,8 @@ export function DlqList({ dlqs, cursor, width = 80 }: { dlqs: DlqView[]; cursor:
         BY FAILURE CLASS
       </CText>
       {dlqs.length === 0 ? <CText dimColor>no dead-letter destinations</CText> : null}
-      {dlqs.map((d, i) => (
-        <CText key={d.name} inverse={i === cursor}>
+      {w.rows.map((d, i) => (
+        <CText key={d.name} inverse={w.start + i === cursor}>
           {fit(d.name, nameWidth)} {fit(d.kind, 8)}{' '}
           <CText color={d.count > 0 ? 'red' : 'green'}>{fit(humanNumber(d.count), 7, 'right')}</CText>{' '}
           {fit(d.newest ?? '-', 20)}{' '}
@@ -25,6 +38,7 @@ export function DlqList({ dlqs, cursor, width = 80 }: { dlqs: DlqView[]; cursor:
             .join(' ')}
         </CText>
       ))}
+      <MoreLine hidden={w.hidden} />
       <CText dimColor>enter: browse · P: purge</CText>
     </Box>
   );
@@ -33,6 +47,7 @@ export function DlqList({ dlqs, cursor, width = 80 }: { dlqs: DlqView[]; cursor:
 export function DlqMessages({
   dlq,
   messages,
+  browse,
   cursor,
   selected,
   preview,
@@ -42,6 +57,8 @@ export function DlqMessages({
 }: {
   dlq: string;
   messages: DlqMessageView[];
+  /** Null while the first page loads. */
+  browse: { shown: number; total: number } | null;
   cursor: number;
   selected: string[];
   preview: RedrivePreview | null;
@@ -51,20 +68,25 @@ export function DlqMessages({
 }) {
   const current = messages[cursor];
   const idWidth = Math.max(10, Math.min(40, width - 70));
-  const listRows = Math.max(3, Math.floor((height - 6) / 2));
-  const start = Math.max(0, Math.min(cursor - listRows + 1, messages.length - listRows));
+  const w = windowOf(messages, cursor, rowsIn(messages.length, Math.max(3, Math.floor((height - 6) / 2))));
+  const listRows = w.rows.length + (w.hidden > 0 ? 1 : 0);
+  // The page is the first letters of the DLQ; the total counts the letters a browse or plan holds too.
+  const counted = browse
+    ? `${humanNumber(messages.length)} of ${humanNumber(Math.max(browse.total, browse.shown))} shown`
+    : 'loading…';
   return (
     <Box flexDirection="column">
       <CText bold>
-        {dlq}: {messages.length} shown · {selected.length} selected
+        {dlq}: {counted} · {selected.length} selected
       </CText>
-      {messages.slice(start, start + listRows).map((m, i) => (
-        <CText key={m.id} inverse={start + i === cursor}>
+      {w.rows.map((m, i) => (
+        <CText key={m.id} inverse={w.start + i === cursor}>
           {selected.includes(m.id) ? '[x]' : '[ ]'} {fit(m.id, idWidth)} {fit(m.errorClass ?? '-', 16)}{' '}
           {fit(String(m.attempts ?? '-'), 3, 'right')}{' '}
           {fit(m.destination ?? '-', Math.max(10, width - 30 - idWidth))}
         </CText>
       ))}
+      <MoreLine hidden={w.hidden} />
       {preview ? (
         <RedrivePreviewBox
           preview={preview}
@@ -85,7 +107,7 @@ export function DlqMessages({
           <CText>{fit(current.payload.replace(/\s+/g, ' '), Math.max(20, (width - 4) * 2))}</CText>
         </Box>
       ) : (
-        <CText dimColor>this dead-letter queue is empty</CText>
+        <CText dimColor>{emptyText(browse)}</CText>
       )}
       <CText dimColor>
         space: select · R: redrive selected · A: redrive all · u: fix URL · e: edit · P: purge
@@ -130,4 +152,11 @@ export function RedrivePreviewBox({
       )}
     </Box>
   );
+}
+
+/** What the browse says when it shows no letter: loading, empty, or every letter held elsewhere. */
+function emptyText(browse: { shown: number; total: number } | null): string {
+  if (!browse) return 'loading…';
+  if (browse.total === 0) return 'this dead-letter queue is empty';
+  return `${humanNumber(browse.total)} dead letter(s), all held unacknowledged by another reader (a browse or a plan)`;
 }

@@ -47,3 +47,37 @@ export function statusColor(status: string): 'green' | 'yellow' | 'red' | undefi
   if (status === 'WARN' || status === 'REWIND' || status === 'degraded') return 'yellow';
   return 'red';
 }
+
+/** The `size` rows around the cursor that fit on screen, and how many of the list are not shown. */
+export function windowOf<T>(
+  rows: T[],
+  cursor: number,
+  size: number,
+): { start: number; rows: T[]; hidden: number } {
+  const fits = Math.max(0, size);
+  const start = Math.max(0, Math.min(cursor - fits + 1, rows.length - fits));
+  const shown = rows.slice(start, start + fits);
+  return { start, rows: shown, hidden: rows.length - shown.length };
+}
+
+/**
+ * Lines for a list of `n` rows given `lines` on screen: all of them when they fit, else one line
+ * fewer and a `+N more` line (a list that hides rows says so).
+ */
+export function rowsIn(n: number, lines: number): number {
+  return n <= lines ? n : Math.max(1, lines - 1);
+}
+
+/**
+ * Two lists sharing `room` lines (each needs at least one, for its rows or its "no …" line): both
+ * whole when they fit; otherwise the shorter keeps what it needs up to half, the other gets the rest.
+ */
+export function splitRoom(room: number, a: number, b: number): [number, number] {
+  const needA = Math.max(1, a);
+  const needB = Math.max(1, b);
+  if (needA + needB <= room) return [needA, needB];
+  let la = Math.min(needA, Math.max(Math.ceil(room / 2), room - needB));
+  const lb = Math.max(1, Math.min(needB, room - la));
+  la = Math.max(1, Math.min(needA, room - lb));
+  return [la, lb];
+}

@@ -8,13 +8,17 @@ export function GroupDetail({
   group,
   cursor,
   plan,
+  width = 100,
   height,
 }: {
   group: GroupView | undefined;
   cursor: number;
   plan: ResetPlanView | null;
+  width?: number;
   height: number;
 }) {
+  // Every column but the owner's takes 72; the owner gets what the terminal has left, so rows never wrap.
+  const ownerWidth = Math.max(6, Math.min(30, width - 72));
   if (!group) return <CText dimColor>group not found (it may have been deleted); esc to go back</CText>;
   const rows = group.partitions.slice(
     Math.max(0, cursor - (height - 8)),
@@ -29,7 +33,7 @@ export function GroupDetail({
       </CText>
       <CText bold>
         {fit('TOPIC', 18)} {fit('PART', 4, 'right')} {fit('COMMITTED', 10, 'right')} {fit('END', 10, 'right')}{' '}
-        {fit('LAG', 8, 'right')} {fit('TIMELAG', 8, 'right')} {fit('STATUS', 6)} {fit('OWNER', 16)}
+        {fit('LAG', 8, 'right')} {fit('TIMELAG', 8, 'right')} {fit('STATUS', 6)} {fit('OWNER', ownerWidth)}
       </CText>
       {rows.map((p) => (
         <CText key={`${p.topic}-${p.partition}`} inverse={group.partitions.indexOf(p) === cursor}>
@@ -37,7 +41,7 @@ export function GroupDetail({
           {fit(p.committed === null ? '-' : String(p.committed), 10, 'right')}{' '}
           {fit(String(p.end), 10, 'right')} {fit(humanNumber(p.lag), 8, 'right')}{' '}
           {fit(humanDuration(p.timeLagMs), 8, 'right')}{' '}
-          <CText color={statusColor(p.status)}>{fit(p.status, 6)}</CText> {fit(p.owner ?? '-', 16)}
+          <CText color={statusColor(p.status)}>{fit(p.status, 6)}</CText> {fit(p.owner ?? '-', ownerWidth)}
         </CText>
       ))}
       {plan ? <ResetPlan plan={plan} /> : <CText dimColor>o: reset offsets (dry-run plan first)</CText>}

@@ -1,10 +1,23 @@
 import React, { memo } from 'react';
 import { Box } from 'ink';
 import type { ComponentView, GroupView, QueueView } from '../model.js';
-import { fit, humanDuration, humanNumber, rate, severity, sparkline, statusColor } from './format.js';
+import {
+  fit,
+  humanDuration,
+  humanNumber,
+  rate,
+  rowsIn,
+  severity,
+  sparkline,
+  splitRoom,
+  statusColor,
+  windowOf,
+} from './format.js';
+import { MoreLine } from './more.js';
 import { CText } from './theme.js';
 
 export interface OverviewProps {
+  /** Sorted (sortGroups, sortQueues) and filtered: the rows the cursor indexes. */
   groups: GroupView[];
   queues: QueueView[];
   components: ComponentView[];
@@ -61,11 +74,13 @@ const QueueRow = memo(function QueueRow({
   selected: boolean;
   nameWidth: number;
 }) {
+  // A Kafka DLQ topic: its outstanding letters under READY; it has no unacked count or rates.
+  const kafka = q.type === 'kafka';
   return (
     <CText inverse={selected}>
-      {fit(q.name, nameWidth)} {fit(humanNumber(q.ready), 7, 'right')}{' '}
-      {fit(humanNumber(q.unacked), 7, 'right')} {fit(rate(q.publishRate), 8, 'right')}{' '}
-      {fit(rate(q.ackRate), 8, 'right')}{' '}
+      {fit(kafka ? `${q.name} (kafka)` : q.name, nameWidth)} {fit(humanNumber(q.ready), 7, 'right')}{' '}
+      {fit(kafka ? '-' : humanNumber(q.unacked), 7, 'right')}{' '}
+      {fit(kafka ? '-' : rate(q.publishRate), 8, 'right')} {fit(kafka ? '-' : rate(q.ackRate), 8, 'right')}{' '}
       <CText color={q.dlqDepth ? 'red' : undefined}>{fit(humanNumber(q.dlqDepth), 6, 'right')}</CText>
     </CText>
   );
@@ -83,18 +98,10 @@ export function Overview({
 }: OverviewProps) {
   const sparkWidth = Math.max(8, Math.min(30, width - 60));
   const nameWidth = Math.max(12, Math.min(28, width - 40 - sparkWidth));
-  // Header, component line, two panel titles and column heads, status line: ~8 rows of chrome.
-  const room = Math.max(4, height - 8);
-  const groupRows = Math.max(2, Math.min(groups.length, Math.ceil(room / 2)));
-  const queueRows = Math.max(2, room - groupRows);
-  const sortedGroups = sortGroups(groups);
-  const sortedQueues = sortQueues(queues);
-  const windowOf = <T,>(rows: T[], cur: number, size: number) => {
-    const start = Math.max(0, Math.min(cur - size + 1, rows.length - size));
-    return { start: Math.max(0, start), rows: rows.slice(Math.max(0, start), Math.max(0, start) + size) };
-  };
-  const gw = windowOf(sortedGroups, cursor.groups, groupRows);
-  const qw = windowOf(sortedQueues, cursor.queues, queueRows);
+  // The component line and the two panel titles; every other line of the body is for rows.
+  const [groupLines, queueLines] = splitRoom(Math.max(4, height - 3), groups.length, queues.length);
+  const gw = windowOf(groups, cursor.groups, rowsIn(groups.length, groupLines));
+  const qw = windowOf(queues, cursor.queues, rowsIn(queues.length, queueLines));
   return (
     <Box flexDirection="column">
       <Box>
@@ -120,6 +127,7 @@ export function Overview({
           sparkWidth={sparkWidth}
         />
       ))}
+      <MoreLine hidden={gw.hidden} />
       <CText bold underline={panel === 'queues'}>
         {fit(`QUEUES (${queues.length})`, nameWidth)} {fit('READY', 7, 'right')} {fit('UNACKED', 7, 'right')}{' '}
         {fit('PUB', 8, 'right')} {fit('ACK', 8, 'right')} {fit('DLQ', 6, 'right')}
@@ -133,6 +141,7 @@ export function Overview({
           nameWidth={nameWidth}
         />
       ))}
+      <MoreLine hidden={qw.hidden} />
     </Box>
   );
 }

@@ -1,7 +1,19 @@
 import { useRef, type Dispatch, type RefObject } from 'react';
-import { usageError } from '../../src/errors.js';
-import { toStatusMessage, type ConsoleOps, type RedriveRequest, type StatusMessage } from '../model.js';
-import type { ConsoleEvent, ConsoleState, PromptKind, ScreenRows } from '../state.js';
+import { ExitCode, OrderbusError, usageError } from '../../src/errors.js';
+import {
+  toStatusMessage,
+  type ConsoleOps,
+  type GroupView,
+  type RedriveRequest,
+  type StatusMessage,
+} from '../model.js';
+import {
+  currentRow,
+  type ConsoleEvent,
+  type ConsoleState,
+  type PromptKind,
+  type ScreenRows,
+} from '../state.js';
 import type { PromptControl } from './use-prompt.js';
 
 /** What the screen showed when the key was pressed: the state and its rows. */
@@ -25,6 +37,21 @@ export interface ConsoleActions {
   resetOffsets(): void;
   submitPrompt(text: string): void;
   cancelPrompt(): void;
+  /** Esc while a redrive is being planned: stops it (the letters go back); false when none is. */
+  cancelPlanning(): boolean;
+}
+
+/** As `orderbus offsets reset` refuses it (exit 3 there): live consumers would overwrite or race a reset. */
+export function groupActiveError(g: Pick<GroupView, 'group' | 'state' | 'members'>): OrderbusError {
+  return new OrderbusError(
+    'GROUP_ACTIVE',
+    `group ${g.group} is ${g.state} with ${g.members} active member(s); resetting under live consumers would be overwritten or race them`,
+    {
+      exitCode: ExitCode.unsafe,
+      subject: g.group,
+      hint: "stop the group's consumers, then press o again (orderbus offsets reset --wait-empty waits for them)",
+    },
+  );
 }
 
 /**
@@ -50,12 +77,40 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
     }
   };
   const onMessages = () => live.current.state.screen === 'dlqMessages';
+  const currentMessage = () => {
+    const { state, messageRows } = live.current;
+    return currentRow(messageRows, state.cursor.dlqMessages, (m) => m.id);
+  };
 
+  // The plan in progress: Esc aborts it, which closes its channel and so returns every held letter.
+  const planner = useRef<AbortController | null>(null);
   const planRedrive = (request: RedriveRequest) =>
     run(async () => {
-      const preview = await ops.planRedrive(request);
-      dispatch({ type: 'pending', pending: { kind: 'redrive', request, preview } });
-      prompt.open('confirm', `redrive ${preview.toRedrive} message(s)? type yes:`);
+      planner.current?.abort();
+      const controller = new AbortController();
+      planner.current = controller;
+      const { signal } = controller;
+      const planning = (scanned: number, total: number) =>
+        dispatch({ type: 'planning', planning: { dlq: request.dlq, scanned, total } });
+      planning(0, 0);
+      try {
+        const preview = await ops.planRedrive(request, {
+          signal,
+          onProgress: (scanned, total) => {
+            if (!signal.aborted) planning(scanned, total);
+          },
+        });
+        if (signal.aborted) return;
+        dispatch({ type: 'pending', pending: { kind: 'redrive', request, preview } });
+        prompt.open('confirm', `redrive ${preview.toRedrive} message(s)? type yes:`);
+      } catch (e) {
+        if (!signal.aborted) throw e;
+      } finally {
+        if (planner.current === controller) {
+          planner.current = null;
+          dispatch({ type: 'planning', planning: null });
+        }
+      }
     });
 
   const redriveBase = (): RedriveRequest => ({
@@ -98,7 +153,8 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
     },
     purgeConfirm: (text) => {
       const { state, dlqRows } = live.current;
-      const dlq = state.screen === 'dlqs' ? dlqRows[state.cursor.dlqs]?.name : state.dlq;
+      const dlq =
+        state.screen === 'dlqs' ? currentRow(dlqRows, state.cursor.dlqs, (d) => d.name)?.name : state.dlq;
       if (!dlq || text !== dlq) return say('info', 'name did not match; nothing was purged');
       void run(async () => {
         const r = await ops.purge(dlq);
@@ -145,8 +201,8 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
   return {
     redriveSelected: () => {
       if (!onMessages()) return;
-      const { state, messageRows } = live.current;
-      const current = messageRows[state.cursor.dlqMessages];
+      const { state } = live.current;
+      const current = currentMessage();
       const ids = state.selected.length > 0 ? state.selected : current ? [current.id] : [];
       if (ids.length > 0) void planRedrive({ ...redriveBase(), ids });
     },
@@ -159,8 +215,8 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
       if (onMessages()) prompt.open('fixUrl', 'fix URL prefix OLD=NEW:');
     },
     edit: () => {
-      const { state, messageRows } = live.current;
-      const m = messageRows[state.cursor.dlqMessages];
+      const { state } = live.current;
+      const m = currentMessage();
       if (!onMessages() || !m) return;
       void run(async () => {
         const edited = await edit(edits.current[m.id] ?? m.payload);
@@ -176,7 +232,10 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
     },
     resetOffsets: () => {
       const { state, group } = live.current;
-      if (state.screen === 'group' && group) prompt.open('resetStrategy', 'reset to (earliest|latest):');
+      if (state.screen !== 'group' || !group) return;
+      // Refused before any plan is offered, as the CLI refuses it: the reset could not be executed.
+      if (group.members > 0) return fail(groupActiveError(group));
+      prompt.open('resetStrategy', 'reset to (earliest|latest):');
     },
     submitPrompt: (text) => {
       const kind = prompt.kind();
@@ -187,6 +246,16 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
     cancelPrompt: () => {
       prompt.close();
       if (live.current.state.pending) dispatch({ type: 'back' });
+    },
+    cancelPlanning: () => {
+      const controller = planner.current;
+      if (!controller) return false;
+      planner.current = null;
+      controller.abort();
+      dispatch({ type: 'planning', planning: null });
+      say('info', 'planning cancelled; the letters it held are back in the DLQ, nothing was changed');
+      dispatch({ type: 'refresh' });
+      return true;
     },
   };
 }

@@ -15,6 +15,8 @@ export interface ConsoleData {
   /** HH:MM:SS of the last good overview poll. */
   refreshedAt: string | null;
   trace: TraceView | null;
+  /** The open DLQ's browse: null while its first page loads; `total` counts held letters too. */
+  browse: { shown: number; total: number } | null;
   /** The state's own status line, else the error of a poll that failed. */
   status: StatusMessage | null;
 }
@@ -22,12 +24,15 @@ export interface ConsoleData {
 /** Polls what the current screen shows through the port and filters and sorts it for display. */
 export function useConsoleData(ops: ConsoleOps, state: ConsoleState, refreshMs: number): ConsoleData {
   const overview = usePoll(() => ops.overview(), refreshMs, true, state.refreshTick);
-  const onDlqScreens = state.screen === 'dlqs' || state.screen === 'dlqMessages';
-  const dlqs = usePoll(() => ops.dlqs(), refreshMs, onDlqScreens, state.refreshTick);
+  // A browse holds the letters it reads: none runs while a redrive is planned, confirmed or sent,
+  // so the plan sees every letter, and the list is only browsed on its own screen.
+  const redriving = state.planning !== null || state.pending?.kind === 'redrive' || state.progress !== null;
+  const onDlqList = state.screen === 'dlqs' && !redriving;
+  const dlqs = usePoll(() => ops.dlqs(), refreshMs, onDlqList, state.refreshTick);
   const messages = usePoll(
     () => ops.dlqMessages(state.dlq ?? '', DLQ_PAGE),
     refreshMs,
-    state.screen === 'dlqMessages' && state.dlq !== null,
+    state.screen === 'dlqMessages' && state.dlq !== null && !redriving,
     state.refreshTick,
     state.dlq ?? '',
   );
@@ -48,19 +53,20 @@ export function useConsoleData(ops: ConsoleOps, state: ConsoleState, refreshMs: 
     queues: sortQueues(applyFilter(overview.data?.queues ?? [], state.filter, (q) => q.name)),
     dlqRows: applyFilter(dlqs.data ?? [], state.filter, (d) => d.name),
     messageRows: applyFilter(
-      messages.data ?? [],
+      messages.data?.messages ?? [],
       state.filter,
       (m) => `${m.id} ${m.errorClass ?? ''} ${m.destination ?? ''} ${m.payload}`,
     ),
     group: overview.data?.groups.find((g) => g.group === state.group),
   };
-  const pollError = overview.error ?? (onDlqScreens ? dlqs.error : null) ?? messages.error ?? trace.error;
+  const pollError = overview.error ?? (onDlqList ? dlqs.error : null) ?? messages.error ?? trace.error;
   return {
     rows,
     components: overview.data?.components ?? [],
     history,
     refreshedAt: overview.at ? overview.at.toISOString().slice(11, 19) : null,
     trace: trace.data,
+    browse: messages.data ? { shown: messages.data.messages.length, total: messages.data.total } : null,
     status: state.status ?? (pollError ? toStatusMessage(pollError) : null),
   };
 }

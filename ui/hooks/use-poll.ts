@@ -19,7 +19,13 @@ export function usePoll<T>(
   tick: number,
   key = '',
 ): PollState<T> {
-  const [state, setState] = useState<PollState<T>>({ data: null, error: null, at: null });
+  // Data is kept per key: another key (another DLQ, another order) starts empty, not with the last one's rows.
+  const [state, setState] = useState<PollState<T> & { key: string }>({
+    data: null,
+    error: null,
+    at: null,
+    key,
+  });
   const fnRef = useRef(fn);
   fnRef.current = fn;
   useEffect(() => {
@@ -32,9 +38,10 @@ export function usePoll<T>(
       running = true;
       try {
         const data = await fnRef.current();
-        if (!stopped) setState({ data, error: null, at: new Date() });
+        if (!stopped) setState({ data, error: null, at: new Date(), key });
       } catch (error) {
-        if (!stopped) setState((s) => ({ ...s, error }));
+        if (!stopped)
+          setState((s) => (s.key === key ? { ...s, error } : { data: null, error, at: null, key }));
       } finally {
         running = false;
         if (!stopped) timer = setTimeout(() => void run(), intervalMs);
@@ -46,5 +53,5 @@ export function usePoll<T>(
       if (timer) clearTimeout(timer);
     };
   }, [enabled, intervalMs, tick, key]);
-  return state;
+  return state.key === key ? state : { data: null, error: null, at: null };
 }

@@ -20,6 +20,7 @@ export async function redriveDlq(
   const confirmed = options.plan !== undefined ? parsePlanId(options.plan, `dlq redrive ${name}`) : undefined;
   const ids = options.ids ? new Set(options.ids) : undefined;
   let selects = (m: DlqMessage) => (!ids || ids.has(m.id)) && pred(filterView(m));
+  options.signal?.throwIfAborted();
   const { engine } = await locateDlq(ctx, name);
   let letters: PlanLetters | undefined;
   if (options.execute && confirmed) {
@@ -28,7 +29,7 @@ export async function redriveDlq(
     const limit = Math.min(options.limit ?? confirmed.size, confirmed.size);
     const check = await engine.redrive(ctx, name, {
       options: { ...options, execute: false, limit, itemsKept: 0, onProgress: undefined },
-      selects: letters.collect(selects),
+      selects: abortable(letters.collect(selects), options.signal),
       auditRef: null,
     });
     const now = planIdOf(check.result);
@@ -38,7 +39,7 @@ export async function redriveDlq(
   const auditRef = options.execute ? newAuditRef() : null;
   const { result, payloadHashes } = await engine.redrive(ctx, name, {
     options,
-    selects,
+    selects: abortable(selects, options.signal),
     auditRef,
     ...(letters ? { planned: letters.size } : {}),
   });
@@ -69,4 +70,13 @@ export async function redriveDlq(
     });
   }
   return result;
+}
+
+/** Checked letter by letter: an aborted run stops at the next one, and the engine's channel closes (held letters go back). */
+function abortable(selects: (m: DlqMessage) => boolean, signal: AbortSignal | undefined) {
+  if (!signal) return selects;
+  return (m: DlqMessage) => {
+    signal.throwIfAborted();
+    return selects(m);
+  };
 }

@@ -48,6 +48,8 @@ export interface RedriveOptions extends PayloadEdits {
   ids?: string[];
   execute?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Stops the run at the next letter (rejecting with the signal's reason); held letters go back to the DLQ. */
+  signal?: AbortSignal;
   /** The command line, for the audit record. */
   command?: string;
   /** Execute only the plan with this id (from a dry run), or refuse when the DLQ changed since. */
