@@ -48,7 +48,7 @@ export interface OrderbusConfig {
     poolSize: number;
     processConnections: number;
     schema: string;
-    /** The server cancels a statement after this long (0: never); the client gives up 5 s later. */
+    /** The server cancels a statement after this long (0: never); the client gives up 2 s later. */
     statementTimeoutMs: number;
     /** How long opening a connection may take. */
     connectTimeoutMs: number;
@@ -115,7 +115,7 @@ export const defaultConfig = (): OrderbusConfig => ({
     poolSize: 10,
     processConnections: 60,
     schema: 'public',
-    statementTimeoutMs: 30_000,
+    statementTimeoutMs: 10_000,
     connectTimeoutMs: 5000,
     idleInTransactionTimeoutMs: 60_000,
     keepAliveMs: 10_000,

@@ -17,6 +17,9 @@ export interface PoolOptions {
   settings?: Record<string, string>;
 }
 
+/** How long after the server should have cancelled a statement the client stops waiting for it. */
+const QUERY_GRACE_MS = 2000;
+
 export function createPool(config: OrderbusConfig, options: PoolOptions = {}): Pool {
   const url = new URL(config.database.url);
   if (options.database) url.pathname = `/${options.database}`;
@@ -27,9 +30,10 @@ export function createPool(config: OrderbusConfig, options: PoolOptions = {}): P
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? db.connectTimeoutMs,
     idleTimeoutMillis: 30000,
     // A database that stops answering (a stall, a black hole) must not hold a connection forever:
-    // the server cancels a statement after statement_timeout; if its answer never comes, the
-    // client gives up a little later and the pool drops the connection.
-    ...(db.statementTimeoutMs > 0 ? { query_timeout: db.statementTimeoutMs + 5000 } : {}),
+    // the server cancels a statement after statement_timeout; if even that answer does not come,
+    // the network is at fault: the client gives up QUERY_GRACE_MS later and the pool drops the
+    // connection.
+    ...(db.statementTimeoutMs > 0 ? { query_timeout: db.statementTimeoutMs + QUERY_GRACE_MS } : {}),
     ...(db.keepAliveMs > 0 ? { keepAlive: true, keepAliveInitialDelayMillis: db.keepAliveMs } : {}),
     ...sessionOptions(options.schema ?? db.schema, {
       ...(db.statementTimeoutMs > 0 ? { statement_timeout: String(db.statementTimeoutMs) } : {}),

@@ -82,6 +82,9 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
       'service-crash',
       'flash-sale',
       'poison',
+      'postgres-restart',
+      'postgres-stall',
+      'postgres-connections',
     ])
       expect(names).toContain(n);
     const bad = await runCli(['chaos', 'run', 'shiping-slow']);
@@ -148,6 +151,47 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
     const r = await drill('service-crash');
     expectPass(r);
     expect(r.report.observed['processes killed -9']).toBe(6);
+  });
+
+  describe('database faults (each on a private PostgreSQL the drill starts and removes)', () => {
+    // The fault is held 15 s, as the issue describes the drills.
+    const DB = ['--duration', '15s', '--rate', '8', '--json'];
+
+    /** The database drills' own invariants passed, and checkout answered during the fault. */
+    function expectDatabasePass(r: Awaited<ReturnType<typeof drill>>): void {
+      expectPass(r);
+      const names = r.report.invariants.map((i) => i.name);
+      expect(names).toContain('checkout answered 201 or 503 during the fault');
+      expect(names).toContain('service processes exited');
+      expect(names).toContain('settled within 30 s of the database returning');
+      expect(r.report.checkout.fault.requests).toBeGreaterThan(0);
+      expect(r.report.dlq.kafka + r.report.dlq.email + r.report.dlq.webhook).toBe(0);
+    }
+
+    it('postgres-restart: the database stopped and started again; no service exits, everything settles', async () => {
+      const r = await drill('postgres-restart', {}, DB);
+      expectDatabasePass(r);
+      expect(r.report.timeline.map((t) => t.event)).toContain('PostgreSQL started; taking connections');
+    });
+
+    it('a broken build (no error listener on pool clients) makes postgres-restart fail: the crash is caught', async () => {
+      const r = await drill('postgres-restart', { ORDERBUS_UNSAFE_NO_DB_ERROR_LISTENERS: 'true' }, DB);
+      expect(r.report.verdict).toBe('FAIL');
+      expect(r.code).toBe(1);
+      const exited = r.report.invariants.find((i) => i.name === 'service processes exited');
+      expect(exited?.ok).toBe(false);
+      expect(r.report.warnings.join('\n')).toContain('unsafeNoErrorListeners');
+    });
+
+    it('postgres-stall: the database black-holed for 15 s; timeouts free the connections, everything settles', async () => {
+      expectDatabasePass(await drill('postgres-stall', {}, DB));
+    });
+
+    it('postgres-connections: every free connection taken for 15 s; services wait, nothing dead-lettered', async () => {
+      const r = await drill('postgres-connections', {}, DB);
+      expectDatabasePass(r);
+      expect(Number(r.report.observed['connections taken'])).toBeGreaterThan(0);
+    });
   });
 
   describe('broker faults (private brokers)', () => {

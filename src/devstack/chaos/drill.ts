@@ -10,7 +10,9 @@ import { verifyDrill, whereOrderStopped, type Verification } from './invariants.
 import { isBackToBaseline, isQuiet, pendingWork, PipelineMonitor, type Peaks } from './monitor.js';
 import { DrillPipeline } from './pipeline.js';
 import { invariant, reportLine, verdictOf, type DrillReport, type Invariant } from './report.js';
-import { findScenario, type DrillContext, type Scenario } from './scenarios.js';
+import { DrillDatabase } from './private-postgres.js';
+import type { DrillContext, Scenario } from './scenario.js';
+import { findScenario } from './scenarios.js';
 
 /**
  * A chaos drill: steady state (baseline checkout latency and lag) → inject the fault while the
@@ -81,6 +83,8 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
   const warnings: string[] = [];
   if (config.workers.unsafeAckBeforePublish)
     warnings.push('workers.unsafeAckBeforePublish is on (TEST-ONLY): the dispatcher can lose tasks');
+  if (config.database.unsafeNoErrorListeners)
+    warnings.push('database.unsafeNoErrorListeners is on (TEST-ONLY): a lost connection kills a service');
   const baselineMs = options.baselineMs ?? Math.min(10_000, Math.max(2000, options.durationMs / 3));
   const settleTimeoutMs = options.settleTimeoutMs ?? 90_000 + (scenario.settleExtraMs ?? 0);
 
@@ -91,17 +95,23 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
   let ops: OpsContext | undefined;
   let monitor: PipelineMonitor | undefined;
   let ctx: DrillContext | undefined;
+  let database: DrillDatabase | undefined;
   let injected = false;
   let healed = false;
   let report: DrillReport | undefined;
   try {
     note(`setting up the drill pipeline in namespace ${pipeline.ns}`);
-    await pipeline.start();
+    if (scenario.privateDatabase) {
+      database = await DrillDatabase.start(config);
+      note(`private PostgreSQL on port ${database.server.port}, reached through the fault proxy`);
+    }
+    await pipeline.start(database);
     ops = new OpsContext(pipeline.config);
     monitor = new PipelineMonitor(ops, pipeline);
     ctx = {
       config,
       pipeline,
+      ...(database ? { database } : {}),
       ops,
       signal,
       faultWindowMs: options.durationMs,
@@ -220,6 +230,7 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
       monitor,
       recoveryMs: settle.recoveredAt === null ? null : settle.recoveredAt - healedAt,
       settleMs: settledAt === null ? null : settledAt - healedAt,
+      settledAt,
     });
   } finally {
     if (injected && !healed && ctx) {
@@ -235,6 +246,9 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
     await ops?.close();
     const problems = await pipeline.destroy();
     for (const p of problems) warnings.push(`cleanup: ${p}`);
+    await database
+      ?.stop()
+      .catch((e: unknown) => warnings.push(`cleanup: private PostgreSQL: ${errorMessage(e)}`));
   }
   if (!report) throw new OrderbusError('DRILL_NO_REPORT', 'the drill ended without a report');
   try {
@@ -299,6 +313,7 @@ interface BuildInput {
   monitor: PipelineMonitor;
   recoveryMs: number | null;
   settleMs: number | null;
+  settledAt: number | null;
 }
 
 function buildReport(i: BuildInput): DrillReport {
@@ -350,7 +365,12 @@ function buildReport(i: BuildInput): DrillReport {
         ? `work was still pending ${(i.options.settleTimeoutMs / 1000).toFixed(0)}s after the heal: ${pendingWork(i.monitor.last).slice(0, 8).join(', ')}`
         : `nothing left to do ${(i.settleMs / 1000).toFixed(1)}s after the heal`,
     ),
-    ...(i.scenario.checks?.(i.ctx, v, { faultP99: fault.latencyMs.p99 }) ?? []),
+    ...(i.scenario.checks?.(i.ctx, v, {
+      faultP99: fault.latencyMs.p99,
+      faultStatuses: fault.byStatus,
+      faultErrors: fault.errors,
+      settledAt: i.settledAt,
+    }) ?? []),
   ];
   const lagGroups = new Set<string>();
   const peaks = ['baseline', 'fault', 'recovery'].map((p) => i.monitor.peaksOf(p));

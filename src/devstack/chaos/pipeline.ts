@@ -4,13 +4,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { OrderbusConfig } from '../../config.js';
 import { childEnv } from '../../config.js';
+import { configEnv } from './config-env.js';
 import { OrderbusError, errorMessage } from '../../errors.js';
 import { connectAdmin, createTopicsAndWait } from '../../adapters/kafka.js';
 import { createPool, type Pool } from '../../adapters/postgres.js';
 import { connectRabbit } from '../../adapters/rabbitmq.js';
 import { migrate, quoteIdent } from '../../db/migrate.js';
 import { startProviders, withProviderUrls, type Provider, type ProviderName } from '../../providers/index.js';
-import { projectRoot, dataDir } from '../../paths.js';
+import { projectRoot } from '../../paths.js';
 import {
   dlqName,
   retryQueueName,
@@ -57,6 +58,20 @@ export interface DrillPipelineOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * A private database for the services (private-postgres.ts' DrillDatabase, for the database
+ * drills): how the services and the drill's checks reach it. The providers stay on the shared one.
+ */
+export interface ServiceDatabase {
+  serviceConfig(c: OrderbusConfig): OrderbusConfig;
+  directConfig(c: OrderbusConfig): OrderbusConfig;
+}
+
+/** The drill's own pools keep their error listeners whatever the services are given. */
+function safe(c: OrderbusConfig): OrderbusConfig {
+  return { ...c, database: { ...c.database, unsafeNoErrorListeners: false } };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -76,48 +91,12 @@ function lastError(log: string[]): string {
   return (i >= 0 ? tail.slice(i, i + 6) : tail.slice(-6)).map((l) => l.trim()).join(' | ');
 }
 
-/** The ORDERBUS_* environment that gives a child process exactly this config. */
-export function configEnv(c: OrderbusConfig): Record<string, string> {
-  return {
-    ORDERBUS_KAFKA_BROKERS: c.kafka.brokers.join(','),
-    ORDERBUS_KAFKA_CLIENT_ID: c.kafka.clientId,
-    ORDERBUS_KAFKA_GROUP_PREFIX: c.kafka.groupPrefix,
-    ORDERBUS_KAFKA_CONNECTION_TIMEOUT_MS: String(c.kafka.connectionTimeoutMs),
-    ORDERBUS_KAFKA_REQUEST_TIMEOUT_MS: String(c.kafka.requestTimeoutMs),
-    ORDERBUS_KAFKA_SESSION_TIMEOUT_MS: String(c.kafka.sessionTimeoutMs),
-    ORDERBUS_RABBITMQ_URL: c.rabbitmq.url,
-    ORDERBUS_RABBITMQ_MANAGEMENT_URL: c.rabbitmq.managementUrl,
-    ORDERBUS_RABBITMQ_VHOST: c.rabbitmq.vhost,
-    ORDERBUS_DATABASE_URL: c.database.url,
-    ORDERBUS_DATABASE_SCHEMA: c.database.schema,
-    ORDERBUS_REGISTRY_URL: c.registry.url,
-    ORDERBUS_TOPIC_ORDER_EVENTS: c.topics.orderEvents,
-    ORDERBUS_TOPIC_ORDER_EVENTS_DLQ: c.topics.orderEventsDlq,
-    ORDERBUS_TOPIC_AUDIT: c.topics.audit,
-    ORDERBUS_TOPIC_PARTITIONS: String(c.topics.partitions),
-    ORDERBUS_TOPIC_REPLICATION_FACTOR: String(c.topics.replicationFactor),
-    ORDERBUS_HTTP_HOST: c.http.host,
-    ORDERBUS_CHECKOUT_PORT: String(c.http.checkoutPort),
-    ORDERBUS_PAYMENT_URL: c.providers.paymentUrl,
-    ORDERBUS_SHIPPING_URL: c.providers.shippingUrl,
-    ORDERBUS_EMAIL_URL: c.providers.emailUrl,
-    ORDERBUS_WEBHOOK_URL: c.providers.webhookUrl,
-    ORDERBUS_STACK_DIR: dataDir(c),
-    ORDERBUS_EMAIL_RATE: String(c.workers.emailRatePerSecond),
-    ORDERBUS_RETRY_DELAYS_MS: c.workers.retryDelaysMs.join(','),
-    ORDERBUS_MAX_ATTEMPTS: String(c.workers.maxAttempts),
-    ORDERBUS_PREFETCH: String(c.workers.prefetch),
-    ORDERBUS_PARTNER_WEBHOOK_URL: c.workers.partnerWebhookUrl,
-    ORDERBUS_UNSAFE_ACK_BEFORE_PUBLISH: String(c.workers.unsafeAckBeforePublish),
-    ORDERBUS_RABBIT_PREFIX: c.rabbitPrefix,
-    ORDERBUS_OPERATOR: c.operator,
-  };
-}
-
 export class DrillPipeline {
   readonly ns: string;
   config!: OrderbusConfig;
+  /** The services' database, read directly (verification, monitoring). */
   pool!: Pool;
+  private providerPool: Pool | undefined;
   providers!: Record<ProviderName, Provider>;
   brokerCount = 1;
   private admin: Pool | undefined;
@@ -147,16 +126,27 @@ export class DrillPipeline {
     return DRILL_GROUPS.map((g) => `${this.config.kafka.groupPrefix}${g}`);
   }
 
-  /** Creates the namespace (schema, topics), starts the providers, then every service process. */
-  async start(): Promise<void> {
+  /**
+   * Creates the namespace (schema, topics), starts the providers, then every service process.
+   * With `database` the services use that database instead of the shared one.
+   */
+  async start(database?: ServiceDatabase): Promise<void> {
     const ns = this.ns;
     const schema = ns.replace(/[^a-zA-Z0-9_]/g, '_');
-    this.admin = createPool(this.base, { max: 1 });
+    this.admin = createPool(safe(this.base), { max: 1 });
     await migrate(this.admin, schema);
     this.created.schema = true;
-    const dbConfig: OrderbusConfig = { ...this.base, database: { ...this.base.database, schema } };
-    this.pool = createPool(dbConfig, { max: 6 });
-    this.providers = await startProviders(dbConfig, this.pool, { randomPorts: true, scope: ns });
+    const shared: OrderbusConfig = { ...this.base, database: { ...this.base.database, schema } };
+    const own = database;
+    const dbConfig = own ? own.serviceConfig(shared) : shared;
+    if (own) {
+      const ownAdmin = createPool(safe(own.directConfig(this.base)), { max: 1 });
+      await migrate(ownAdmin, schema).finally(() => ownAdmin.end());
+    }
+    this.pool = createPool(safe(own ? own.directConfig(shared) : shared), { max: 6 });
+    // The providers are the outside world: their ledgers do not go down with the services' database.
+    this.providerPool = own ? createPool(safe(shared), { max: 6 }) : this.pool;
+    this.providers = await startProviders(shared, this.providerPool, { randomPorts: true, scope: ns });
     const kadmin = await connectAdmin(this.base);
     let rf = 1;
     try {
@@ -404,6 +394,9 @@ export class DrillPipeline {
           });
       });
     if (this.pool) await step('close pool', () => this.pool.end());
+    const providerPool = this.providerPool;
+    if (providerPool && providerPool !== this.pool)
+      await step('close provider pool', () => providerPool.end());
     if (this.admin && this.created.schema) {
       const admin = this.admin;
       await step('drop schema', () =>

@@ -2,53 +2,15 @@ import type { OrderbusConfig } from '../../config.js';
 import { ExitCode, OrderbusError, unknownNameError } from '../../errors.js';
 import { EventCodec } from '../../events/codec.js';
 import { nextEvent } from '../../events/codec.js';
-import type { OpsContext } from '../../ops/context.js';
 import { redriveDlq } from '../../ops/dlq/index.js';
 import type { ProviderName } from '../../providers/index.js';
 import { readState } from '../stack/state.js';
 import { dataDir } from '../../paths.js';
 import { dlqName, topologyNames, topologyOptions } from '../../tasks/topology.js';
-import type { Verification } from './invariants.js';
-import type { DrillPipeline } from './pipeline.js';
-import { invariant, type Invariant } from './report.js';
+import { DATABASE_SCENARIOS } from './database-scenarios.js';
+import { invariant } from './report.js';
+import type { DrillContext, Scenario } from './scenario.js';
 import { restartKafkaNode, signalKafkaNode, startRabbitmq, stopRabbitmq } from './stack-faults.js';
-
-/**
- * The drills. Each one injects a fault while the load keeps placing orders, heals it at the end
- * of the fault window (heal is idempotent: the drill calls it again on any failure or Ctrl-C),
- * and may run the runbook's remedy once the pipeline settled (a DLQ redrive).
- */
-export interface DrillContext {
-  /** The operator's config: where the stack is (faults on its processes use it). */
-  config: OrderbusConfig;
-  pipeline: DrillPipeline;
-  /** Ops calls against the drill pipeline's namespace. */
-  ops: OpsContext;
-  signal: AbortSignal;
-  /** How long the fault is held while the load runs. */
-  faultWindowMs: number;
-  note(event: string): void;
-  observe(key: string, value: number | string): void;
-  sleep(ms: number): Promise<void>;
-}
-
-export interface Scenario {
-  name: string;
-  summary: string;
-  /** What the drill proves, for `chaos list`. */
-  proves: string;
-  requiresBrokers?: number;
-  /** Multiplies the load rate in the middle third of the fault window. */
-  burstFactor?: number;
-  /** Extra time the pipeline may need to settle after this fault. */
-  settleExtraMs?: number;
-  inject(ctx: DrillContext): Promise<void>;
-  heal(ctx: DrillContext): Promise<void>;
-  /** Runs after the pipeline settled; true when it did something (the drill settles again). */
-  remedy?(ctx: DrillContext): Promise<boolean>;
-  checks?(ctx: DrillContext, v: Verification, figures: { faultP99: number }): Invariant[];
-  next?(ctx: DrillContext): string[];
-}
 
 async function faults(ctx: DrillContext, name: ProviderName, f: Record<string, unknown>): Promise<void> {
   await ctx.pipeline.providers[name].setFaults(f);
@@ -320,6 +282,7 @@ export const SCENARIOS: Scenario[] = [
       ];
     },
   },
+  ...DATABASE_SCENARIOS,
 ];
 
 export function scenarioNames(): string[] {

@@ -1,0 +1,45 @@
+import type { OrderbusConfig } from '../../config.js';
+import { dataDir } from '../../paths.js';
+
+/** The ORDERBUS_* environment that gives a child process exactly this config. */
+export function configEnv(c: OrderbusConfig): Record<string, string> {
+  return {
+    ORDERBUS_KAFKA_BROKERS: c.kafka.brokers.join(','),
+    ORDERBUS_KAFKA_CLIENT_ID: c.kafka.clientId,
+    ORDERBUS_KAFKA_GROUP_PREFIX: c.kafka.groupPrefix,
+    ORDERBUS_KAFKA_CONNECTION_TIMEOUT_MS: String(c.kafka.connectionTimeoutMs),
+    ORDERBUS_KAFKA_REQUEST_TIMEOUT_MS: String(c.kafka.requestTimeoutMs),
+    ORDERBUS_KAFKA_SESSION_TIMEOUT_MS: String(c.kafka.sessionTimeoutMs),
+    ORDERBUS_RABBITMQ_URL: c.rabbitmq.url,
+    ORDERBUS_RABBITMQ_MANAGEMENT_URL: c.rabbitmq.managementUrl,
+    ORDERBUS_RABBITMQ_VHOST: c.rabbitmq.vhost,
+    ORDERBUS_DATABASE_URL: c.database.url,
+    ORDERBUS_DATABASE_SCHEMA: c.database.schema,
+    ORDERBUS_DATABASE_STATEMENT_TIMEOUT_MS: String(c.database.statementTimeoutMs),
+    ORDERBUS_DATABASE_CONNECT_TIMEOUT_MS: String(c.database.connectTimeoutMs),
+    ORDERBUS_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: String(c.database.idleInTransactionTimeoutMs),
+    ORDERBUS_DATABASE_KEEPALIVE_MS: String(c.database.keepAliveMs),
+    ORDERBUS_UNSAFE_NO_DB_ERROR_LISTENERS: String(c.database.unsafeNoErrorListeners),
+    ORDERBUS_REGISTRY_URL: c.registry.url,
+    ORDERBUS_TOPIC_ORDER_EVENTS: c.topics.orderEvents,
+    ORDERBUS_TOPIC_ORDER_EVENTS_DLQ: c.topics.orderEventsDlq,
+    ORDERBUS_TOPIC_AUDIT: c.topics.audit,
+    ORDERBUS_TOPIC_PARTITIONS: String(c.topics.partitions),
+    ORDERBUS_TOPIC_REPLICATION_FACTOR: String(c.topics.replicationFactor),
+    ORDERBUS_HTTP_HOST: c.http.host,
+    ORDERBUS_CHECKOUT_PORT: String(c.http.checkoutPort),
+    ORDERBUS_PAYMENT_URL: c.providers.paymentUrl,
+    ORDERBUS_SHIPPING_URL: c.providers.shippingUrl,
+    ORDERBUS_EMAIL_URL: c.providers.emailUrl,
+    ORDERBUS_WEBHOOK_URL: c.providers.webhookUrl,
+    ORDERBUS_STACK_DIR: dataDir(c),
+    ORDERBUS_EMAIL_RATE: String(c.workers.emailRatePerSecond),
+    ORDERBUS_RETRY_DELAYS_MS: c.workers.retryDelaysMs.join(','),
+    ORDERBUS_MAX_ATTEMPTS: String(c.workers.maxAttempts),
+    ORDERBUS_PREFETCH: String(c.workers.prefetch),
+    ORDERBUS_PARTNER_WEBHOOK_URL: c.workers.partnerWebhookUrl,
+    ORDERBUS_UNSAFE_ACK_BEFORE_PUBLISH: String(c.workers.unsafeAckBeforePublish),
+    ORDERBUS_RABBIT_PREFIX: c.rabbitPrefix,
+    ORDERBUS_OPERATOR: c.operator,
+  };
+}
