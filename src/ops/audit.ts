@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { OrderbusError, errorMessage } from '../errors.js';
+import { ExitCode, OrderbusError, errorMessage, isOrderbusError } from '../errors.js';
 import type { OpsContext } from './context.js';
 import { ensureOpsTopic, sendAcked, type OpsTopicSpec } from './ops-topic.js';
+import { guardChange } from './target.js';
 
 /**
  * The audit trail, audit first: a changing command writes an intent (who, where, what it is about
@@ -106,13 +107,6 @@ async function send(ctx: OpsContext, rec: WireRecord & { command?: string }): Pr
   ]);
 }
 
-async function auditTarget(ctx: OpsContext): Promise<AuditTarget> {
-  const { clusterId } = await (await ctx.admin()).describeCluster();
-  // The config file's context (config files with contexts are newer than this record).
-  const { context } = ctx.config as { context?: string };
-  return { context: context ?? null, bootstrapServers: ctx.config.kafka.brokers, clusterId };
-}
-
 function auditUnavailable(ctx: OpsContext, command: string, e: unknown): OrderbusError {
   const topic = ctx.config.topics.audit;
   return new OrderbusError(
@@ -147,8 +141,12 @@ export async function withAudit<T>(
   change: (run: AuditRun) => Promise<AuditOutcome<T>>,
 ): Promise<T> {
   const id = newAuditRef();
+  // A read-only context or brokers answering with another cluster id than the pinned one refuse
+  // (exit 3) before anything is written; the target goes into the intent record.
+  const target = await guardChange(ctx, intent.command).catch((e: unknown) => {
+    throw isOrderbusError(e) && e.exitCode === ExitCode.unsafe ? e : auditUnavailable(ctx, intent.command, e);
+  });
   try {
-    const target = await auditTarget(ctx);
     await send(ctx, {
       phase: 'intent',
       id,

@@ -1,4 +1,4 @@
-import { appendAudit } from '../audit.js';
+import { withAudit } from '../audit.js';
 import type { OpsContext } from '../context.js';
 import { PlanLetters, parsePlanId, planChanged } from './confirmed-plan.js';
 import { locateDlq } from './discovery.js';
@@ -41,12 +41,16 @@ export async function purgeDlq(
     throw planChanged(name, confirmed.id, planId, `dlq purge ${name}`);
   const base = { dlq: name, kind: engine.kind, execute, planId, auditRef: null };
   if (!execute) return { ...base, count: letters.size, arrived: 0 };
-  const run = await engine.purge(ctx, name, true, { selects: letters.selects, planned: letters.size });
-  const rec = await appendAudit(ctx, {
-    command,
-    plan: { dlq: name, planId, count: letters.size, confirmed: confirmed !== undefined },
-    result: { removed: run.count, arrived: run.arrived ?? 0 },
-    payloadHashes: run.payloadHashes,
-  });
-  return { ...base, count: run.count, arrived: run.arrived ?? 0, auditRef: rec.id };
+  return withAudit(
+    ctx,
+    { command, plan: { dlq: name, planId, count: letters.size, confirmed: confirmed !== undefined } },
+    async ({ id }) => {
+      const run = await engine.purge(ctx, name, true, { selects: letters.selects, planned: letters.size });
+      return {
+        value: { ...base, count: run.count, arrived: run.arrived ?? 0, auditRef: id },
+        result: { removed: run.count, arrived: run.arrived ?? 0 },
+        payloadHashes: run.payloadHashes,
+      };
+    },
+  );
 }

@@ -1,10 +1,10 @@
-import { appendAudit, newAuditRef } from '../audit.js';
+import { withAudit } from '../audit.js';
 import type { OpsContext } from '../context.js';
 import { PlanLetters, parsePlanId, planChanged } from './confirmed-plan.js';
 import { locateDlq } from './discovery.js';
 import { parseFilter } from './edits.js';
 import { filterView } from './message-view.js';
-import { planIdOf } from './plan.js';
+import { planIdOf, redriveExitCode } from './plan.js';
 import type { DlqMessage, RedriveOptions, RedriveResult } from './types.js';
 
 /**
@@ -36,40 +36,58 @@ export async function redriveDlq(
     if (now !== confirmed.id) throw planChanged(name, confirmed.id, now, `dlq redrive ${name}`);
     selects = letters.selects;
   }
-  const auditRef = options.execute ? newAuditRef() : null;
-  const { result, payloadHashes } = await engine.redrive(ctx, name, {
-    options,
-    selects: abortable(selects, options.signal),
-    auditRef,
-    ...(letters ? { planned: letters.size } : {}),
-  });
-  result.planId = confirmed?.id ?? planIdOf(result);
-  if (letters) result.missing = letters.missing;
-  if (options.execute) {
+  const run = async (auditRef: string | null) => {
+    const { result, payloadHashes } = await engine.redrive(ctx, name, {
+      options,
+      selects: abortable(selects, options.signal),
+      auditRef,
+      ...(letters ? { planned: letters.size } : {}),
+    });
+    result.planId = confirmed?.id ?? planIdOf(result);
+    if (letters) result.missing = letters.missing;
     result.auditRef = auditRef;
-    await appendAudit(ctx, {
-      id: auditRef ?? undefined,
+    return { result, payloadHashes };
+  };
+  if (!options.execute) return (await run(null)).result;
+  // Audit first: the intent (with the plan the operator confirmed) is acknowledged before any
+  // letter moves; the result record follows, linked by the same id.
+  return withAudit(
+    ctx,
+    {
       command: options.command ?? `dlq redrive ${name}`,
       plan: {
-        planId: result.planId,
+        planId: confirmed?.id ?? null,
         confirmed: confirmed !== undefined,
-        snapshot: result.snapshot,
-        selected: result.selected,
-        toRedrive: result.toRedrive,
-        unchanged: result.unchanged,
-        invalid: result.invalid,
+        ...(letters ? { letters: letters.size } : {}),
       },
-      result: {
-        redriven: result.redriven,
-        failed: result.failed,
-        missing: result.missing,
-        remaining: result.remaining,
-        arrived: result.arrived,
-      },
-      payloadHashes,
-    });
-  }
-  return result;
+    },
+    async ({ id }) => {
+      const { result, payloadHashes } = await run(id);
+      return {
+        value: result,
+        status:
+          result.redriven === 0 && result.failed > 0
+            ? 'failed'
+            : redriveExitCode(result) === 0
+              ? 'done'
+              : 'partial',
+        result: {
+          planId: result.planId,
+          snapshot: result.snapshot,
+          selected: result.selected,
+          toRedrive: result.toRedrive,
+          unchanged: result.unchanged,
+          invalid: result.invalid,
+          redriven: result.redriven,
+          failed: result.failed,
+          missing: result.missing,
+          remaining: result.remaining,
+          arrived: result.arrived,
+        },
+        payloadHashes,
+      };
+    },
+  );
 }
 
 /** Checked letter by letter: an aborted run stops at the next one, and the engine's channel closes (held letters go back). */
