@@ -3,7 +3,8 @@ import { componentHealth, type ComponentStatus } from './health.js';
 import type { OpsContext } from './context.js';
 import { lagReport, type GroupLag } from './lag.js';
 import { listQueues, type QueueInfo } from './queues.js';
-import { cursorGroup } from './dlq/index.js';
+import { kafkaOutstanding, outstandingCount } from './dlq/kafka-cursor.js';
+import { kafkaDlqNames, rabbitDlqNames } from './dlq/dlq-names.js';
 
 /** `orderbus status`: the pipeline's health on one screen — components, lag, queues, dead letters. */
 export interface StatusReport {
@@ -33,26 +34,20 @@ export async function statusReport(
       if (g.group.startsWith('orderbus-dlq.')) continue;
       if (g.status !== 'OK') problems.push(`group ${g.group} is ${g.status}: ${g.reasons.join('; ')}`);
     }
-    const admin = await ctx.admin();
-    for (const t of (await admin.listTopics()).filter((x) => x.endsWith('.dlq'))) {
-      const [marks, cur] = await Promise.all([
-        admin.fetchTopicOffsets(t),
-        admin.fetchOffsets({ groupId: cursorGroup(t), topics: [t] }),
-      ]);
-      const c = new Map((cur[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-      const count = marks.reduce(
-        (s, m) => s + Number(m.high) - Math.max(Number(m.low), c.get(m.partition) ?? -1),
-        0,
-      );
-      dlqs.push({ name: t, kind: 'kafka', count });
-    }
+    // One count: the same discovery and outstanding ranges as `dlq list` (the cursor topic, not
+    // only the cursor group, whose offsets the broker expires).
+    for (const t of await kafkaDlqNames(ctx))
+      dlqs.push({ name: t, kind: 'kafka', count: outstandingCount(await kafkaOutstanding(ctx, t)) });
   } catch (e) {
     problems.push(`kafka: ${errorMessage(e)}`);
   }
   let queues: QueueInfo[] = [];
   try {
     queues = await listQueues(ctx);
-    for (const q of queues.filter((x) => x.role === 'dlq'))
+    // Held by a browse (unacked) still counts as a dead letter; a dead-letter target not named
+    // *.dlq counts too (the same names `dlq list` finds).
+    const names = new Set(await rabbitDlqNames(ctx));
+    for (const q of queues.filter((x) => x.role === 'dlq' || names.has(x.name)))
       dlqs.push({ name: q.name, kind: 'rabbitmq', count: q.ready + q.unacked });
   } catch (e) {
     problems.push(`rabbitmq: ${errorMessage(e)}`);

@@ -135,6 +135,10 @@ describe('dlq redrive on a RabbitMQ DLQ that keeps filling', () => {
     expect(plan.arrived).toBeGreaterThan(0);
 
     // The text form: the summary, the first 20 diffs and the plan id; --diff all lists every one.
+    await waitUntil(
+      "the dry run's letters back in the DLQ",
+      async () => (await queueDepth(p!, d.dlq)) >= 2000,
+    );
     const text = await runCli(['dlq', 'redrive', d.dlq, '--fix-url', fix], { env, timeoutMs: 60_000 });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout.match(/\[changed\]/g)).toHaveLength(20);
@@ -142,6 +146,12 @@ describe('dlq redrive on a RabbitMQ DLQ that keeps filling', () => {
     expect(text.stdout).toMatch(/arrived meanwhile, left for the next run/);
     expect(text.stdout).toMatch(/--execute --plan \d+-[0-9a-f]{16}/);
 
+    // The broker requeues what the dry runs held when their connections close, asynchronously:
+    // a command started at once may find those letters still unacked, outside its snapshot.
+    await waitUntil(
+      "the dry runs' letters back in the DLQ",
+      async () => (await queueDepth(p!, d.dlq)) >= 2000,
+    );
     const exec = await runCli(['dlq', 'redrive', d.dlq, '--fix-url', fix, '--execute', '--json'], {
       env,
       timeoutMs: 60_000,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { OrderbusError } from '../../errors.js';
+import { managementApi } from '../../adapters/rabbitmq.js';
 import { validateTask } from '../../tasks/task-schema.js';
 import { TaskHeaders } from '../../tasks/topology.js';
 import { sha256 } from '../audit.js';
@@ -192,15 +193,27 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
   return run;
 }
 
+/** Unacknowledged messages of a queue (management API; 0 when it cannot tell). */
+async function heldElsewhere(ctx: OpsContext, queue: string): Promise<number> {
+  const path = `/queues/${encodeURIComponent(ctx.config.rabbitmq.vhost)}/${encodeURIComponent(queue)}?columns=messages_unacknowledged`;
+  return managementApi<{ messages_unacknowledged?: number }>(ctx.config, path).then(
+    (q) => q.messages_unacknowledged ?? 0,
+    () => 0,
+  );
+}
+
 export const rabbitEngine: DlqEngine = {
   kind: 'rabbitmq',
 
   list: rabbitDlqNames,
 
   async browse(ctx, name, fn, cap = Number.POSITIVE_INFINITY) {
-    const count = await depth(ctx, name);
+    // Letters another browse or plan holds (unacked) are dead letters too: the count is ready +
+    // unacked, as `status`, `queues` and the console count them. Read before this browse holds
+    // any (the management figures lag a few seconds and would count ours twice after).
+    const [count, held] = await Promise.all([depth(ctx, name), heldElsewhere(ctx, name)]);
     await holdEach(ctx, name, Math.min(count, cap), (msg, position) => fn(rabbitView(name, msg, position)));
-    return count;
+    return count + held;
   },
 
   redrive,
