@@ -1,5 +1,5 @@
 import { partitionForKey } from '../adapters/kafka.js';
-import { createPool } from '../adapters/postgres.js';
+import { createPool, type Pool } from '../adapters/postgres.js';
 import { EventCodec } from '../events/codec.js';
 import { usageError, errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
@@ -38,6 +38,21 @@ export interface TraceResult {
   unavailable: { source: string; error: string }[];
   scannedRecords: number;
 }
+
+/** One timeline entry; `details` only where the source has them (the JSON shape leaves it out otherwise). */
+const entry = (
+  source: TraceEntry['source'],
+  where: string,
+  at: Date | string | null,
+  what: string,
+  details?: Record<string, unknown>,
+): TraceEntry => ({
+  at: at instanceof Date ? at.toISOString() : at,
+  source,
+  where,
+  what,
+  ...(details ? { details } : {}),
+});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCAN_LIMIT = 2_000_000;
@@ -82,13 +97,9 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
             details.decodeError = errorMessage(e);
           }
           events.push({ offset: r.offset, type });
-          entries.push({
-            at: new Date(r.timestamp).toISOString(),
-            source: 'kafka',
-            where: `${topic}/${partition}@${r.offset}`,
-            what: type,
-            details,
-          });
+          entries.push(
+            entry('kafka', `${topic}/${partition}@${r.offset}`, new Date(r.timestamp), type, details),
+          );
         }
       },
       { maxBytes: 8 * 1024 * 1024 },
@@ -120,48 +131,58 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
   for (const name of dlqNames) {
     try {
       for (const m of await showDlq(ctx, name, { filter: `orderId=${orderId}`, limit: 100 })) {
-        entries.push({
-          at: m.lastFailureAt,
-          source: m.kind === 'kafka' ? 'kafka-dlq' : 'rabbitmq-dlq',
-          where: `${name} ${m.id}`,
-          what: `dead letter: ${m.errorClass ?? 'unknown'}${m.statusCode !== null ? ` (${m.statusCode})` : ''}`,
-          details: { errorMessage: m.errorMessage, attempts: m.attempts, destination: m.destination },
-        });
+        entries.push(
+          entry(
+            m.kind === 'kafka' ? 'kafka-dlq' : 'rabbitmq-dlq',
+            `${name} ${m.id}`,
+            m.lastFailureAt,
+            `dead letter: ${m.errorClass ?? 'unknown'}${m.statusCode !== null ? ` (${m.statusCode})` : ''}`,
+            { errorMessage: m.errorMessage, attempts: m.attempts, destination: m.destination },
+          ),
+        );
       }
     } catch (e) {
       unavailable.push({ source: name, error: errorMessage(e) });
     }
   }
   // The database.
-  let status: string | null = null;
   const pool = createPool(ctx.config, { max: 1 });
+  const status = await databaseTimeline(pool, orderId, entries, unavailable);
+  await pool.end().catch(() => undefined);
+  entries.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
+  return { orderId, topic, partition, status, entries, groups, unavailable, scannedRecords: scanned };
+}
+
+/**
+ * The database's part of the trace, appended to `entries` query by query (a later query failing
+ * keeps what the earlier ones found): the order row, its timeline, the outbox (was each event
+ * published?) with the consumers whose inboxes claimed it — where an order stopped when its
+ * events are not all on the topic — and the providers' ledgers. Returns the order's status (null
+ * without an order row, or when the database could not be read: `unavailable` then says why).
+ */
+async function databaseTimeline(
+  pool: Pool,
+  orderId: string,
+  entries: TraceEntry[],
+  unavailable: TraceResult['unavailable'],
+): Promise<string | null> {
+  const rows = async <R extends Record<string, unknown>>(sql: string): Promise<R[]> =>
+    (await pool.query<R>(sql, [orderId])).rows;
+  let status: string | null = null;
   try {
-    const o = await pool.query<{ status: string; created_at: Date; updated_at: Date }>(
+    const [order] = await rows<{ status: string; created_at: Date }>(
       'SELECT status, created_at, updated_at FROM orders WHERE id = $1',
-      [orderId],
     );
-    status = o.rows[0]?.status ?? null;
-    if (o.rows[0])
-      entries.push({
-        at: o.rows[0].created_at.toISOString(),
-        source: 'database',
-        where: 'orders',
-        what: 'order row created',
-      });
-    const t = await pool.query<{ type: string; source: string; occurred_at: Date; recorded_at: Date }>(
+    status = order?.status ?? null;
+    if (order) entries.push(entry('database', 'orders', order.created_at, 'order row created'));
+    const timeline = await rows<{ type: string; source: string; recorded_at: Date }>(
       'SELECT type, source, occurred_at, recorded_at FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at',
-      [orderId],
     );
-    for (const r of t.rows)
-      entries.push({
-        at: r.recorded_at.toISOString(),
-        source: 'database',
-        where: 'order_timeline',
-        what: `${r.type} applied (from ${r.source})`,
-      });
-    // The outbox (was each event published?) and which consumers' inboxes claimed it: where an
-    // order stopped when its events are not all on the topic.
-    const out = await pool.query<{
+    for (const r of timeline)
+      entries.push(
+        entry('database', 'order_timeline', r.recorded_at, `${r.type} applied (from ${r.source})`),
+      );
+    const outbox = await rows<{
       event_id: string;
       type: string;
       created_at: Date;
@@ -171,37 +192,29 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
       `SELECT o.event_id, o.type, o.created_at, o.sent_at,
               (SELECT array_agg(i.consumer ORDER BY i.consumer) FROM inbox i WHERE i.event_id = o.event_id) AS claimed
        FROM outbox o WHERE o.order_id = $1 ORDER BY o.id`,
-      [orderId],
     );
-    for (const r of out.rows)
-      entries.push({
-        at: r.created_at.toISOString(),
-        source: 'database',
-        where: 'outbox',
-        what: `${r.type} ${r.sent_at ? `sent ${r.sent_at.toISOString()}` : 'not sent yet'}; handled by ${r.claimed?.join(', ') || 'no consumer yet'}`,
-        details: {
-          type: r.type,
-          eventId: r.event_id,
-          sentAt: r.sent_at?.toISOString() ?? null,
-          handledBy: r.claimed ?? [],
-        },
-      });
-    const ledger = await pool.query<{ provider: string; kind: string; idempotency_key: string; at: Date }>(
+    for (const r of outbox)
+      entries.push(
+        entry(
+          'database',
+          'outbox',
+          r.created_at,
+          `${r.type} ${r.sent_at ? `sent ${r.sent_at.toISOString()}` : 'not sent yet'}; handled by ${r.claimed?.join(', ') || 'no consumer yet'}`,
+          {
+            type: r.type,
+            eventId: r.event_id,
+            sentAt: r.sent_at?.toISOString() ?? null,
+            handledBy: r.claimed ?? [],
+          },
+        ),
+      );
+    const ledger = await rows<{ provider: string; kind: string; idempotency_key: string; at: Date }>(
       'SELECT provider, kind, idempotency_key, at FROM provider_ledger WHERE order_id = $1 ORDER BY at',
-      [orderId],
     );
-    for (const r of ledger.rows)
-      entries.push({
-        at: r.at.toISOString(),
-        source: 'provider',
-        where: r.provider,
-        what: `${r.kind} (key ${r.idempotency_key})`,
-      });
+    for (const r of ledger)
+      entries.push(entry('provider', r.provider, r.at, `${r.kind} (key ${r.idempotency_key})`));
   } catch (e) {
     unavailable.push({ source: 'postgres', error: errorMessage(e) });
-  } finally {
-    await pool.end().catch(() => undefined);
   }
-  entries.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
-  return { orderId, topic, partition, status, entries, groups, unavailable, scannedRecords: scanned };
+  return status;
 }
