@@ -67,25 +67,37 @@ export const kafkaOrigin = (
 export const isOrderbusKafka = (h: Record<string, string>): boolean =>
   h[KafkaDlqHeaders.originalTopic] !== undefined || h[KafkaDlqHeaders.errorClass] !== undefined;
 
-/** orderbus's Kafka consumers (`dlq-*` headers); without a failure time, it failed when it was written. */
-export function kafkaFailure(h: Record<string, string>, writtenAt: number): FailureContext {
-  const topic = h[KafkaDlqHeaders.originalTopic];
-  return {
-    ...NO_FAILURE,
-    format: 'orderbus',
-    attempts: headerNumber(h[KafkaDlqHeaders.attempts]),
-    errorClass: h[KafkaDlqHeaders.errorClass] ?? null,
-    errorMessage: h[KafkaDlqHeaders.errorMessage] ?? null,
-    firstFailureAt: h[KafkaDlqHeaders.firstFailureAt] ?? null,
-    lastFailureAt: h[KafkaDlqHeaders.lastFailureAt] ?? new Date(writtenAt).toISOString(),
-    origin: kafkaOrigin(
-      topic,
-      headerNumber(h[KafkaDlqHeaders.originalPartition]),
-      headerNumber(h[KafkaDlqHeaders.originalOffset]),
-      h[KafkaDlqHeaders.consumerGroup] ?? null,
-    ),
-  };
+/** The header names under which orderbus's writers, Kafka consumers and task workers alike, record a failure. */
+interface OrderbusFailureHeaders {
+  attempts: string;
+  errorClass: string;
+  errorMessage: string;
+  firstFailureAt: string;
+  lastFailureAt: string;
 }
+
+/** What orderbus's writers record on either broker; each broker's own fields are added by its reader. */
+const orderbusFailure = (h: Record<string, string>, names: OrderbusFailureHeaders): FailureContext => ({
+  ...NO_FAILURE,
+  format: 'orderbus',
+  attempts: headerNumber(h[names.attempts]),
+  errorClass: h[names.errorClass] ?? null,
+  errorMessage: h[names.errorMessage] ?? null,
+  firstFailureAt: h[names.firstFailureAt] ?? null,
+  lastFailureAt: h[names.lastFailureAt] ?? null,
+});
+
+/** orderbus's Kafka consumers (`dlq-*` headers); without a failure time, it failed when it was written. */
+export const kafkaFailure = (h: Record<string, string>, writtenAt: number): FailureContext => ({
+  ...orderbusFailure(h, KafkaDlqHeaders),
+  lastFailureAt: h[KafkaDlqHeaders.lastFailureAt] ?? new Date(writtenAt).toISOString(),
+  origin: kafkaOrigin(
+    h[KafkaDlqHeaders.originalTopic],
+    headerNumber(h[KafkaDlqHeaders.originalPartition]),
+    headerNumber(h[KafkaDlqHeaders.originalOffset]),
+    h[KafkaDlqHeaders.consumerGroup] ?? null,
+  ),
+});
 
 /** Whether orderbus's task workers wrote it (`x-*` task headers on RabbitMQ). */
 export const isOrderbusTask = (h: Record<string, string>): boolean =>
@@ -97,14 +109,8 @@ export const isOrderbusTask = (h: Record<string, string>): boolean =>
 export function taskFailure(h: Record<string, string>): FailureContext {
   const routingKey = h[TaskHeaders.originalRoutingKey];
   return {
-    ...NO_FAILURE,
-    format: 'orderbus',
-    attempts: headerNumber(h[TaskHeaders.attempt]),
-    errorClass: h[TaskHeaders.errorClass] ?? null,
-    errorMessage: h[TaskHeaders.errorMessage] ?? null,
+    ...orderbusFailure(h, { ...TaskHeaders, attempts: TaskHeaders.attempt }),
     statusCode: headerNumber(h[TaskHeaders.statusCode]),
-    firstFailureAt: h[TaskHeaders.firstFailureAt] ?? null,
-    lastFailureAt: h[TaskHeaders.lastFailureAt] ?? null,
     origin: {
       broker: 'rabbitmq',
       queue: h[TaskHeaders.originalQueue] ?? null,
