@@ -17,6 +17,20 @@ async function faults(ctx: DrillContext, name: ProviderName, f: Record<string, u
   ctx.note(`${name} provider faults ${JSON.stringify(f)}`);
 }
 
+/** A drill that gives one simulated provider `faults` and heals by clearing them. */
+const providerFault = ({
+  provider,
+  faults: f,
+  ...scenario
+}: Omit<Scenario, 'inject' | 'heal'> & {
+  provider: ProviderName;
+  faults: Record<string, unknown>;
+}): Scenario => ({
+  ...scenario,
+  inject: (ctx) => faults(ctx, provider, f),
+  heal: (ctx) => faults(ctx, provider, {}),
+});
+
 function queueName(ctx: DrillContext, queue: 'email.tasks' | 'webhook.tasks'): string {
   const c = ctx.pipeline.config;
   return dlqName(topologyNames(topologyOptions(c)).queues[queue]);
@@ -90,13 +104,13 @@ async function poisonRecords(ctx: DrillContext, n: number): Promise<void> {
 }
 
 export const SCENARIOS: Scenario[] = [
-  {
+  providerFault({
     name: 'shipping-slow',
     summary: 'the shipping API answers in 8–12 s',
     proves: 'checkout never waits on a provider; orders complete once labels come back',
     settleExtraMs: 30_000,
-    inject: (ctx) => faults(ctx, 'shipping', { latencyMs: [8000, 12000] }),
-    heal: (ctx) => faults(ctx, 'shipping', {}),
+    provider: 'shipping',
+    faults: { latencyMs: [8000, 12000] },
     checks: (_ctx, _v, f) => [
       invariant(
         'checkout does not wait on shipping',
@@ -105,26 +119,26 @@ export const SCENARIOS: Scenario[] = [
         `checkout p99 ${f.faultP99.toFixed(0)} ms during the fault; the provider took 8–12 s`,
       ),
     ],
-  },
-  {
+  }),
+  providerFault({
     name: 'email-down',
     summary: 'the e-mail provider answers 503 to everything',
     proves: 'an outage loses nothing: tasks retry, dead-letter, and are redriven once',
-    inject: (ctx) => faults(ctx, 'email', { down: '503' }),
-    heal: (ctx) => faults(ctx, 'email', {}),
+    provider: 'email',
+    faults: { down: '503' },
     remedy: (ctx) => redriveTasks(ctx, 'email.tasks'),
     next: (ctx) => [
       `after an outage longer than the retry tiers: orderbus dlq redrive ${ctx.config.rabbitPrefix}email.tasks.dlq --execute`,
     ],
-  },
-  {
+  }),
+  providerFault({
     name: 'payment-timeout',
     summary: 'the payment gateway answers after the 10 s client timeout (and still charges)',
     proves: 'a timed-out charge is retried with its idempotency key: never charged twice',
     settleExtraMs: 30_000,
-    inject: (ctx) => faults(ctx, 'payment', { latencyMs: [10_500, 12_000] }),
-    heal: (ctx) => faults(ctx, 'payment', {}),
-  },
+    provider: 'payment',
+    faults: { latencyMs: [10_500, 12_000] },
+  }),
   {
     name: 'webhook-moved',
     summary: 'the partner moved its webhook URL (410 Gone at the old one)',
