@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { GetMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../../src/adapters/kafka-fetch.js';
@@ -8,25 +6,16 @@ import { parseFilter } from '../../src/ops/dlq/edits.js';
 import { failureClass } from '../../src/ops/dlq/failure.js';
 import { filterView, kafkaView, rabbitDestination, rabbitView } from '../../src/ops/dlq/message-view.js';
 import type { DlqMessage } from '../../src/ops/dlq/types.js';
-import { projectRoot } from '../../src/paths.js';
+import {
+  deadLetterSample,
+  deadLetterSamples,
+  type DeadLetterSample,
+} from '../support/dead-letter-samples.js';
 
 // Each sample in fixtures/dead-letters/ read as the brokers hand it over: the failure class,
 // reason, count, time and origin its own writer's headers give, and where a redrive sends it.
-interface Sample {
-  format: string;
-  broker: 'kafka' | 'rabbitmq';
-  dlq: string;
-  kafka?: { partition: number; offset: number; timestamp: string; key: string | null };
-  rabbitmq?: { exchange: string; routingKey: string; properties: Record<string, unknown> };
-  headers: Record<string, unknown>;
-  value: { json?: unknown };
-}
-const dir = join(projectRoot(), 'fixtures', 'dead-letters');
-const sample = (format: string): Sample =>
-  JSON.parse(readFileSync(join(dir, `${format}.json`), 'utf8')) as Sample;
-
 /** The record as the log reader returns it: binary headers as bytes, their text as UTF-8. */
-function asRecord(s: Sample): KafkaRecord {
+function asRecord(s: DeadLetterSample): KafkaRecord {
   const raw: Record<string, Buffer[]> = {};
   for (const [k, v] of Object.entries(s.headers))
     raw[k] = [
@@ -48,7 +37,7 @@ function asRecord(s: Sample): KafkaRecord {
 }
 
 /** The message as amqplib hands it over (x-death timestamps as `{ "!": "timestamp", value }`). */
-function asAmqp(s: Sample): GetMessage {
+function asAmqp(s: DeadLetterSample): GetMessage {
   const headers = JSON.parse(
     JSON.stringify(s.headers, (k, v: unknown) =>
       k === 'time' && typeof v === 'number' ? { '!': 'timestamp', value: v } : v,
@@ -68,13 +57,17 @@ const codec = {
 } as unknown as EventCodec;
 
 async function view(format: string): Promise<DlqMessage> {
-  const s = sample(format);
+  const s = deadLetterSample(format);
   return s.broker === 'kafka' ? kafkaView(codec, s.dlq, asRecord(s)) : rabbitView(s.dlq, asAmqp(s), 0);
 }
 
 describe('foreign dead letters, read from their own headers', () => {
   it('holds a sample of every format read here', () => {
-    expect(readdirSync(dir).sort()).toEqual(
+    expect(
+      deadLetterSamples()
+        .map((d) => d.file)
+        .sort(),
+    ).toEqual(
       [
         'kafka-connect-dlq',
         'orderbus-kafka',
@@ -110,7 +103,7 @@ describe('foreign dead letters, read from their own headers', () => {
   });
 
   it('RabbitMQ x-death: the most recent death names the queue, reasons expired, maxlen and delivery_limit', async () => {
-    const s = sample('rabbitmq-x-death');
+    const s = deadLetterSample('rabbitmq-x-death');
     for (const reason of ['expired', 'maxlen', 'delivery_limit']) {
       s.headers['x-death'] = [
         { count: 3, reason, queue: 'work', time: 1796079800, exchange: 'ex', 'routing-keys': ['k'] },

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configKeys, loadConfig } from '../../src/config.js';
@@ -6,6 +6,7 @@ import { EventHeaders, KafkaDlqHeaders } from '../../src/events/types.js';
 import type { RollbackFile } from '../../src/ops/offsets.js';
 import { projectRoot } from '../../src/paths.js';
 import { TaskHeaders } from '../../src/tasks/topology.js';
+import { deadLetterSamples } from '../support/dead-letter-samples.js';
 
 // The sample data in fixtures/ (fixtures/README.md) stays parseable and true to the formats it
 // stands for, so the tests that will use it do not test against a broken sample.
@@ -13,23 +14,7 @@ const dir = join(projectRoot(), 'fixtures');
 const read = (path: string) => readFileSync(join(dir, path), 'utf8');
 const readJson = (path: string): unknown => JSON.parse(read(path));
 
-type HeaderValue = string | number | { base64: string; int32?: number; int64?: string } | unknown[];
-interface DeadLetter {
-  format: string;
-  description: string;
-  broker: 'kafka' | 'rabbitmq';
-  dlq: string;
-  kafka?: { partition: number; offset: number; timestamp: string; key: string | null };
-  rabbitmq?: { exchange: string; routingKey: string; properties: Record<string, unknown> };
-  headers: Record<string, HeaderValue>;
-  value: { encoding: 'json' | 'registry-json' | 'text'; schemaId?: number; json?: unknown; text?: string };
-  context: { origin: Record<string, string | number> };
-}
-
-const deadLetters = readdirSync(join(dir, 'dead-letters')).map((file) => ({
-  file,
-  letter: readJson(join('dead-letters', file)) as DeadLetter,
-}));
+const deadLetters = deadLetterSamples();
 
 /** A binary header's number, read as Java's ByteBuffer wrote it (big-endian). */
 function binaryNumber(v: { base64: string; int32?: number; int64?: string }): string {
