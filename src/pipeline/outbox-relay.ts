@@ -3,7 +3,7 @@ import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } 
 import type { OrderbusConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { backoffDelay, pause, retry, type BackoffPolicy } from '../retry.js';
-import { EventCodec, eventHeaders } from '../events/codec.js';
+import { EventCodec, EventDecodeError, eventHeaders, registryFailure } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
 import { OUTBOX_SHARDS } from './outbox.js';
@@ -177,28 +177,66 @@ export class OutboxRelay implements Service {
   private async publishBatch(codec: EventCodec, batchSize: number): Promise<number> {
     if (this.owned.size === 0 || !this.producer) return 0;
     const { rows } = await this.pool.query<{ id: string; envelope: EventEnvelope }>(
-      'SELECT id, envelope FROM outbox WHERE sent_at IS NULL AND shard = ANY($1) ORDER BY id LIMIT $2',
+      `SELECT id, envelope FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL AND shard = ANY($1)
+       ORDER BY id LIMIT $2`,
       [[...this.owned], batchSize],
     );
     if (rows.length === 0) return 0;
-    const messages = await Promise.all(
-      rows.map(async (r) => ({
-        key: r.envelope.orderId,
-        value: await codec.encode(r.envelope),
-        headers: eventHeaders(r.envelope),
-      })),
-    );
+    const encoded = await Promise.all(rows.map((r) => this.encodeOrPark(codec, r)));
+    const messages = encoded.filter((m) => m !== undefined);
     // One send: kafkajs keeps the order within each partition, so an order's events stay in order.
-    await this.producer.send({ topic: this.config.topics.orderEvents, acks: -1, messages });
+    if (messages.length > 0)
+      await this.producer.send({ topic: this.config.topics.orderEvents, acks: -1, messages });
     // Marking rows sent need not wait for the WAL flush: if a PostgreSQL crash lost the mark,
     // the rows would be sent again and the consumers' inboxes drop the copies (as after a relay
     // killed between send and mark). It saves a flush per poll that every commit queued behind.
     await this.pool.query(
       `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
-       UPDATE outbox SET sent_at = now() FROM async WHERE id = ANY($1::bigint[])`,
+       UPDATE outbox SET sent_at = now() FROM async WHERE id = ANY($1::bigint[]) AND parked_at IS NULL`,
       [rows.map((r) => r.id)],
     );
-    this.published += rows.length;
+    this.published += messages.length;
     return rows.length;
   }
+
+  /**
+   * The row as a Kafka message, or undefined once parked: a payload its schema rejects (or an
+   * unknown event type) would fail every retry and block its shard for good. A registry that is
+   * away is not the row's fault: that error propagates and the batch is retried.
+   */
+  private async encodeOrPark(
+    codec: EventCodec,
+    row: { id: string; envelope: EventEnvelope },
+  ): Promise<{ key: string; value: Buffer; headers: Record<string, string> } | undefined> {
+    try {
+      const value = await codec.encode(row.envelope);
+      return { key: row.envelope.orderId, value, headers: eventHeaders(row.envelope) };
+    } catch (e) {
+      if (!isPoison(e)) throw e;
+      const reason = parkReason(e);
+      await this.pool.query('UPDATE outbox SET parked_at = now(), parked_reason = $2 WHERE id = $1', [
+        row.id,
+        reason,
+      ]);
+      this.ctx.log('relay.parked', {
+        id: row.id,
+        eventId: row.envelope.eventId,
+        type: row.envelope.type,
+        reason,
+      });
+      return undefined;
+    }
+  }
+}
+
+/** An encoding failure no retry fixes: the payload fails its schema, or its type has none. */
+function isPoison(e: unknown): boolean {
+  return e instanceof EventDecodeError || registryFailure(e) === 'invalid';
+}
+
+/** Why a row was parked: the error class, the message and (for a schema failure) what failed. */
+function parkReason(e: unknown): string {
+  if (e instanceof EventDecodeError) return `${e.errorClass}: ${e.message}`.slice(0, 1000);
+  const paths = (e as { paths?: unknown }).paths;
+  return `SchemaInvalid: ${errorMessage(e)} ${JSON.stringify(paths ?? [])}`.slice(0, 1000);
 }

@@ -1,4 +1,5 @@
-import { PG_CONNECTION_CODES, type Pool, type PoolClient } from '../adapters/postgres.js';
+import { createPool, PG_CONNECTION_CODES, type Pool, type PoolClient } from '../adapters/postgres.js';
+import type { OrderbusConfig } from '../config.js';
 import type { ServiceContext } from '../runtime/service.js';
 import type { EventEnvelope } from '../events/types.js';
 
@@ -197,4 +198,20 @@ export function wakerFor(pool: Pool, ctx: Pick<ServiceContext, 'log'>): OutboxWa
   return new OutboxWaker(pool, (e) =>
     ctx.log('outbox.wake-error', { error: e instanceof Error ? e.message : String(e) }),
   );
+}
+
+/**
+ * Outbox rows the relay parked (their payload fails its schema), or null when the database could
+ * not be read (the components' health says why). `orderbus status` reports them as a problem.
+ */
+export async function parkedOutboxCount(config: OrderbusConfig): Promise<number | null> {
+  const pool = createPool(config, { max: 1 });
+  try {
+    const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE parked_at IS NOT NULL');
+    return Number(r.rows[0]?.n ?? 0);
+  } catch {
+    return null;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
 }

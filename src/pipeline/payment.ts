@@ -95,6 +95,12 @@ async function charge(config: OrderbusConfig, event: EventEnvelope): Promise<Cha
           chargeId: res.body.chargeId ?? '',
           amountCents: data.totalCents,
         })
-      : nextEvent(event, 'payment.failed', 'payment', { reason: res.body.reason ?? res.body.status }),
+      : nextEvent(event, 'payment.failed', 'payment', { reason: declineReason(res.status, res.body) }),
   };
+}
+
+/** Always a string (the event's schema requires one): a gateway may answer < 400 without a reason. */
+export function declineReason(status: number, body: { reason?: unknown; status?: unknown } | null): string {
+  const given = body?.reason ?? body?.status;
+  return typeof given === 'string' && given !== '' ? given : `declined (gateway answered ${status})`;
 }

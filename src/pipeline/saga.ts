@@ -74,12 +74,12 @@ export class SagaService implements Service {
         const missing = e.refunds.filter((r) => !refunds.has(r.orderId));
         if (missing.length === 0) throw new Error('refunds were made but the batch still asks for them');
         for (const r of missing) {
-          const res = await callProvider<{ refundId: string }>(
+          const res = await callProvider<{ refundId?: string }>(
             `${this.config.providers.paymentUrl}/refunds`,
             { orderId: r.orderId, amountCents: r.amountCents },
             `refund-${r.orderId}`,
           );
-          refunds.set(r.orderId, res.body);
+          refunds.set(r.orderId, { refundId: res.body.refundId ?? '' });
         }
       }
     }

@@ -204,9 +204,9 @@ export class ShippingService implements Service {
 
   private async attempt(job: Job): Promise<void> {
     const cause = { eventId: job.causation_id, orderId: job.order_id, correlationId: job.correlation_id };
-    let res: Awaited<ReturnType<typeof callProvider<{ labelId: string; trackingNumber: string }>>>;
+    let res: Awaited<ReturnType<typeof callProvider<{ labelId?: string; trackingNumber?: string }>>>;
     try {
-      res = await callProvider<{ labelId: string; trackingNumber: string }>(
+      res = await callProvider<{ labelId?: string; trackingNumber?: string }>(
         `${this.config.providers.shippingUrl}/labels`,
         { orderId: job.order_id, address: job.address, items: job.items },
         `label-${job.order_id}`,
@@ -242,11 +242,12 @@ export class ShippingService implements Service {
     await this.finish(
       job,
       'created',
+      // Strings always (the event's schema requires them), whatever the provider answered.
       nextEvent(cause, 'shipping.created', 'shipping', {
-        trackingNumber: res.body.trackingNumber,
-        labelId: res.body.labelId,
+        trackingNumber: res.body.trackingNumber ?? '',
+        labelId: res.body.labelId ?? '',
       }),
-      res.body.trackingNumber,
+      res.body.trackingNumber ?? null,
     );
     this.created++;
   }

@@ -59,12 +59,12 @@ export function emailWorker(config: OrderbusConfig, pool: Pool, ctx: Ctx): TaskW
       await limiter.acquire();
       let messageId: string;
       try {
-        const res = await callProvider<{ messageId: string }>(
+        const res = await callProvider<{ messageId?: string }>(
           `${config.providers.emailUrl}/messages`,
           { to: task.to, template: task.template, orderId: task.orderId, data: task.data },
           `email-${task.orderId}-${task.template}`,
         );
-        messageId = res.body.messageId;
+        messageId = res.body.messageId ?? '';
       } catch (e) {
         throw toTaskFailure(e);
       }
