@@ -5,6 +5,7 @@ import { lagReport, type GroupLag } from './lag.js';
 import { listQueues, type QueueInfo } from './queues.js';
 import { kafkaOutstanding, outstandingCount } from './dlq/kafka-cursor.js';
 import { kafkaDlqNames, rabbitDlqNames } from './dlq/dlq-names.js';
+import { parkedOutboxCount } from '../pipeline/outbox.js';
 
 /** `orderbus status`: the pipeline's health on one screen — components, lag, queues, dead letters. */
 export interface StatusReport {
@@ -14,6 +15,8 @@ export interface StatusReport {
   groups: GroupLag[];
   queues: QueueInfo[];
   dlqs: { name: string; kind: 'kafka' | 'rabbitmq'; count: number }[];
+  /** Outbox rows parked because they cannot be encoded (null: the database was not readable). */
+  parkedOutbox: number | null;
   problems: string[];
 }
 
@@ -53,6 +56,8 @@ export async function statusReport(
     problems.push(`rabbitmq: ${errorMessage(e)}`);
   }
   for (const d of dlqs) if (d.count > 0) problems.push(`${d.name} holds ${d.count} dead letter(s)`);
+  const parkedOutbox = await parkedOutboxCount(ctx.config);
+  if (parkedOutbox) problems.push(`the outbox holds ${parkedOutbox} parked row(s) that cannot be encoded`);
   return {
     at: new Date().toISOString(),
     healthy: problems.length === 0,
@@ -60,6 +65,7 @@ export async function statusReport(
     groups,
     queues,
     dlqs,
+    parkedOutbox,
     problems,
   };
 }
