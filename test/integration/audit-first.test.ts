@@ -9,7 +9,7 @@ import type { AuditRecord } from '../../src/ops/audit.js';
 import type { DlqMessage, RedriveResult } from '../../src/ops/dlq/index.js';
 import { projectRoot } from '../../src/paths.js';
 import { runCli } from '../support/cli.js';
-import { eventLetter, type KafkaLetter } from '../support/kafka-dead-letters.js';
+import { eventLetter, sendLetters, type KafkaLetter } from '../support/kafka-dead-letters.js';
 import { testNamespace } from '../support/namespace.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -38,13 +38,8 @@ async function topics(specs: { topic: string; configEntries?: { name: string; va
   created.push(...specs.map((s) => s.topic));
 }
 
-async function seed(topic: string, letters: KafkaLetter[]) {
-  const producer = kafkaClient(config, 'audit-first-seed').producer();
-  await producer.connect();
-  for (let i = 0; i < letters.length; i += 500)
-    await producer.send({ topic, acks: -1, messages: letters.slice(i, i + 500) });
-  await producer.disconnect();
-}
+const seed = (topic: string, letters: KafkaLetter[]) =>
+  sendLetters(kafkaClient(config, 'audit-first-seed'), topic, letters);
 
 const recordsOn = async (topic: string) =>
   (await admin.fetchTopicOffsets(topic)).reduce((n, m) => n + Number(m.high), 0);

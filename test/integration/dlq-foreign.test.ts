@@ -6,6 +6,7 @@ import { KafkaLogReader, type KafkaRecord } from '../../src/adapters/kafka-fetch
 import { loadConfig } from '../../src/config.js';
 import type { DlqMessage, DlqSummary, RedriveResult } from '../../src/ops/dlq/index.js';
 import { runCli } from '../support/cli.js';
+import { sendLetters } from '../support/kafka-dead-letters.js';
 import { kafkaToolArgs } from '../support/kafka-tools.js';
 import { testNamespace } from '../support/namespace.js';
 import { waitUntil } from '../support/wait.js';
@@ -213,30 +214,23 @@ describe('Kafka dead letters written by Spring Kafka and Kafka Connect', () => {
     // A key that the default partitioner puts elsewhere: the redrive must follow the header, not the key.
     const key = ['k0', 'k1', 'k2', 'k3'].find((k) => partitionForKey(k, 3) !== 2) as string;
     const springValue = JSON.stringify({ orderId: 'o-2', amountCents: 4999, currency: 'XXX' });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: springDlt,
-      acks: -1,
-      messages: [
-        {
-          key,
-          value: springValue,
-          headers: {
-            __TypeId__: 'com.example.payments.PaymentRequested',
-            'kafka_dlt-exception-fqcn': 'org.springframework.kafka.listener.ListenerExecutionFailedException',
-            'kafka_dlt-exception-cause-fqcn': 'java.lang.IllegalArgumentException',
-            'kafka_dlt-exception-message': "unknown currency 'XXX'",
-            'kafka_dlt-original-topic': springOrigin,
-            'kafka_dlt-original-partition': int32(2),
-            'kafka_dlt-original-offset': int64(48213),
-            'kafka_dlt-original-timestamp': int64(Date.now() - 60_000),
-            'kafka_dlt-original-consumer-group': 'payments-service',
-          },
+    await sendLetters(kafka, springDlt, [
+      {
+        key,
+        value: springValue,
+        headers: {
+          __TypeId__: 'com.example.payments.PaymentRequested',
+          'kafka_dlt-exception-fqcn': 'org.springframework.kafka.listener.ListenerExecutionFailedException',
+          'kafka_dlt-exception-cause-fqcn': 'java.lang.IllegalArgumentException',
+          'kafka_dlt-exception-message': "unknown currency 'XXX'",
+          'kafka_dlt-original-topic': springOrigin,
+          'kafka_dlt-original-partition': int32(2),
+          'kafka_dlt-original-offset': int64(48213),
+          'kafka_dlt-original-timestamp': int64(Date.now() - 60_000),
+          'kafka_dlt-original-consumer-group': 'payments-service',
         },
-      ],
-    });
-    await producer.disconnect();
+      },
+    ]);
 
     // Both found by the default patterns (*.DLT, *-dlt), counted under the exception's simple name.
     const listed = await cliJson<DlqSummary[]>(['dlq', 'list']);

@@ -4,7 +4,7 @@ import { createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
 import { KafkaLogReader } from '../../src/adapters/kafka-fetch.js';
 import { loadConfig } from '../../src/config.js';
 import { runCli } from '../support/cli.js';
-import { eventLetter } from '../support/kafka-dead-letters.js';
+import { eventLetter, sendLetters } from '../support/kafka-dead-letters.js';
 import { testNamespace } from '../support/namespace.js';
 
 /** replay and the Kafka redrive copy header values byte for byte, repeated names included. */
@@ -45,10 +45,7 @@ describe('byte-exact headers', () => {
     );
     created.push(events, dlq, copy);
     const letter = await eventLetter(config, events, { bin: binary, rep: repeated });
-    const producer = kafkaClient(config, ns).producer();
-    await producer.connect();
-    await producer.send({ topic: dlq, acks: -1, messages: [letter] });
-    await producer.disconnect();
+    await sendLetters(kafkaClient(config, ns), dlq, [letter]);
     const [original] = await reader.readAll(dlq, 0, 0, 1);
     expect(hex(original?.rawHeaders, 'rep')).toEqual(['6669727374', 'feed']);
     const env = {

@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kafkaClient } from '../../src/adapters/kafka.js';
-import { EventCodec, nextEvent } from '../../src/events/codec.js';
 import { KafkaDlqHeaders } from '../../src/events/types.js';
 import { providerAdmin } from '../../src/providers/client.js';
 import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
@@ -16,6 +14,7 @@ import type { StatusReport } from '../../src/ops/status.js';
 import { projectRoot } from '../../src/paths.js';
 import { runCli } from '../support/cli.js';
 import { deadLetterWebhooks, queueDepth } from '../support/dead-letters.js';
+import { eventLetter, garbageLetter, sendLetters } from '../support/kafka-dead-letters.js';
 import { CORE, TASKS, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -181,39 +180,17 @@ describe('orderbus dlq on Kafka', () => {
     p = await startTestPipeline({ label: 'kdlq', services: [] });
     const env = p.env;
     const dlq = p.config.topics.orderEventsDlq;
-    const codec = EventCodec.fromConfig(p.config);
-    const orderId = randomUUID();
-    const event = nextEvent(
-      { eventId: randomUUID(), orderId, correlationId: randomUUID() },
-      'payment.failed',
-      'test',
-      {
-        reason: 'card declined',
-      },
-    );
     const kafka = kafkaClient(p.config, p.ns);
-    const producer = kafka.producer();
-    await producer.connect();
-    const dlqHeaders = (offset: string, cls: string) => ({
-      [KafkaDlqHeaders.originalTopic]: p!.config.topics.orderEvents,
-      [KafkaDlqHeaders.originalPartition]: '0',
+    // Where each letter failed: the payment consumer, at offsets of its own.
+    const failedAt = (offset: string) => ({
       [KafkaDlqHeaders.originalOffset]: offset,
       [KafkaDlqHeaders.consumerGroup]: `${p!.ns}.payment`,
-      [KafkaDlqHeaders.errorClass]: cls,
-      [KafkaDlqHeaders.errorMessage]: 'boom',
-      [KafkaDlqHeaders.attempts]: '3',
-      [KafkaDlqHeaders.lastFailureAt]: new Date().toISOString(),
       'event-type': 'payment.failed',
     });
-    await producer.send({
-      topic: dlq,
-      acks: -1,
-      messages: [
-        { key: orderId, value: await codec.encode(event), headers: dlqHeaders('7', 'TransientExhausted') },
-        { key: 'garbage', value: Buffer.from([1, 2, 3, 4]), headers: dlqHeaders('8', 'UndecodableRecord') },
-      ],
-    });
-    await producer.disconnect();
+    const origin = p.config.topics.orderEvents;
+    const valid = await eventLetter(p.config, origin, {}, failedAt('7'));
+    const orderId = valid.key;
+    await sendLetters(kafka, dlq, [valid, garbageLetter(origin, failedAt('8'))]);
 
     const show = json<DlqMessage[]>((await runCli(['dlq', 'show', dlq, '--json'], { env })).stdout);
     expect(show).toHaveLength(2);
@@ -268,31 +245,8 @@ describe('orderbus dlq on Kafka', () => {
 
     // A record left in the DLQ ahead of redriven ones: the cursor cannot pass it, yet the records
     // redriven after it are never re-published by the next run, nor shown or counted again.
-    const later = await Promise.all(
-      [1, 2].map(async () => {
-        const id = randomUUID();
-        const e = nextEvent(
-          { eventId: randomUUID(), orderId: id, correlationId: randomUUID() },
-          'payment.failed',
-          'test',
-          {
-            reason: 'card declined',
-          },
-        );
-        return { key: id, value: await codec.encode(e), headers: dlqHeaders('9', 'TransientExhausted') };
-      }),
-    );
-    const producer2 = kafka.producer();
-    await producer2.connect();
-    await producer2.send({
-      topic: dlq,
-      acks: -1,
-      messages: [
-        { key: 'garbage', value: Buffer.from([1, 2, 3, 4]), headers: dlqHeaders('10', 'UndecodableRecord') },
-        ...later,
-      ],
-    });
-    await producer2.disconnect();
+    const later = await Promise.all([1, 2].map(() => eventLetter(p!.config, origin, {}, failedAt('9'))));
+    await sendLetters(kafka, dlq, [garbageLetter(origin, failedAt('10')), ...later]);
     const eventsOnTopic = async (): Promise<number> => {
       const admin = kafka.admin();
       await admin.connect();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IHeaders } from 'kafkajs';
+import type { IHeaders, Kafka, Message } from 'kafkajs';
 import type { OrderbusConfig } from '../../src/config.js';
 import { EventCodec, nextEvent } from '../../src/events/codec.js';
 import { KafkaDlqHeaders } from '../../src/events/types.js';
@@ -29,11 +29,15 @@ const codecOf = (config: OrderbusConfig): EventCodec => {
   return codec;
 };
 
-/** A registry-encoded payment.failed event that failed on `originalTopic` (redrivable). */
+/**
+ * A registry-encoded payment.failed event that failed on `originalTopic` (redrivable). `extra`
+ * headers come before the failure context, `failure` replaces parts of it (offset, group…).
+ */
 export async function eventLetter(
   config: OrderbusConfig,
   originalTopic: string,
   extra: IHeaders = {},
+  failure: IHeaders = {},
 ): Promise<KafkaLetter> {
   const orderId = randomUUID();
   const e = nextEvent(
@@ -48,13 +52,25 @@ export async function eventLetter(
   return {
     key: orderId,
     value,
-    headers: { ...extra, ...orderbusDlqHeaders(originalTopic, 'TransientExhausted') },
+    headers: { ...extra, ...orderbusDlqHeaders(originalTopic, 'TransientExhausted'), ...failure },
   };
 }
 
 /** A letter that cannot be decoded (never redriven). */
-export const garbageLetter = (originalTopic: string): KafkaLetter => ({
+export const garbageLetter = (originalTopic: string, failure: IHeaders = {}): KafkaLetter => ({
   key: 'garbage',
   value: Buffer.from([1, 2, 3, 4]),
-  headers: orderbusDlqHeaders(originalTopic, 'UndecodableRecord'),
+  headers: { ...orderbusDlqHeaders(originalTopic, 'UndecodableRecord'), ...failure },
 });
+
+/** Writes `messages` to `topic` with acks from every in-sync replica, 500 to a request. */
+export async function sendLetters(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 500)
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
+  } finally {
+    await producer.disconnect();
+  }
+}
