@@ -222,6 +222,8 @@ export function defineDlq(program: Command): void {
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
         const { redriveDlq, showDlq, redriveExitCode } = await import('../src/ops/dlq/index.js');
+        const { targetLine } = await import('../src/ops/target.js');
+        let target = '';
         const result = await withOps(config, async (ctx) => {
           let replacements: Record<string, Json> | undefined;
           if (opts.edit) {
@@ -231,7 +233,7 @@ export function defineDlq(program: Command): void {
             });
             replacements = editInEditor(selection);
           }
-          return redriveDlq(ctx, name, {
+          const redriven = await redriveDlq(ctx, name, {
             ...(fixUrl ? { fixUrl } : {}),
             set,
             ...(patch !== undefined ? { patch } : {}),
@@ -245,11 +247,13 @@ export function defineDlq(program: Command): void {
             command: process.argv.slice(2).join(' '),
             ...(opts.execute && !opts.json ? { onProgress: progressBar('redrive') } : {}),
           });
+          if (!opts.json) target = await targetLine(ctx);
+          return redriven;
         });
         if (opts.json) printJson(result);
         else
           process.stdout.write(
-            `${renderRedrive(result, diffAll ? Number.POSITIVE_INFINITY : DIFFS_SHOWN)}\n`,
+            `${target}\n${renderRedrive(result, diffAll ? Number.POSITIVE_INFINITY : DIFFS_SHOWN)}\n`,
           );
         process.exitCode = redriveExitCode(result);
       },
@@ -274,7 +278,9 @@ export function defineDlq(program: Command): void {
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
         const { purgeDlq } = await import('../src/ops/dlq/index.js');
+        const { targetLine } = await import('../src/ops/target.js');
         const result = await withOps(config, async (ctx) => {
+          if (!opts.json) log(await targetLine(ctx));
           // What is confirmed is what is purged: the plan shown here, or the one given.
           const plan = await purgeDlq(ctx, name, {
             execute: false,

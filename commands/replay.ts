@@ -75,8 +75,10 @@ export function defineReplay(program: Command): void {
           opts.partition !== undefined ? o.parseOffset(opts.partition, '--partition') : undefined;
         const until = opts.until !== undefined ? parseBound(opts.until, '--until') : undefined;
         const { replay } = await import('../src/ops/replay.js');
-        const result = await withCommandOps(cmd, (ctx) =>
-          replay(ctx, {
+        const { targetLine } = await import('../src/ops/target.js');
+        let target = '';
+        const result = await withCommandOps(cmd, async (ctx) => {
+          const replayed = await replay(ctx, {
             topic,
             from,
             ...(partition !== undefined ? { partition } : {}),
@@ -87,9 +89,11 @@ export function defineReplay(program: Command): void {
             waitEmpty: opts.waitEmpty ?? false,
             command: process.argv.slice(2).join(' '),
             ...(opts.execute && !opts.json ? { onProgress: progressBar('replay') } : {}),
-          }),
-        );
-        printResult(result, opts.json, renderReplay);
+          });
+          if (!opts.json) target = await targetLine(ctx);
+          return replayed;
+        });
+        printResult(result, opts.json, (r) => `${target}\n${renderReplay(r)}`);
         if (!opts.json && result.execute) log('done');
       },
     );

@@ -22,12 +22,22 @@ export function renderStatus(report: StatusReport): string {
     ['DLQ', 'KIND', 'COUNT'],
     report.dlqs.map((d) => [d.name, d.kind, d.count]),
   );
+  // Each broker with the release its ApiVersions answer tells (not the configured stack version).
+  const brokers = formatTable(
+    ['BROKER', 'ADDRESS', 'KAFKA'],
+    report.components.flatMap((c) => (c.brokers ?? []).map((b) => [b.nodeId, b.address, b.version ?? '?'])),
+  );
   const verdict = report.healthy
     ? paint.green('healthy')
     : report.problems.map((p) => paint.yellow(`! ${p}`)).join('\n');
-  return [formatComponents(report.components), groups, renderQueues(report.queues), dlqs, verdict].join(
-    '\n\n',
-  );
+  return [
+    formatComponents(report.components),
+    brokers,
+    groups,
+    renderQueues(report.queues),
+    dlqs,
+    verdict,
+  ].join('\n\n');
 }
 
 export function defineStatus(program: Command): void {

@@ -90,6 +90,24 @@ function namePatterns(key: string, v: unknown, src: string): string[] {
   return list as string[];
 }
 
+/** The components of a target, in the order `status` shows them. */
+export const COMPONENTS = ['kafka', 'rabbitmq', 'postgres', 'registry'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+/** A subset of COMPONENTS: a list, or comma-separated text. */
+function components(key: string, v: unknown, src: string): Component[] {
+  const list: unknown =
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v;
+  if (!Array.isArray(list) || list.some((c) => !COMPONENTS.includes(c as Component)))
+    throw configError(key, `a list of ${COMPONENTS.join(', ')} (or comma-separated text)`, v, src);
+  return COMPONENTS.filter((c) => list.includes(c));
+}
+
 export interface SchemaField {
   path: string;
   parse: (key: string, v: unknown, src: string, env: Env) => unknown;
@@ -129,7 +147,11 @@ export const schema: SchemaField[] = [
   f('database.schema', parsers.string, 'ORDERBUS_DATABASE_SCHEMA'),
   f('database.statementTimeoutMs', parsers.int(0, 3_600_000), 'ORDERBUS_DATABASE_STATEMENT_TIMEOUT_MS'),
   f('database.connectTimeoutMs', parsers.int(100, 600_000), 'ORDERBUS_DATABASE_CONNECT_TIMEOUT_MS'),
-  f('database.idleInTransactionTimeoutMs', parsers.int(0, 3_600_000), 'ORDERBUS_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS'),
+  f(
+    'database.idleInTransactionTimeoutMs',
+    parsers.int(0, 3_600_000),
+    'ORDERBUS_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+  ),
   f('database.keepAliveMs', parsers.int(0, 3_600_000), 'ORDERBUS_DATABASE_KEEPALIVE_MS'),
   f('database.unsafeNoErrorListeners', parsers.bool, 'ORDERBUS_UNSAFE_NO_DB_ERROR_LISTENERS'),
   f('registry.url', http, 'ORDERBUS_REGISTRY_URL'),
@@ -167,6 +189,7 @@ export const schema: SchemaField[] = [
   f('rabbitPrefix', parsers.optionalString, 'ORDERBUS_RABBIT_PREFIX'),
   f('operator', parsers.string, 'ORDERBUS_OPERATOR'),
   f('readOnly', parsers.bool, 'ORDERBUS_READ_ONLY'),
+  f('components', components, 'ORDERBUS_COMPONENTS'),
 ];
 
 /** Keys only the top level of a config file may hold. */

@@ -1,12 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { localStackConfigFile } from './paths.js';
+import { isLocalStack } from './local-stack.js';
 import { isObject } from './config-parsers.js';
-import { checkEnv, schema, type KafkaSasl, type KafkaTls, type SchemaField } from './config-schema.js';
+import {
+  COMPONENTS,
+  checkEnv,
+  schema,
+  type Component,
+  type KafkaSasl,
+  type KafkaTls,
+  type SchemaField,
+} from './config-schema.js';
 import { readSecret, secretFromFile, type Env } from './config-secrets.js';
 import { contextSource, readConfigFile, selectContext } from './config-file.js';
 import { registerSecret } from './redact.js';
 
-export type { KafkaSasl, KafkaTls };
+export type { Component, KafkaSasl, KafkaTls };
+export { COMPONENTS };
 
 /**
  * One validated configuration: defaults (the local stack's addresses), then an optional
@@ -93,6 +103,12 @@ export interface OrderbusConfig {
   context?: string;
   /** Refuse every changing command (`--execute`): set on contexts that point at production. */
   readOnly: boolean;
+  /**
+   * The components this target has (`status`, the console and `trace` look at no others). Unless
+   * set, all four for the local stack, and for brokers given explicitly only those whose address
+   * is given too (see impliedComponents).
+   */
+  components: Component[];
 }
 
 export const defaultConfig = (): OrderbusConfig => ({
@@ -150,6 +166,7 @@ export const defaultConfig = (): OrderbusConfig => ({
   rabbitPrefix: '',
   operator: 'unknown',
   readOnly: false,
+  components: [...COMPONENTS],
 });
 
 function getPath(o: unknown, path: string): unknown {
@@ -255,11 +272,37 @@ export function loadConfigWithSources(options: LoadConfigOptions = {}): LoadedCo
     if (field && v !== undefined && sources[path] === 'default') set(field, v, 'stack');
   }
   if (sources.operator === 'default') typed.operator = env.USER ?? env.LOGNAME ?? 'unknown';
+  if (sources.components === 'default') {
+    typed.components = impliedComponents(typed, sources);
+    if (typed.components.length < COMPONENTS.length)
+      sources.components = `implied by ${sources['kafka.brokers']}`;
+  }
   if (context) {
     typed.context = context.name;
     sources.context = context.via;
   }
   return { config: typed, sources };
+}
+
+/**
+ * The components of a target whose `components` is not set. Brokers left at the local stack's
+ * (default or `stack up`'s) mean the local stack: all four. Brokers given explicitly (a file, a
+ * context, the environment, `--bootstrap-server`) mean some other cluster, whose RabbitMQ,
+ * PostgreSQL and registry are only those whose address is given too: the defaults point at the
+ * local stack, which is no part of that target. (Brokers given at the local stack's addresses are
+ * the local stack.)
+ */
+function impliedComponents(config: OrderbusConfig, sources: Record<string, string>): Component[] {
+  const given = (...keys: string[]) =>
+    keys.some((k) => !['default', 'stack'].includes(sources[k] ?? 'default'));
+  if (!given('kafka.brokers') || isLocalStack('kafka', config.kafka.brokers)) return [...COMPONENTS];
+  const addresses: Record<Component, string[]> = {
+    kafka: ['kafka.brokers'],
+    rabbitmq: ['rabbitmq.url', 'rabbitmq.managementUrl'],
+    postgres: ['database.url'],
+    registry: ['registry.url'],
+  };
+  return COMPONENTS.filter((c) => given(...addresses[c]));
 }
 
 /**

@@ -153,6 +153,8 @@ export interface ConsoleOps {
   ): Promise<RedriveOutcome>;
   purge(dlq: string): Promise<{ removed: number }>;
   trace(orderId: string): Promise<TraceView>;
+  /** The target line every confirmation starts with (context · bootstrap servers · cluster id). */
+  target?(): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import { planReset, resetOffsets } from '../src/ops/offsets.js';
 import { listQueues } from '../src/ops/queues.js';
 import { traceOrder } from '../src/ops/trace.js';
 import { componentHealth } from '../src/ops/health.js';
+import { targetLine } from '../src/ops/target.js';
 import {
   COMPONENT_VIEW_FIELDS,
   DLQ_VIEW_FIELDS,
@@ -45,10 +46,15 @@ export class OpsAdapter implements ConsoleOps {
     this.monitor = new LagMonitor(config.lag.windowSamples, config.lag.thresholds);
   }
 
+  target(): Promise<string> {
+    return targetLine(this.ctx);
+  }
+
   async overview(): Promise<OverviewData> {
     const [groups, queues, kafkaDlqs, components] = await Promise.all([
       this.groups(),
-      listQueues(this.ctx).then(
+      // Only the target's components (config.components): no RabbitMQ, no queue panel rows.
+      (this.config.components.includes('rabbitmq') ? listQueues(this.ctx) : Promise.resolve([])).then(
         (qs) => qs.filter((q) => q.role !== 'retry').map((q) => pick(q, QUEUE_VIEW_FIELDS)),
         () => [] as QueueView[],
       ),

@@ -5,6 +5,7 @@ import type { KafkaSasl, KafkaTls, OrderbusConfig } from '../config.js';
 import { readConfigPath } from '../config-secrets.js';
 import { ExitCode, OrderbusError, errorMessage } from '../errors.js';
 import { redact, registerSecret } from '../redact.js';
+import { unreachableHint } from '../local-stack.js';
 
 /** kafkajs' `ssl` and `sasl` options for the configured cluster. */
 export function kafkaSecurity(k: {
@@ -154,7 +155,12 @@ export function kafkaUnreachable(config: OrderbusConfig, cause: unknown): Orderb
       'KAFKA_UNREACHABLE',
       `cannot reach Kafka at ${config.kafka.brokers.join(',')}: ${redact(errorMessage(cause))}`,
       {
-        hint: 'orderbus stack status (and orderbus stack up to start the local stack)',
+        hint: unreachableHint(
+          'kafka',
+          config.kafka.brokers,
+          'orderbus stack status (and orderbus stack up to start the local stack)',
+          { key: 'the bootstrap servers (--bootstrap-server, kafka.brokers)', context: config.context },
+        ),
         retriable: true,
         subject: config.kafka.brokers.join(','),
         cause,

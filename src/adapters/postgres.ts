@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { OrderbusConfig } from '../config.js';
 import { OrderbusError, errorMessage } from '../errors.js';
+import { unreachableHint } from '../local-stack.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -121,7 +122,12 @@ export function postgresUnreachable(config: OrderbusConfig, cause: unknown): Ord
     'POSTGRES_UNREACHABLE',
     `cannot reach PostgreSQL at ${u.host}${u.pathname}: ${errorMessage(cause)}`,
     {
-      hint: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, then orderbus stack up',
+      hint: unreachableHint(
+        'postgres',
+        config.database.url,
+        'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, then orderbus stack up',
+        { key: 'database.url (or leave postgres out of components)', context: config.context },
+      ),
       retriable: true,
       subject: u.host,
       cause,

@@ -4,6 +4,7 @@ import amqp from 'amqplib';
 import type { OrderbusConfig } from '../config.js';
 import { readConfigPath } from '../config-secrets.js';
 import { OrderbusError, errorMessage } from '../errors.js';
+import { unreachableHint } from '../local-stack.js';
 
 export type AmqpConnection = amqp.ChannelModel;
 export type ConfirmChannel = amqp.ConfirmChannel;
@@ -32,7 +33,15 @@ export function rabbitUnreachable(config: OrderbusConfig, cause: unknown): Order
     'RABBITMQ_UNREACHABLE',
     `cannot reach RabbitMQ at ${u.host}: ${errorMessage(cause)}`,
     {
-      hint: 'rabbitmq-server -detached, then orderbus stack up',
+      hint: unreachableHint(
+        'rabbitmq',
+        config.rabbitmq.url,
+        'rabbitmq-server -detached, then orderbus stack up',
+        {
+          key: 'rabbitmq.url',
+          context: config.context,
+        },
+      ),
       retriable: true,
       subject: u.host,
       cause,
@@ -113,7 +122,15 @@ export async function managementApi<T>(
       'RABBITMQ_MANAGEMENT_UNREACHABLE',
       `cannot reach the RabbitMQ management API at ${base.host}: ${errorMessage(e)}`,
       {
-        hint: 'rabbitmq-plugins enable rabbitmq_management (orderbus stack up does it)',
+        hint: unreachableHint(
+          'management',
+          config.rabbitmq.managementUrl,
+          'rabbitmq-plugins enable rabbitmq_management (orderbus stack up does it)',
+          {
+            key: 'rabbitmq.managementUrl (the management plugin must be enabled there)',
+            context: config.context,
+          },
+        ),
         retriable: true,
         subject: base.host,
         cause: e,

@@ -3,6 +3,7 @@ import { Agent } from 'node:https';
 import type { OrderbusConfig } from '../config.js';
 import { readConfigPath } from '../config-secrets.js';
 import { OrderbusError, errorMessage } from '../errors.js';
+import { unreachableHint } from '../local-stack.js';
 
 export { SchemaType };
 export type Registry = SchemaRegistry;
@@ -24,7 +25,12 @@ export function registryUnreachable(config: OrderbusConfig, cause: unknown): Ord
     'REGISTRY_UNREACHABLE',
     `cannot reach the schema registry at ${config.registry.url}: ${errorMessage(cause)}`,
     {
-      hint: 'orderbus stack status (and orderbus stack up to start the local registry)',
+      hint: unreachableHint(
+        'registry',
+        config.registry.url,
+        'orderbus stack status (and orderbus stack up to start the local registry)',
+        { key: 'registry.url (or leave registry out of components)', context: config.context },
+      ),
       retriable: true,
       subject: config.registry.url,
       cause,

@@ -1,6 +1,7 @@
-import type { OrderbusConfig } from '../config.js';
+import type { Component, OrderbusConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { describeCluster } from '../adapters/kafka.js';
+import { brokerReleases } from '../adapters/kafka-versions.js';
 import { createPool } from '../adapters/postgres.js';
 import { managementApi } from '../adapters/rabbitmq.js';
 import { registryHealthy } from '../adapters/registry.js';
@@ -19,16 +20,29 @@ export interface ComponentStatus {
   pid?: number | undefined;
   detail?: string;
   controller?: number | null;
-  brokers?: { nodeId: number; address: string; pid?: number | undefined; status: 'up' | 'down' }[];
+  brokers?: {
+    nodeId: number;
+    address: string;
+    pid?: number | undefined;
+    status: 'up' | 'down';
+    /** The broker's Kafka release as its ApiVersions answer tells it (kafka-versions.ts). */
+    version?: string;
+  }[];
 }
 
-export async function componentHealth(config: OrderbusConfig): Promise<ComponentStatus[]> {
-  return Promise.all([
-    kafkaHealth(config),
-    rabbitHealth(config),
-    postgresHealth(config),
-    registryHealth(config),
-  ]);
+const CHECKS: Record<Component, (config: OrderbusConfig) => Promise<ComponentStatus>> = {
+  kafka: kafkaHealth,
+  rabbitmq: rabbitHealth,
+  postgres: postgresHealth,
+  registry: registryHealth,
+};
+
+/** The target's components (config.components; the dev stack asks for all four). */
+export async function componentHealth(
+  config: OrderbusConfig,
+  components: readonly Component[] = config.components,
+): Promise<ComponentStatus[]> {
+  return Promise.all(components.map((c) => CHECKS[c](config)));
 }
 
 export async function kafkaHealth(config: OrderbusConfig): Promise<ComponentStatus> {
@@ -36,18 +50,22 @@ export async function kafkaHealth(config: OrderbusConfig): Promise<ComponentStat
     name: 'kafka',
     status: 'down',
     address: config.kafka.brokers.join(','),
-    version: config.stack.kafkaVersion,
   };
   try {
     const h = await describeCluster(config, config.kafka.brokers);
+    // The cluster's own answer, not stack.kafkaVersion (which only says what `stack up` starts).
+    const releases = await brokerReleases(config).catch(() => new Map<number, string>());
+    const versions = [...new Set(releases.values())];
     return {
       ...base,
       status: 'up',
+      ...(versions.length > 0 ? { version: versions.join(' / ') } : {}),
       controller: h.controller,
       brokers: h.brokers.map((b) => ({
         nodeId: b.nodeId,
         address: `${b.host}:${b.port}`,
         status: 'up' as const,
+        ...(releases.has(b.nodeId) ? { version: releases.get(b.nodeId) } : {}),
       })),
       detail: `cluster ${h.clusterId}`,
     };

@@ -30,33 +30,39 @@ export async function statusReport(
     if (c.status !== 'up') problems.push(`${c.name} is ${c.status}: ${c.detail ?? ''}`);
   let groups: GroupLag[] = [];
   const dlqs: StatusReport['dlqs'] = [];
-  try {
-    const report = await lagReport(ctx, { sampleSeconds: options.sampleSeconds ?? 2, samples: 2 });
-    groups = report.groups.filter((g) => !g.group.startsWith('orderbus-dlq.'));
-    for (const g of report.groups) {
-      if (g.group.startsWith('orderbus-dlq.')) continue;
-      if (g.status !== 'OK') problems.push(`group ${g.group} is ${g.status}: ${g.reasons.join('; ')}`);
+  // Only the target's components: a cluster without the pipeline's RabbitMQ has no queues to show.
+  const has = (c: 'kafka' | 'rabbitmq') => ctx.config.components.includes(c);
+  if (has('kafka'))
+    try {
+      const report = await lagReport(ctx, { sampleSeconds: options.sampleSeconds ?? 2, samples: 2 });
+      groups = report.groups.filter((g) => !g.group.startsWith('orderbus-dlq.'));
+      for (const g of report.groups) {
+        if (g.group.startsWith('orderbus-dlq.')) continue;
+        if (g.status !== 'OK') problems.push(`group ${g.group} is ${g.status}: ${g.reasons.join('; ')}`);
+      }
+      // One count: the same discovery and outstanding ranges as `dlq list` (the cursor topic, not
+      // only the cursor group, whose offsets the broker expires).
+      for (const t of await kafkaDlqNames(ctx))
+        dlqs.push({ name: t, kind: 'kafka', count: outstandingCount(await kafkaOutstanding(ctx, t)) });
+    } catch (e) {
+      problems.push(`kafka: ${errorMessage(e)}`);
     }
-    // One count: the same discovery and outstanding ranges as `dlq list` (the cursor topic, not
-    // only the cursor group, whose offsets the broker expires).
-    for (const t of await kafkaDlqNames(ctx))
-      dlqs.push({ name: t, kind: 'kafka', count: outstandingCount(await kafkaOutstanding(ctx, t)) });
-  } catch (e) {
-    problems.push(`kafka: ${errorMessage(e)}`);
-  }
   let queues: QueueInfo[] = [];
-  try {
-    queues = await listQueues(ctx);
-    // Held by a browse (unacked) still counts as a dead letter; a dead-letter target not named
-    // *.dlq counts too (the same names `dlq list` finds).
-    const names = new Set(await rabbitDlqNames(ctx));
-    for (const q of queues.filter((x) => x.role === 'dlq' || names.has(x.name)))
-      dlqs.push({ name: q.name, kind: 'rabbitmq', count: q.ready + q.unacked });
-  } catch (e) {
-    problems.push(`rabbitmq: ${errorMessage(e)}`);
-  }
+  if (has('rabbitmq'))
+    try {
+      queues = await listQueues(ctx);
+      // Held by a browse (unacked) still counts as a dead letter; a dead-letter target not named
+      // *.dlq counts too (the same names `dlq list` finds).
+      const names = new Set(await rabbitDlqNames(ctx));
+      for (const q of queues.filter((x) => x.role === 'dlq' || names.has(x.name)))
+        dlqs.push({ name: q.name, kind: 'rabbitmq', count: q.ready + q.unacked });
+    } catch (e) {
+      problems.push(`rabbitmq: ${errorMessage(e)}`);
+    }
   for (const d of dlqs) if (d.count > 0) problems.push(`${d.name} holds ${d.count} dead letter(s)`);
-  const parkedOutbox = await parkedOutboxCount(ctx.config);
+  const parkedOutbox = ctx.config.components.includes('postgres')
+    ? await parkedOutboxCount(ctx.config)
+    : null;
   if (parkedOutbox) problems.push(`the outbox holds ${parkedOutbox} parked row(s) that cannot be encoded`);
   return {
     at: new Date().toISOString(),

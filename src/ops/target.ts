@@ -54,3 +54,30 @@ export async function guardChange(ctx: OpsContext, action = 'change anything'): 
   }
   return target;
 }
+
+/** One line for dry runs and confirmations: `target: context staging · 10.0.0.1:9093 · cluster AbC…`. */
+export function formatTarget(t: {
+  context: string | null;
+  bootstrapServers: string[];
+  clusterId: string | null;
+}): string {
+  const context = t.context ? `context ${t.context}` : 'no context';
+  return `target: ${context} · ${t.bootstrapServers.join(',')} · cluster ${t.clusterId ?? 'unknown'}`;
+}
+
+/**
+ * The target line of a command, as the brokers answer; `cluster unknown` where Kafka is no part of
+ * the target or does not answer (a RabbitMQ dry run still shows where it runs).
+ */
+export async function targetLine(ctx: OpsContext): Promise<string> {
+  const answered = ctx.config.components.includes('kafka')
+    ? await describeTarget(ctx).catch(() => undefined)
+    : undefined;
+  return formatTarget(
+    answered ?? {
+      context: ctx.config.context ?? null,
+      bootstrapServers: ctx.config.kafka.brokers,
+      clusterId: null,
+    },
+  );
+}

@@ -54,6 +54,12 @@ const entry = (
   ...(details ? { details } : {}),
 });
 
+/** A source this target does not have (config.components): skipped, with the key that adds it. */
+const notInTarget = (source: string, key: string): TraceResult['unavailable'][number] => ({
+  source,
+  error: `skipped: not part of this target (set ${key} or components to include it)`,
+});
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCAN_LIMIT = 2_000_000;
 
@@ -123,11 +129,14 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
   groups.sort((a, b) => a.group.localeCompare(b.group));
   // Dead letters.
   const dlqNames: string[] = [ctx.config.topics.orderEventsDlq];
-  try {
-    dlqNames.push(...(await listQueues(ctx)).filter((q) => q.role === 'dlq').map((q) => q.name));
-  } catch (e) {
-    unavailable.push({ source: 'rabbitmq', error: errorMessage(e) });
-  }
+  const has = (c: 'rabbitmq' | 'postgres') => ctx.config.components.includes(c);
+  if (!has('rabbitmq')) unavailable.push(notInTarget('rabbitmq', 'rabbitmq.url'));
+  else
+    try {
+      dlqNames.push(...(await listQueues(ctx)).filter((q) => q.role === 'dlq').map((q) => q.name));
+    } catch (e) {
+      unavailable.push({ source: 'rabbitmq', error: errorMessage(e) });
+    }
   for (const name of dlqNames) {
     try {
       for (const m of await showDlq(ctx, name, { filter: `orderId=${orderId}`, limit: 100 })) {
@@ -145,10 +154,14 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
       unavailable.push({ source: name, error: errorMessage(e) });
     }
   }
-  // The database.
-  const pool = createPool(ctx.config, { max: 1 });
-  const status = await databaseTimeline(pool, orderId, entries, unavailable);
-  await pool.end().catch(() => undefined);
+  // The database, when this target has one (an operations-only target traces Kafka and RabbitMQ).
+  let status: string | null = null;
+  if (!has('postgres')) unavailable.push(notInTarget('postgres', 'database.url'));
+  else {
+    const pool = createPool(ctx.config, { max: 1 });
+    status = await databaseTimeline(pool, orderId, entries, unavailable);
+    await pool.end().catch(() => undefined);
+  }
   entries.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
   return { orderId, topic, partition, status, entries, groups, unavailable, scannedRecords: scanned };
 }

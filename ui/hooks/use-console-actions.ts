@@ -1,4 +1,4 @@
-import { useRef, type Dispatch, type RefObject } from 'react';
+import { useEffect, useRef, type Dispatch, type RefObject } from 'react';
 import { ExitCode, OrderbusError, usageError } from '../../src/errors.js';
 import {
   toStatusMessage,
@@ -76,6 +76,16 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
       fail(e);
     }
   };
+  // Every confirmation names the cluster it changes: read at start and again before each plan's
+  // prompt (the purge prompt opens at once, with the last one read).
+  const target = useRef('');
+  const readTarget = async () => {
+    const line = await ops.target?.().catch(() => undefined);
+    if (line) target.current = `${line} · `;
+  };
+  useEffect(() => void readTarget(), [ops]);
+  const confirmPrompt = (kind: 'confirm' | 'purgeConfirm', text: string) =>
+    prompt.open(kind, `${target.current}${text}`);
   const onMessages = () => live.current.state.screen === 'dlqMessages';
   const currentMessage = () => {
     const { state, messageRows } = live.current;
@@ -94,15 +104,18 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
         dispatch({ type: 'planning', planning: { dlq: request.dlq, scanned, total } });
       planning(0, 0);
       try {
-        const preview = await ops.planRedrive(request, {
-          signal,
-          onProgress: (scanned, total) => {
-            if (!signal.aborted) planning(scanned, total);
-          },
-        });
+        const [preview] = await Promise.all([
+          ops.planRedrive(request, {
+            signal,
+            onProgress: (scanned, total) => {
+              if (!signal.aborted) planning(scanned, total);
+            },
+          }),
+          readTarget(),
+        ]);
         if (signal.aborted) return;
         dispatch({ type: 'pending', pending: { kind: 'redrive', request, preview } });
-        prompt.open('confirm', `redrive ${preview.toRedrive} message(s)? type yes:`);
+        confirmPrompt('confirm', `redrive ${preview.toRedrive} message(s)? type yes:`);
       } catch (e) {
         if (!signal.aborted) throw e;
       } finally {
@@ -175,9 +188,9 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
           ),
         );
       void run(async () => {
-        const plan = await ops.planReset(group.group, topic, strategy);
+        const [plan] = await Promise.all([ops.planReset(group.group, topic, strategy), readTarget()]);
         dispatch({ type: 'pending', pending: { kind: 'reset', plan } });
-        prompt.open('confirm', `type the group name (${group.group}) to execute:`);
+        confirmPrompt('confirm', `type the group name (${group.group}) to execute:`);
       });
     },
     confirm: (text) => {
@@ -228,7 +241,7 @@ export function useConsoleActions({ ops, edit, dispatch, live, prompt }: Console
     purge: () => {
       const { screen } = live.current.state;
       if (screen === 'dlqs' || screen === 'dlqMessages')
-        prompt.open('purgeConfirm', 'type the DLQ name to purge it:');
+        confirmPrompt('purgeConfirm', 'type the DLQ name to purge it:');
     },
     resetOffsets: () => {
       const { state, group } = live.current;

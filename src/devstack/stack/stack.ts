@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import type { OrderbusConfig } from '../../config.js';
+import { COMPONENTS, type OrderbusConfig } from '../../config.js';
 import { ExitCode, OrderbusError } from '../../errors.js';
 import { kafkaClient } from '../../adapters/kafka.js';
 import { ensureKafkaJars, ensureRegistry, requireJavaAndMaven } from './artifacts.js';
@@ -218,7 +218,7 @@ export interface StackStatus {
 export async function stackStatus(config: OrderbusConfig): Promise<StackStatus> {
   const dir = dataDir(config);
   const state = readState(dir);
-  const [kafka, ...others] = await componentHealth(config);
+  const [kafka, ...others] = await componentHealth(config, COMPONENTS);
   const components = [await withKafkaNodes(kafka!, state), ...others.map((c) => withRegistryPid(c, state))];
   return { mode: state?.mode ?? 'none', healthy: components.every((c) => c.status === 'up'), components };
 }

@@ -1,0 +1,62 @@
+import type { OrderbusConfig } from '../config.js';
+import { kafkaClient } from './kafka.js';
+import { RawKafka } from './kafka-fetch.js';
+
+/**
+ * The Kafka release each broker runs, as far as its ApiVersions answer tells it. Kafka has no
+ * request that returns the software version, so this reads the API keys and versions a broker
+ * advertises (kafkajs keeps them per broker connection) and maps the newest telling one to the
+ * first release that had it: precise to the minor release for 3.7–3.9, `4.x` from 4.0 on (the
+ * KIP-896 removals), a range before 3.7. Checked against 3.9.1 and 4.4.0 brokers.
+ */
+export type ApiVersionRanges = Record<number, { minVersion: number; maxVersion: number } | undefined>;
+
+const FETCH = 1;
+const DESCRIBE_TRANSACTIONS = 65;
+const CONSUMER_GROUP_DESCRIBE = 69;
+const DESCRIBE_TOPIC_PARTITIONS = 75;
+const ADD_RAFT_VOTER = 80;
+
+/** Newest first: the first rule that holds names the release. */
+const RELEASE_RULES: [string, (v: ApiVersionRanges) => boolean][] = [
+  // Kafka 4.0 removed Fetch v0–v3 (KIP-896, with other protocol versions older than 2.1).
+  ['4.x', (v) => (v[FETCH]?.minVersion ?? 0) >= 4],
+  ['3.9', (v) => v[ADD_RAFT_VOTER] !== undefined], // KIP-853, dynamic KRaft quorums
+  ['3.8', (v) => v[DESCRIBE_TOPIC_PARTITIONS] !== undefined], // KIP-966
+  ['3.7', (v) => v[CONSUMER_GROUP_DESCRIBE] !== undefined], // KIP-848 early access
+  ['3.0–3.6', (v) => v[DESCRIBE_TRANSACTIONS] !== undefined], // KIP-664
+];
+
+export function releaseFromApiVersions(versions: ApiVersionRanges): string {
+  return RELEASE_RULES.find(([, holds]) => holds(versions))?.[0] ?? '< 3.0';
+}
+
+interface VersionedCluster {
+  refreshMetadata(): Promise<void>;
+  brokerPool: { brokers: Record<string, unknown> };
+  findBroker(args: { nodeId: string }): Promise<{ versions: ApiVersionRanges | null }>;
+}
+
+/** Each broker's node id and release (one short-timeout client, no retries). */
+export async function brokerReleases(config: OrderbusConfig): Promise<Map<number, string>> {
+  const kafka = kafkaClient(
+    { ...config, kafka: { ...config.kafka, connectionTimeoutMs: 1500, requestTimeoutMs: 3000 } },
+    'orderbus-health',
+    { retry: { retries: 0 } },
+  );
+  const raw = new RawKafka(kafka);
+  try {
+    const cluster = (await raw.connect([])) as unknown as VersionedCluster;
+    await cluster.refreshMetadata();
+    const ids = Object.keys(cluster.brokerPool.brokers);
+    const found = await Promise.all(
+      ids.map(async (nodeId) => {
+        const versions = (await cluster.findBroker({ nodeId })).versions;
+        return [Number(nodeId), versions ? releaseFromApiVersions(versions) : 'unknown'] as const;
+      }),
+    );
+    return new Map(found);
+  } finally {
+    await raw.close().catch(() => undefined);
+  }
+}
