@@ -1,13 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/adapters/postgres.js';
 import { TcpFaultProxy } from '../../src/devstack/chaos/tcp-proxy.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
-import type { AnalyticsTask, EmailTask } from '../../src/tasks/task.js';
+import type { EmailTask } from '../../src/tasks/task.js';
 import { dlqName } from '../../src/tasks/topology.js';
 import { analyticsWorker, emailWorker } from '../../src/tasks/workers.js';
-import { queueDepth } from '../support/dead-letters.js';
+import { closeAfterEach } from '../support/cleanups.js';
+import { analyticsTask, queueDepth } from '../support/dead-letters.js';
 import { ledgerCount } from '../support/kill-service.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
@@ -17,9 +18,7 @@ import { waitUntil } from '../support/wait.js';
 // its work without a process restart, and without dead-lettering anything for it.
 
 let p: TestPipeline | undefined;
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+const cleanups = closeAfterEach(async () => {
   await p?.stop();
   p = undefined;
 });
@@ -163,13 +162,7 @@ describe('task workers wait out the database', () => {
     cleanups.push(() => pub.close());
     const t = await pub.topologyNames();
     // More than a batch (200): a batch handed back at once is redelivered and fills at once.
-    const tasks: AnalyticsTask[] = Array.from({ length: 500 }, (_, i) => ({
-      kind: 'analytics',
-      taskId: `${p!.ns}-a-${i}`,
-      orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      type: 'order.placed',
-      at: new Date().toISOString(),
-    }));
+    const tasks = Array.from({ length: 500 }, (_, i) => analyticsTask(p!, i));
     await pub.publishAll(tasks.map((x) => toMessage(t, x)));
     await waitUntil('a first failed batch', () => calls > 0);
     // Observed for 3 s: backoff from 250 ms doubling makes a few attempts per batch in flight; a

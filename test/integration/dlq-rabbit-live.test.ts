@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
 import { projectRoot } from '../../src/paths.js';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../../src/tasks/topology.js';
 import { OpsAdapter } from '../../ui/ops-adapter.js';
 import { runCli } from '../support/cli.js';
+import { closeAfterEach } from '../support/cleanups.js';
 import { queueDepth } from '../support/dead-letters.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
@@ -22,9 +23,7 @@ import { waitUntil } from '../support/wait.js';
  * amqplib (as any application would dead-letter them); the CLI is the real, compiled one.
  */
 let p: TestPipeline | undefined;
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+const closers = closeAfterEach(async () => {
   await p?.stop();
   p = undefined;
 });

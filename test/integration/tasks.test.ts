@@ -7,7 +7,7 @@ import { toMessage } from '../../src/tasks/dispatcher.js';
 import { dlqName, TaskHeaders } from '../../src/tasks/topology.js';
 import type { AnalyticsTask } from '../../src/tasks/task.js';
 import { TaskWorker } from '../../src/tasks/worker.js';
-import { movePartnerEndpoint, queueDepth, webhookTask } from '../support/dead-letters.js';
+import { analyticsTask, movePartnerEndpoint, queueDepth, webhookTask } from '../support/dead-letters.js';
 import { killMidFlight, ledgerCount } from '../support/kill-service.js';
 import { CORE, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
@@ -77,13 +77,7 @@ describe('task layer on RabbitMQ', () => {
     try {
       const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
       const t = await pub.topologyNames();
-      const tasks: AnalyticsTask[] = Array.from({ length: 150 }, (_, i) => ({
-        kind: 'analytics',
-        taskId: `${p!.ns}-a-${i}`,
-        orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-        type: 'order.placed',
-        at: new Date().toISOString(),
-      }));
+      const tasks = Array.from({ length: 150 }, (_, i) => analyticsTask(p!, i));
       await pub.publishAll(tasks.map((task) => toMessage(t, task)));
       await pub.close();
       await waitUntil('every task performed', () => performed.reduce((a, b) => a + b, 0) >= 150);

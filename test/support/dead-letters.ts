@@ -2,7 +2,7 @@ import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { providerAdmin } from '../../src/providers/client.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
-import type { WebhookTask } from '../../src/tasks/task.js';
+import type { AnalyticsTask, WebhookTask } from '../../src/tasks/task.js';
 import { dlqName, type TaskTopology } from '../../src/tasks/topology.js';
 import type { TestPipeline } from './pipeline.js';
 import { waitUntil } from './wait.js';
@@ -26,6 +26,17 @@ export function webhookTask(p: TestPipeline, i: number, path: string): WebhookTa
     orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
     url: `${p.providers.webhook.url}${path}`,
     payload: { event: 'order.paid', orderId: `o-${i}` },
+  };
+}
+
+/** Analytics task `i` of the test's namespace (an order.placed record). */
+export function analyticsTask(p: TestPipeline, i: number): AnalyticsTask {
+  return {
+    kind: 'analytics',
+    taskId: `${p.ns}-a-${i}`,
+    orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    type: 'order.placed',
+    at: new Date().toISOString(),
   };
 }
 
