@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { kafkaClient } from '../../src/adapters/kafka.js';
 import { KafkaLogReader } from '../../src/adapters/kafka-fetch.js';
 import { loadConfig } from '../../src/config.js';
 import type { AuditRecord } from '../../src/ops/audit.js';
@@ -11,6 +10,7 @@ import { projectRoot } from '../../src/paths.js';
 import { runCli } from '../support/cli.js';
 import { eventLetter, sendLetters, type KafkaLetter } from '../support/kafka-dead-letters.js';
 import { testNamespace } from '../support/namespace.js';
+import { scratchTopics } from '../support/scratch-topics.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -19,30 +19,13 @@ import { waitUntil } from '../support/wait.js';
  */
 const json = <T>(s: string): T => JSON.parse(s) as T;
 const config = loadConfig();
-let admin: Admin;
-const created: string[] = [];
-beforeAll(async () => {
-  admin = kafkaClient(config, 'audit-first').admin();
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-});
-
-async function topics(specs: { topic: string; configEntries?: { name: string; value: string }[] }[]) {
-  await createTopicsAndWait(
-    admin,
-    specs.map((s) => ({ ...s, numPartitions: 1, replicationFactor: config.topics.replicationFactor })),
-  );
-  created.push(...specs.map((s) => s.topic));
-}
+const scratch = scratchTopics(config, 'audit-first');
 
 const seed = (topic: string, letters: KafkaLetter[]) =>
   sendLetters(kafkaClient(config, 'audit-first-seed'), topic, letters);
 
 const recordsOn = async (topic: string) =>
-  (await admin.fetchTopicOffsets(topic)).reduce((n, m) => n + Number(m.high), 0);
+  (await scratch.admin().fetchTopicOffsets(topic)).reduce((n, m) => n + Number(m.high), 0);
 
 describe('audit first', () => {
   it('refuses a purge, an offsets reset and a replay when the audit topic cannot be written, and changes nothing', async () => {
@@ -51,14 +34,14 @@ describe('audit first', () => {
     const dlq = `${ns}.dlq`;
     const audit = `${ns}.audit`;
     // The audit topic exists but refuses every write: no audit record fits its max.message.bytes.
-    await topics([
+    await scratch.create([
       { topic: events },
       { topic: dlq },
       { topic: audit, configEntries: [{ name: 'max.message.bytes', value: '64' }] },
     ]);
     await seed(dlq, [await eventLetter(config, events), await eventLetter(config, events)]);
     await seed(events, [{ key: 'k', value: Buffer.from('v'), headers: {} }]);
-    await admin.setOffsets({
+    await scratch.admin().setOffsets({
       groupId: `${ns}.g`,
       topic: events,
       partitions: [{ partition: 0, offset: '1' }],
@@ -82,9 +65,9 @@ describe('audit first', () => {
     }
     const left = json<DlqMessage[]>((await runCli(['dlq', 'show', dlq, '--json'], { env })).stdout);
     expect(left.map((m) => m.id)).toEqual(['0:0', '0:1']);
-    const group = await admin.fetchOffsets({ groupId: `${ns}.g`, topics: [events] });
+    const group = await scratch.admin().fetchOffsets({ groupId: `${ns}.g`, topics: [events] });
     expect(group[0]?.partitions[0]?.offset).toBe('1');
-    expect(await admin.listTopics()).not.toContain(`${ns}.copy`);
+    expect(await scratch.admin().listTopics()).not.toContain(`${ns}.copy`);
   }, 300_000);
 
   it('a redrive killed with SIGKILL midway leaves an interrupted intent, and the next one finishes without losing a letter', async () => {
@@ -92,7 +75,7 @@ describe('audit first', () => {
     const events = `${ns}.events`;
     const dlq = `${ns}.dlq`;
     const audit = `${ns}.audit`;
-    await topics([{ topic: events }, { topic: dlq }]);
+    await scratch.create([{ topic: events }, { topic: dlq }]);
     const n = 400;
     await seed(dlq, await Promise.all(Array.from({ length: n }, () => eventLetter(config, events))));
     const env = {
@@ -109,7 +92,7 @@ describe('audit first', () => {
     // Killed once its intent is on the audit topic: while it paces its re-publishes (10 s at 40/s).
     await waitUntil(
       'the intent on the audit topic',
-      async () => (await admin.listTopics()).includes(audit) && (await recordsOn(audit)) >= 1,
+      async () => (await scratch.admin().listTopics()).includes(audit) && (await recordsOn(audit)) >= 1,
       {
         timeoutMs: 60_000,
         intervalMs: 100,
@@ -124,7 +107,7 @@ describe('audit first', () => {
     );
     expect(records.map((r) => [r.status, r.result])).toEqual([['interrupted', null]]);
     expect(records[0]?.target?.bootstrapServers).toEqual(config.kafka.brokers);
-    expect(records[0]?.target?.clusterId).toBe((await admin.describeCluster()).clusterId);
+    expect(records[0]?.target?.clusterId).toBe((await scratch.admin().describeCluster()).clusterId);
 
     const rest = await runCli(['dlq', 'redrive', dlq, '--execute', '--json'], { env, timeoutMs: 120_000 });
     expect(rest.code, rest.stderr).toBe(0);

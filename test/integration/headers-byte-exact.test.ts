@@ -1,27 +1,20 @@
-import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
+import { kafkaClient } from '../../src/adapters/kafka.js';
 import { KafkaLogReader } from '../../src/adapters/kafka-fetch.js';
 import { loadConfig } from '../../src/config.js';
 import { runCli } from '../support/cli.js';
 import { eventLetter, sendLetters } from '../support/kafka-dead-letters.js';
 import { testNamespace } from '../support/namespace.js';
+import { scratchTopics } from '../support/scratch-topics.js';
 
 /** replay and the Kafka redrive copy header values byte for byte, repeated names included. */
 const config = loadConfig();
-let admin: Admin;
+const scratch = scratchTopics(config, 'headers');
 let reader: KafkaLogReader;
-const created: string[] = [];
-beforeAll(async () => {
-  admin = kafkaClient(config, 'headers').admin();
-  await admin.connect();
+beforeAll(() => {
   reader = new KafkaLogReader(kafkaClient(config, 'headers-read'));
 });
-afterAll(async () => {
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-  await reader.close();
-});
+afterAll(() => reader.close());
 
 // Not UTF-8 (0xc3 0x28 is an invalid sequence; 0xff never occurs), and one name twice.
 const binary = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0x80]);
@@ -35,15 +28,8 @@ describe('byte-exact headers', () => {
     const events = `${ns}.events`;
     const dlq = `${ns}.dlq`;
     const copy = `${ns}.copy`;
-    await createTopicsAndWait(
-      admin,
-      [events, dlq].map((topic) => ({
-        topic,
-        numPartitions: 1,
-        replicationFactor: config.topics.replicationFactor,
-      })),
-    );
-    created.push(events, dlq, copy);
+    await scratch.create([{ topic: events }, { topic: dlq }]);
+    scratch.deleteAfterAll(copy);
     const letter = await eventLetter(config, events, { bin: binary, rep: repeated });
     await sendLetters(kafkaClient(config, ns), dlq, [letter]);
     const [original] = await reader.readAll(dlq, 0, 0, 1);
