@@ -1,4 +1,4 @@
-import { inTransaction } from '../adapters/postgres.js';
+import { inTransaction, type Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -36,11 +36,21 @@ export const paymentService: ConsumerService = (config, pool, ctx, groupId = 'pa
       // event processed before (a redelivery, rare) gets its first answer replayed by the provider
       // and is dropped by the inbox claim below.
       const todo = distinctEvents(batch);
-      const charges = await forEachOrder(todo, calls, (event) => charge(config, event));
+      // An order cancelled before its charge (say, by the sweeper during a long outage) is not
+      // charged at all, rather than charged and refunded.
+      const closed = await closedOrders(pool, todo);
+      const charges = await forEachOrder(
+        todo.filter((e) => !closed.has(e.orderId.toLowerCase())),
+        calls,
+        (event) => charge(config, event),
+      );
       await heartbeat();
       await inTransaction(pool, async (client) => {
         const fresh = new Set(await claimInbox(client, 'payment', todo));
-        const rows = charges.filter((c) => fresh.has(c.event));
+        // Looked at again with the charges recorded: a charge made for an order cancelled
+        // meanwhile is still recorded and emitted as captured, and the saga refunds it.
+        const skipped = todo.filter((e) => closed.has(e.orderId.toLowerCase())).map(skip);
+        const rows = [...charges, ...skipped].filter((c) => fresh.has(c.event));
         if (rows.length === 0) return;
         await client.query(
           `INSERT INTO payments (order_id, charge_id, status, amount_cents)
@@ -48,7 +58,7 @@ export const paymentService: ConsumerService = (config, pool, ctx, groupId = 'pa
           [
             rows.map((c) => c.event.orderId),
             rows.map((c) => c.chargeId),
-            rows.map((c) => (c.captured ? 'captured' : 'declined')),
+            rows.map((c) => c.status),
             rows.map((c) => c.amountCents),
           ],
         );
@@ -66,7 +76,7 @@ export const paymentService: ConsumerService = (config, pool, ctx, groupId = 'pa
 interface Charge {
   event: EventEnvelope;
   chargeId: string | null;
-  captured: boolean;
+  status: 'captured' | 'declined' | 'skipped';
   amountCents: number;
   next: EventEnvelope;
 }
@@ -88,7 +98,7 @@ async function charge(config: OrderbusConfig, event: EventEnvelope): Promise<Cha
   return {
     event,
     chargeId: res.body.chargeId,
-    captured,
+    status: captured ? 'captured' : 'declined',
     amountCents: data.totalCents,
     next: captured
       ? nextEvent(event, 'payment.captured', 'payment', {
@@ -103,4 +113,26 @@ async function charge(config: OrderbusConfig, event: EventEnvelope): Promise<Cha
 export function declineReason(status: number, body: { reason?: unknown; status?: unknown } | null): string {
   const given = body?.reason ?? body?.status;
   return typeof given === 'string' && given !== '' ? given : `declined (gateway answered ${status})`;
+}
+
+/** The batch's orders that were cancelled (or failed) before their charge, lower-cased ids. */
+async function closedOrders(pool: Pool, events: EventEnvelope[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const r = await pool.query<{ id: string }>(
+    "SELECT id FROM orders WHERE id = ANY($1::uuid[]) AND status IN ('cancelled', 'failed')",
+    [events.map((e) => e.orderId)],
+  );
+  return new Set(r.rows.map((x) => x.id.toLowerCase()));
+}
+
+/** No charge for an order closed before it: payment.failed, which moves a cancelled order nowhere. */
+function skip(event: EventEnvelope): Charge {
+  const data = event.data as { totalCents: number };
+  return {
+    event,
+    chargeId: null,
+    status: 'skipped',
+    amountCents: data.totalCents,
+    next: nextEvent(event, 'payment.failed', 'payment', { reason: 'order_closed_before_charge' }),
+  };
 }

@@ -26,6 +26,9 @@ export const LABEL_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
 /** Pauses of the lease loop while leasing fails (the database away): 200 ms doubling to 5 s. */
 const LEASE_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 5000, jitter: 0.2 };
 
+/** Order statuses that get no label: a job of such an order is closed, its label voided. */
+const CLOSED = `'cancelled', 'failed', 'compensating'`;
+
 /** A job that met a database error (not the provider's fault) is due again this soon. */
 const DB_ERROR_RETRY_MS = 1000;
 
@@ -160,21 +163,32 @@ export class ShippingService implements Service {
            SELECT order_id FROM shipments
            WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING order_id, attempts, causation_id, correlation_id, address, items, locked_until)
+         RETURNING order_id, attempts, causation_id, correlation_id, address, items, locked_until, tracking_number)
        SELECT l.order_id, l.attempts, l.causation_id, l.correlation_id, l.address, l.items, l.locked_until::text AS lease,
-         coalesce(o.status IN ('cancelled', 'failed', 'compensating'), false) AS cancelled
+         l.tracking_number IS NOT NULL AS labelled,
+         coalesce(o.status IN (${CLOSED}), false) AS cancelled
        FROM leased l LEFT JOIN orders o ON o.id = l.order_id`,
       [n, String(leaseMs)],
     );
     return rows;
   }
 
-  /** Closes the leased jobs of cancelled orders without a label; a failure leaves their leases to expire. */
+  /**
+   * Closes the leased jobs of cancelled orders. A job whose label was made while its order was
+   * cancelled (a tracking number on a pending job, see writeFinishes) gets that label voided first. A failure leaves their
+   * leases to expire.
+   */
   private async cancel(jobs: Job[]): Promise<void> {
+    await Promise.all(jobs.filter((j) => j.labelled).map((j) => this.voidLabel(j.order_id, null)));
+    await this.close(jobs.map((j) => j.order_id));
+  }
+
+  /** Closes pending jobs without a label. */
+  private async close(orderIds: string[]): Promise<void> {
     await this.pool.query(
       `UPDATE shipments SET status = 'cancelled', locked_until = NULL, updated_at = now()
        WHERE order_id = ANY($1::uuid[]) AND status = 'pending'`,
-      [jobs.map((j) => j.order_id)],
+      [orderIds],
     );
   }
 
@@ -238,7 +252,13 @@ export class ShippingService implements Service {
       return;
     }
     // The label exists now; a database error from here on retries the job, and the provider
-    // replays the same label for the key.
+    // replays the same label for the key. An order cancelled during the call gets no label: it is
+    // voided and the job closed (the finish below checks again, in its statement).
+    if (await this.orderClosed(job.order_id)) {
+      await this.voidLabel(job.order_id, res.body.labelId ?? null);
+      await this.close([job.order_id]);
+      return;
+    }
     await this.finish(
       job,
       'created',
@@ -250,6 +270,29 @@ export class ShippingService implements Service {
       res.body.trackingNumber ?? null,
     );
     this.created++;
+  }
+
+  /** Whether the order was cancelled (or failed) since its job was recorded. */
+  private async orderClosed(orderId: string): Promise<boolean> {
+    const r = await this.pool.query<{ closed: boolean }>(
+      `SELECT status IN (${CLOSED}) AS closed FROM orders WHERE id = $1`,
+      [orderId],
+    );
+    return r.rows[0]?.closed ?? false;
+  }
+
+  /** Voids the order's label at the provider (idempotent by key; no label there is no error). */
+  private async voidLabel(orderId: string, labelId: string | null): Promise<void> {
+    try {
+      await callProvider(
+        `${this.config.providers.shippingUrl}/labels/void`,
+        { orderId, labelId },
+        `void-${orderId}`,
+      );
+    } catch (e) {
+      if ((e as { status?: unknown }).status !== 404) throw e;
+    }
+    this.ctx.log('shipping.label-voided', { orderId, labelId });
   }
 
   /** The pause before a failed job's next attempt, by the attempts it has had. */
@@ -272,7 +315,8 @@ export class ShippingService implements Service {
    * Marks jobs done and appends their events in one statement (one round trip, an implicit
    * transaction), without the trigger's NOTIFY: one wake-up covers the batch. A job that is no
    * longer pending (finished by an earlier lease holder) appends nothing; so does a second finish
-   * of one job in a batch.
+   * of one job in a batch. Nor does a label whose order was cancelled after the check in attempt:
+   * its job keeps the tracking number and stays leased; the next lease voids the label and closes it.
    */
   private async writeFinishes(items: Finish[]): Promise<void> {
     const seen = new Set<string>();
@@ -284,7 +328,13 @@ export class ShippingService implements Service {
            WITH ORDINALITY AS d(order_id, status, tracking, error, shard, event_id, type, envelope, n)),
        done AS (
          UPDATE shipments s SET status = d.status, tracking_number = d.tracking, last_error = d.error, locked_until = NULL, updated_at = now()
-         FROM d WHERE s.order_id = d.order_id AND s.status = 'pending' RETURNING s.order_id)
+         FROM d WHERE s.order_id = d.order_id AND s.status = 'pending'
+           AND NOT (d.status = 'created' AND EXISTS (SELECT 1 FROM orders o WHERE o.id = d.order_id AND o.status IN (${CLOSED})))
+         RETURNING s.order_id),
+       held AS (
+         UPDATE shipments s SET tracking_number = d.tracking, last_error = 'label made after the order was cancelled', updated_at = now()
+         FROM d WHERE s.order_id = d.order_id AND s.status = 'pending' AND d.status = 'created'
+           AND EXISTS (SELECT 1 FROM orders o WHERE o.id = d.order_id AND o.status IN (${CLOSED})))
        INSERT INTO outbox (shard, event_id, order_id, type, envelope)
        SELECT d.shard, d.event_id, d.order_id, d.type, d.envelope
        FROM d JOIN done ON done.order_id = d.order_id CROSS JOIN quiet
@@ -324,4 +374,6 @@ interface Job {
   items: unknown;
   /** The order was cancelled or failed after the job was recorded: no label. */
   cancelled: boolean;
+  /** A label was made for it after its order was cancelled: to be voided. */
+  labelled: boolean;
 }

@@ -48,6 +48,16 @@ export const shippingRoute: Route = async (req) => {
       ledger: { kind: 'label', orderId, data: { labelId, trackingNumber } },
     };
   }
+  // Voids an order's label (shipping voids it when the order was cancelled during the label call).
+  if (req.method === 'POST' && req.path === '/labels/void') {
+    const orderId = requireString(req.body, 'orderId');
+    const labelId = typeof req.body.labelId === 'string' ? req.body.labelId : null;
+    return {
+      status: 200,
+      body: { orderId, labelId, status: 'voided' },
+      ledger: { kind: 'void', orderId, data: { labelId } },
+    };
+  }
   throw new HttpError(404, { error: 'not_found' });
 };
 
