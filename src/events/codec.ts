@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRegistry, registryUnreachable, SchemaType, type Registry } from '../adapters/registry.js';
 import type { OrderbusConfig } from '../config.js';
+import { OrderbusError } from '../errors.js';
 import { projectRoot } from '../paths.js';
 import { EVENT_TYPES, EventHeaders, isEventType, type EventEnvelope, type EventType } from './types.js';
 
@@ -79,8 +80,22 @@ export class EventCodec {
     return `${this.topic}-${type}`;
   }
 
-  /** Registers every event type's schema once (idempotent at the registry). */
-  async register(): Promise<void> {
+  /**
+   * Registers every event type's schema once (idempotent at the registry); false when the
+   * registry is away. That is no reason to fail a service's start: the first encode registers
+   * them, and its REGISTRY_UNREACHABLE is retried by the caller like any transient failure.
+   */
+  async register(): Promise<boolean> {
+    try {
+      await this.registerAll();
+      return true;
+    } catch (e) {
+      if (e instanceof OrderbusError && e.code === 'REGISTRY_UNREACHABLE') return false;
+      throw e;
+    }
+  }
+
+  private async registerAll(): Promise<void> {
     this.registering ??= (async () => {
       for (const type of EVENT_TYPES) {
         try {
@@ -102,7 +117,7 @@ export class EventCodec {
   }
 
   async encode(envelope: EventEnvelope): Promise<Buffer> {
-    await this.register();
+    await this.registerAll();
     const id = this.ids.get(envelope.type);
     if (id === undefined)
       throw new EventDecodeError('UnknownEventType', `no schema for event type ${envelope.type}`);

@@ -192,6 +192,16 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
       expectDatabasePass(r);
       expect(Number(r.report.observed['connections taken'])).toBeGreaterThan(0);
     });
+
+    it('registry-restart: a private registry killed -9 for 15 s; nothing dead-lettered, everything settles', async () => {
+      const r = await drill('registry-restart', {}, DB);
+      expectPass(r);
+      const names = r.report.invariants.map((i) => i.name);
+      expect(names).toContain('healthy records dead-lettered');
+      expect(names).toContain('settled within 30 s of the registry returning');
+      expect(r.report.dlq.delta).toBe(0);
+      expect(r.report.timeline.map((t) => t.event)).toContain('registry started again; answering');
+    });
   });
 
   describe('broker faults (private brokers)', () => {

@@ -32,7 +32,7 @@ function databaseOf(ctx: DrillContext): DrillDatabase {
 }
 
 /** Applies a fault, holds it for DATABASE_FAULT_MS (or the shorter window), and undoes it. */
-async function hold(ctx: DrillContext, apply: () => Promise<() => Promise<void>>): Promise<void> {
+export async function hold(ctx: DrillContext, apply: () => Promise<() => Promise<void>>): Promise<void> {
   const entry: Held = { undo: async () => undefined };
   held.set(ctx, entry);
   const undo = await apply();
@@ -45,7 +45,7 @@ async function hold(ctx: DrillContext, apply: () => Promise<() => Promise<void>>
   await entry.undo();
 }
 
-async function heal(ctx: DrillContext): Promise<void> {
+export async function heal(ctx: DrillContext): Promise<void> {
   await held.get(ctx)?.undo();
 }
 
@@ -66,7 +66,7 @@ async function takeEveryConnection(
   }
 }
 
-function databaseChecks(ctx: DrillContext, f: DrillFigures): Invariant[] {
+export function databaseChecks(ctx: DrillContext, f: DrillFigures, what = 'the database'): Invariant[] {
   const answered = (f.faultStatuses['201'] ?? 0) + (f.faultStatuses['503'] ?? 0);
   const other = Object.values(f.faultStatuses).reduce((n, c) => n + c, 0) - answered + f.faultErrors;
   const returnedAt = held.get(ctx)?.returnedAt;
@@ -81,7 +81,7 @@ function databaseChecks(ctx: DrillContext, f: DrillFigures): Invariant[] {
     ),
     invariant('service processes exited', exits, exits === 0, ctx.pipeline.unexpected.join('; ') || 'none'),
     invariant(
-      `settled within ${SETTLE_AFTER_RETURN_MS / 1000} s of the database returning`,
+      `settled within ${SETTLE_AFTER_RETURN_MS / 1000} s of ${what} returning`,
       settleMs === null ? -1 : Math.round(settleMs),
       settleMs !== null && settleMs <= SETTLE_AFTER_RETURN_MS,
       settleMs === null ? 'did not settle' : `${(settleMs / 1000).toFixed(1)} s after it returned`,

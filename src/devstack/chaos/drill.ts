@@ -11,6 +11,7 @@ import { isBackToBaseline, isQuiet, pendingWork, PipelineMonitor, type Peaks } f
 import { DrillPipeline } from './pipeline.js';
 import { invariant, reportLine, verdictOf, type DrillReport, type Invariant } from './report.js';
 import { DrillDatabase } from './private-postgres.js';
+import { PrivateRegistry } from './private-registry.js';
 import type { DrillContext, Scenario } from './scenario.js';
 import { findScenario } from './scenarios.js';
 
@@ -96,6 +97,7 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
   let monitor: PipelineMonitor | undefined;
   let ctx: DrillContext | undefined;
   let database: DrillDatabase | undefined;
+  let registry: PrivateRegistry | undefined;
   let injected = false;
   let healed = false;
   let report: DrillReport | undefined;
@@ -105,13 +107,18 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
       database = await DrillDatabase.start(config);
       note(`private PostgreSQL on port ${database.server.port}, reached through the fault proxy`);
     }
-    await pipeline.start(database);
+    if (scenario.privateRegistry) {
+      registry = await PrivateRegistry.start(config, pipeline.ns);
+      note(`private schema registry on port ${registry.port}`);
+    }
+    await pipeline.start(database ?? registry);
     ops = new OpsContext(pipeline.config);
     monitor = new PipelineMonitor(ops, pipeline);
     ctx = {
       config,
       pipeline,
       ...(database ? { database } : {}),
+      ...(registry ? { registry } : {}),
       ops,
       signal,
       faultWindowMs: options.durationMs,
@@ -249,6 +256,9 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
     await database
       ?.stop()
       .catch((e: unknown) => warnings.push(`cleanup: private PostgreSQL: ${errorMessage(e)}`));
+    await registry
+      ?.stop()
+      .catch((e: unknown) => warnings.push(`cleanup: private registry: ${errorMessage(e)}`));
   }
   if (!report) throw new OrderbusError('DRILL_NO_REPORT', 'the drill ended without a report');
   try {

@@ -3,6 +3,7 @@ import type { OpsContext } from '../../ops/context.js';
 import type { Verification } from './invariants.js';
 import type { DrillPipeline } from './pipeline.js';
 import type { DrillDatabase } from './private-postgres.js';
+import type { PrivateRegistry } from './private-registry.js';
 import type { Invariant } from './report.js';
 
 /**
@@ -16,6 +17,8 @@ export interface DrillContext {
   pipeline: DrillPipeline;
   /** The private database, for scenarios with `privateDatabase`. */
   database?: DrillDatabase;
+  /** The private schema registry, for scenarios with `privateRegistry`. */
+  registry?: PrivateRegistry;
   /** Ops calls against the drill pipeline's namespace. */
   ops: OpsContext;
   signal: AbortSignal;
@@ -46,6 +49,8 @@ export interface Scenario {
   burstFactor?: number;
   /** Runs the services on a private PostgreSQL behind the TCP fault proxy (`ctx.database`). */
   privateDatabase?: boolean;
+  /** Runs the services on a private schema registry (`ctx.registry`). */
+  privateRegistry?: boolean;
   /** Extra time the pipeline may need to settle after this fault. */
   settleExtraMs?: number;
   inject(ctx: DrillContext): Promise<void>;

@@ -8,6 +8,7 @@ import { readState } from '../stack/state.js';
 import { dataDir } from '../../paths.js';
 import { dlqName, topologyNames, topologyOptions } from '../../tasks/topology.js';
 import { DATABASE_SCENARIOS } from './database-scenarios.js';
+import { REGISTRY_SCENARIO } from './registry-scenarios.js';
 import { invariant } from './report.js';
 import type { DrillContext, Scenario } from './scenario.js';
 import { restartKafkaNode, signalKafkaNode, startRabbitmq, stopRabbitmq } from './stack-faults.js';
@@ -297,6 +298,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   ...DATABASE_SCENARIOS,
+  REGISTRY_SCENARIO,
 ];
 
 export function scenarioNames(): string[] {
