@@ -3,6 +3,7 @@ import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } 
 import type { Pool } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { EventCodec, EventDecodeError } from '../events/codec.js';
+import { isOrderbusError } from '../errors.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
 import { retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
@@ -186,7 +187,7 @@ export class EventConsumer implements Service {
             if (this.options.types && typeHeader && !this.options.types.includes(typeHeader as EventType))
               continue;
             try {
-              const e = await this.codec.decode(message.value);
+              const e = await this.decode(message.value, heartbeat, { partition: batch.partition });
               if (!this.options.types || this.options.types.includes(e.type)) {
                 events.push(e);
                 sources.set(e, message);
@@ -274,11 +275,11 @@ export class EventConsumer implements Service {
     };
     let event: EventEnvelope;
     try {
-      event = await this.codec.decode(message.value);
+      event = await this.decode(message.value, heartbeat, { partition });
     } catch (e) {
       if (e instanceof EventDecodeError)
         return this.deadLetter(meta, message, e.errorClass, e.message, 1, Date.now());
-      throw e; // registry unreachable: not the record's fault; kafkajs retries it
+      throw e; // the consumer is stopping while the registry is away: kafkajs redelivers it
     }
     if (this.options.types && !this.options.types.includes(event.type)) return;
     await this.withRetry(event, meta, message, () => this.options.handle?.(event, meta));
@@ -372,6 +373,25 @@ export class EventConsumer implements Service {
         },
       },
     );
+  }
+
+  /**
+   * Decodes a record. A registry that is away is not the record's fault: it is waited for here
+   * (backoff, heartbeats, offsets not committed) rather than by crashing the kafkajs consumer,
+   * whose restart rejoins the group and kept work waiting long after the registry was back.
+   */
+  private async decode(
+    value: Buffer | null,
+    heartbeat: () => Promise<void>,
+    at: Record<string, unknown>,
+  ): Promise<EventEnvelope> {
+    let event: EventEnvelope | undefined;
+    await this.retrying(heartbeat, at, async () => void (event = await this.codec.decode(value)), {
+      attempts: 1,
+      transient: (e) => isOrderbusError(e) && e.code === 'REGISTRY_UNREACHABLE',
+    });
+    if (!event) throw new EventDecodeError('UndecodableRecord', 'decoded to nothing');
+    return event;
   }
 
   private isTransient(e: unknown): boolean {
