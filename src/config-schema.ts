@@ -186,6 +186,7 @@ export const schema: SchemaField[] = [
   f('workers.prefetch', parsers.int(1, 10000), 'ORDERBUS_PREFETCH'),
   f('workers.partnerWebhookUrl', http, 'ORDERBUS_PARTNER_WEBHOOK_URL'),
   f('workers.unsafeAckBeforePublish', parsers.bool, 'ORDERBUS_UNSAFE_ACK_BEFORE_PUBLISH'),
+  f('retention.days', parsers.int(1, 3650), 'ORDERBUS_RETENTION_DAYS'),
   f('rabbitPrefix', parsers.optionalString, 'ORDERBUS_RABBIT_PREFIX'),
   f('operator', parsers.string, 'ORDERBUS_OPERATOR'),
   f('readOnly', parsers.bool, 'ORDERBUS_READ_ONLY'),

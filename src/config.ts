@@ -95,6 +95,8 @@ export interface OrderbusConfig {
     /** TEST-ONLY: the dispatcher commits Kafka offsets before RabbitMQ confirmed (drills prove they catch the loss). */
     unsafeAckBeforePublish: boolean;
   };
+  /** Handled inbox rows, sent outbox rows, checkout and provider requests older than this are pruned. */
+  retention: { days: number };
   /** Prefix of every RabbitMQ exchange and queue name (tests use their namespace). */
   rabbitPrefix: string;
   /** Identifies the operator in audit records. */
@@ -163,6 +165,7 @@ export const defaultConfig = (): OrderbusConfig => ({
     partnerWebhookUrl: 'http://127.0.0.1:8094/hooks/v1',
     unsafeAckBeforePublish: false,
   },
+  retention: { days: 7 },
   rabbitPrefix: '',
   operator: 'unknown',
   readOnly: false,

@@ -148,6 +148,11 @@ export const SERVICES: Record<string, ServiceEntry> = {
     connections: () => 0,
     build: async (ctx) => (await import('../tasks/workers.js')).webhookWorker(ctx.config, ctx),
   },
+  retention: pooled(
+    1,
+    'prunes handled inbox rows, sent outbox rows, checkout and provider requests after retention.days',
+    async (ctx, p) => new (await import('../pipeline/retention.js')).RetentionService(ctx.config, p, ctx),
+  ),
   'analytics-worker': pooled(
     2,
     'stores analytics in batches (best effort: the queue has a TTL)',
