@@ -10,7 +10,7 @@ import {
   type KafkaNodeSpec,
 } from '../../src/devstack/stack/kafka-cluster.js';
 import { portOpen } from '../../src/net.js';
-import { processAlive, stopProcess } from '../../src/devstack/stack/processes.js';
+import { processAlive, startedOrStopped, stopProcess } from '../../src/devstack/stack/processes.js';
 import { waitUntil } from './wait.js';
 import type { KafkaNodeState } from '../../src/devstack/stack/state.js';
 
@@ -82,11 +82,5 @@ export async function startPrivateKafka(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  try {
-    await handle.waitHealthy();
-  } catch (e) {
-    await handle.stop();
-    throw e;
-  }
-  return handle;
+  return startedOrStopped(handle, (h) => h.waitHealthy());
 }

@@ -6,7 +6,7 @@ import { OrderbusError } from '../../errors.js';
 import { portOpen } from '../../net.js';
 import { ensureRegistry } from '../stack/artifacts.js';
 import { dropDatabase, ensureDatabase, registryDatabaseName } from '../stack/postgres-setup.js';
-import { processAlive, stopProcess, waitFor } from '../stack/processes.js';
+import { processAlive, startedOrStopped, stopProcess, waitFor } from '../stack/processes.js';
 import { startRegistry, waitForRegistry } from '../stack/registry-process.js';
 import { freePort } from './pipeline.js';
 
@@ -41,13 +41,7 @@ export class PrivateRegistry {
     const jar = await ensureRegistry(base.stack.registryVersion, () => undefined);
     await ensureDatabase(config, registryDatabaseName(config));
     const r = new PrivateRegistry(config, jar, mkdtempSync(join(tmpdir(), 'orderbus-registry-')));
-    try {
-      await r.restart();
-    } catch (e) {
-      await r.stop();
-      throw e;
-    }
-    return r;
+    return startedOrStopped(r, (x) => x.restart());
   }
 
   /** Starts the process again (after `kill`) and waits until it answers. */

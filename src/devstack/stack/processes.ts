@@ -102,3 +102,20 @@ export async function commandExists(cmd: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Starts something that owns processes and files, and cleans it up if the start fails, so a
+ * failed start leaves nothing running behind the error.
+ */
+export async function startedOrStopped<T extends { stop(): Promise<void> }>(
+  handle: T,
+  start: (handle: T) => Promise<void>,
+): Promise<T> {
+  try {
+    await start(handle);
+  } catch (e) {
+    await handle.stop();
+    throw e;
+  }
+  return handle;
+}
