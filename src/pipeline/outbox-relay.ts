@@ -1,11 +1,10 @@
-import type { Pool, PoolClient } from '../adapters/postgres.js';
+import type { PoolClient } from '../adapters/postgres.js';
 import { RecoveringProducer, idempotentProducer, kafkaClient, topicPartitions } from '../adapters/kafka.js';
-import type { OrderbusConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { backoffDelay, pause, retry, type BackoffPolicy } from '../retry.js';
 import { EventCodec, EventDecodeError, eventHeaders, registryFailure } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
-import type { Service, ServiceContext } from '../runtime/service.js';
+import { PooledService } from '../runtime/service.js';
 import { OUTBOX_SHARDS } from './outbox.js';
 
 /** Pauses after a failed poll (the database or Kafka away): 250 ms doubling to 5 s. */
@@ -22,7 +21,14 @@ export const RELAY_RELISTEN: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitt
  * LISTEN/NOTIFY, polls as the fallback (and meanwhile, when the LISTEN connection broke). Killed anywhere, it resends at most a batch (duplicates
  * are absorbed downstream by eventId).
  */
-export class OutboxRelay implements Service {
+/** How many rows a relay takes at once, how often it polls, and its advisory-lock namespace. */
+export interface OutboxRelayOptions {
+  batchSize?: number;
+  pollMs?: number;
+  lockNamespace?: string;
+}
+
+export class OutboxRelay extends PooledService<OutboxRelayOptions> {
   readonly name = 'outbox-relay';
   private producer: RecoveringProducer | undefined;
   private partitions: ReturnType<typeof topicPartitions> | undefined;
@@ -35,13 +41,6 @@ export class OutboxRelay implements Service {
   private loop: Promise<void> | undefined;
   private relistening: Promise<void> | undefined;
   published = 0;
-
-  constructor(
-    private readonly config: OrderbusConfig,
-    private readonly pool: Pool,
-    private readonly ctx: Pick<ServiceContext, 'log'>,
-    private readonly options: { batchSize?: number; pollMs?: number; lockNamespace?: string } = {},
-  ) {}
 
   async start(): Promise<void> {
     const codec = EventCodec.fromConfig(this.config);

@@ -1,8 +1,7 @@
 import type { Pool } from '../adapters/postgres.js';
-import type { OrderbusConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { backoffDelay, pause, type BackoffPolicy } from '../retry.js';
-import type { Service, ServiceContext } from '../runtime/service.js';
+import { PooledService } from '../runtime/service.js';
 
 /**
  * The tables that grow with every order, and the rows of each that are done with: inbox rows
@@ -60,18 +59,11 @@ export async function pruneOnce(
 }
 
 /** Prunes every `intervalMs` (default 10 min) what is older than `retention.days`. */
-export class RetentionService implements Service {
+export class RetentionService extends PooledService<RetentionOptions> {
   readonly name = 'retention';
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   passes = 0;
-
-  constructor(
-    private readonly config: OrderbusConfig,
-    private readonly pool: Pool,
-    private readonly ctx: Pick<ServiceContext, 'log'>,
-    private readonly options: RetentionOptions = {},
-  ) {}
 
   start(): Promise<void> {
     this.loop = this.run();
