@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerCommands } from '../commands/index.js';
+import { redact } from '../src/redact.js';
 import { ExitCode, OrderbusError, formatError, isOrderbusError } from '../src/errors.js';
 import { projectRoot } from '../src/paths.js';
 
@@ -62,10 +63,11 @@ export function reportError(e: unknown, verbose: boolean): number {
         hint: 'rerun with --verbose and report the stack trace',
         cause: e,
       });
-  process.stderr.write(`${formatError(err)}\n`);
+  // Driver messages and stacks can carry URLs with passwords or a secret read from config.
+  process.stderr.write(`${redact(formatError(err))}\n`);
   if (verbose) {
     process.stderr.write(
-      `${(err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? ''}\n`,
+      `${redact((err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? '')}\n`,
     );
   }
   return err.exitCode;

@@ -38,6 +38,8 @@ export async function migrate(pool: Pool, schema = 'public'): Promise<string[]> 
   const client = await pool.connect();
   const applied: string[] = [];
   try {
+    // A migration may run longer than the pool's statement timeout (database.statementTimeoutMs).
+    await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`orderbus-migrate-${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     await client.query(`SET search_path TO ${quoteIdent(schema)}`);
@@ -67,6 +69,7 @@ export async function migrate(pool: Pool, schema = 'public'): Promise<string[]> 
     }
   } finally {
     await client.query('RESET search_path').catch(() => undefined);
+    await client.query('RESET statement_timeout').catch(() => undefined);
     await client
       .query('SELECT pg_advisory_unlock(hashtext($1))', [`orderbus-migrate-${schema}`])
       .catch(() => undefined);
