@@ -95,19 +95,7 @@ export class CheckoutApi implements Service {
   }
 
   async start(port = this.config.http.checkoutPort): Promise<void> {
-    if (this.ownPool) await this.openConnections();
     await this.server.listen(port);
-  }
-
-  /**
-   * Opens the pool's connections before the first request: opened on demand, a burst right after
-   * a start waits for connections being set up (slow on a busy host) and its requests run out of
-   * their deadline. A database that is down or stalled is left to the requests to report (each
-   * open is bounded by OPEN_TIMEOUT_MS).
-   */
-  private async openConnections(): Promise<void> {
-    const opened = await Promise.allSettled(Array.from({ length: this.poolMax }, () => this.pool.connect()));
-    for (const c of opened) if (c.status === 'fulfilled') c.value.release();
   }
 
   async stop(): Promise<void> {
