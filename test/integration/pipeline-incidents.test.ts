@@ -103,9 +103,21 @@ describe('the incidents orderbus exists to prevent', () => {
   it('a 10x burst keeps checkout answering without exhausting the pool', async () => {
     p = await startTestPipeline({ label: 'burst', services: ['checkout-api', 'outbox-relay'] });
     const load = await runLoad({ url: p.checkoutUrl, ratePerSecond: 30, durationMs: 3000, burstFactor: 10 });
+    // Every checkout is answered: 201, or a 503 when this (shared, 2-core) host cannot write it in
+    // time — never a hang, a reset or a 500. How many are 201 is a timing, measured by
+    // `npm run bench -- checkout` (its burst phase counts every non-201), not asserted here.
     expect(load.errors).toBe(0);
-    expect(load.byStatus['201']).toBe(load.attempted);
-    const pending = await p.db.pool.query('SELECT count(*)::int AS n FROM orders');
-    expect(pending.rows[0].n).toBe(load.attempted);
+    const shed = Object.entries(load.byError).filter(([what]) => !what.startsWith('503 '));
+    expect(shed, JSON.stringify(load.byError)).toEqual([]);
+    expect((load.byStatus['201'] ?? 0) + (load.byStatus['503'] ?? 0)).toBe(load.attempted);
+    expect(load.byStatus['201']).toBeGreaterThan(0);
+    // A 201 is a committed order and a 503 wrote nothing.
+    const orders = await p.db.pool.query('SELECT count(*)::int AS n FROM orders');
+    expect(orders.rows[0].n).toBe(load.byStatus['201']);
+    // The pool is not exhausted: nobody is left waiting on it, and the next checkout is taken.
+    const health = (await (await fetch(`${p.checkoutUrl}/health`)).json()) as { pool: { waiting: number } };
+    expect(health.pool.waiting).toBe(0);
+    const next = await p.placeOrder();
+    expect((await p.statuses([next]))[next]).toBeDefined();
   });
 });

@@ -25,6 +25,8 @@ export interface LoadSummary {
   placed: number;
   attempted: number;
   byStatus: Record<string, number>;
+  /** Answers other than 2xx by status and error code (`503 overloaded`). */
+  byError: Record<string, number>;
   errors: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   durationMs: number;
@@ -74,6 +76,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
   const start = Date.now();
   const latencies: number[] = [];
   const byStatus: Record<string, number> = {};
+  const byError: Record<string, number> = {};
   const orderIds: Record<OrderKind, string[]> = { normal: [], 'out-of-stock': [], declined: [] };
   let attempted = 0;
   let errors = 0;
@@ -99,9 +102,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
         { 'idempotency-key': randomUUID() },
         10_000,
       );
-      const body = parseOr(res.text, {}) as { orderId?: string };
+      const body = parseOr(res.text, {}) as { orderId?: string; error?: unknown };
       latencies.push(performance.now() - t0);
       byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
+      if (res.status >= 300) {
+        const what = `${res.status} ${typeof body.error === 'string' ? body.error : '?'}`;
+        byError[what] = (byError[what] ?? 0) + 1;
+      }
       if (res.status === 201 && body.orderId) {
         orderIds[kind].push(body.orderId);
         o.onOrder?.(body.orderId, kind);
@@ -137,6 +144,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
     placed,
     attempted,
     byStatus,
+    byError,
     errors,
     latencyMs: {
       p50: percentileOf(sorted, 50),
