@@ -36,7 +36,8 @@ export function formatComponents(components: ComponentStatus[], full = false): s
     ['COMPONENT', 'STATUS', 'ADDRESS', ...(full ? ['VERSION', 'PID', 'DETAIL'] : [])],
     components.map((c) => [
       c.name,
-      paint.status(c.status),
+      // Why it is down, when the check tells it: refused, timed out, auth…
+      c.reason ? `${paint.status(c.status)} (${c.reason})` : paint.status(c.status),
       c.address,
       ...(full ? [c.version, c.pid, c.detail] : []),
     ]),

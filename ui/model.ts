@@ -48,6 +48,7 @@ export const QUEUE_VIEW_FIELDS = [
 export const COMPONENT_VIEW_FIELDS = [
   'name',
   'status',
+  'reason',
   'address',
 ] as const satisfies readonly (keyof ComponentStatus)[];
 export const DLQ_VIEW_FIELDS = [

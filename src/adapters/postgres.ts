@@ -10,6 +10,11 @@ export interface PoolOptions {
   max?: number;
   /** How long a caller may wait for a free connection before getting an error (fail fast under overload). */
   connectionTimeoutMillis?: number;
+  /**
+   * How long the client waits for a statement's answer (default: the statement timeout plus a
+   * grace period); a health check gives a stalled database a much shorter one.
+   */
+  queryTimeoutMillis?: number;
   /** Connect to another database than the configured one (used to create the database). */
   database?: string;
   /** PostgreSQL schema to work in (tests use a private one per namespace). */
@@ -34,7 +39,11 @@ export function createPool(config: OrderbusConfig, options: PoolOptions = {}): P
     // the server cancels a statement after statement_timeout; if even that answer does not come,
     // the network is at fault: the client gives up QUERY_GRACE_MS later and the pool drops the
     // connection.
-    ...(db.statementTimeoutMs > 0 ? { query_timeout: db.statementTimeoutMs + QUERY_GRACE_MS } : {}),
+    ...(options.queryTimeoutMillis !== undefined
+      ? { query_timeout: options.queryTimeoutMillis }
+      : db.statementTimeoutMs > 0
+        ? { query_timeout: db.statementTimeoutMs + QUERY_GRACE_MS }
+        : {}),
     ...(db.keepAliveMs > 0 ? { keepAlive: true, keepAliveInitialDelayMillis: db.keepAliveMs } : {}),
     ...sessionOptions(options.schema ?? db.schema, {
       ...(db.statementTimeoutMs > 0 ? { statement_timeout: String(db.statementTimeoutMs) } : {}),

@@ -2,7 +2,7 @@ import type { Component, OrderbusConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { describeCluster } from '../adapters/kafka.js';
 import { brokerReleases } from '../adapters/kafka-versions.js';
-import { createPool } from '../adapters/postgres.js';
+import { createPool, withDriverCode } from '../adapters/postgres.js';
 import { managementApi } from '../adapters/rabbitmq.js';
 import { registryHealthy } from '../adapters/registry.js';
 import { portOpen } from '../net.js';
@@ -15,6 +15,8 @@ import { portOpen } from '../net.js';
 export interface ComponentStatus {
   name: 'kafka' | 'rabbitmq' | 'postgres' | 'registry';
   status: 'up' | 'down' | 'degraded';
+  /** Why it is not up, in a word (PostgreSQL's check tells it; `detail` has the driver's message). */
+  reason?: DownReason;
   address: string;
   version?: string;
   pid?: number | undefined;
@@ -29,6 +31,17 @@ export interface ComponentStatus {
     version?: string;
   }[];
 }
+
+/**
+ * refused: nothing listens; timed out: no answer within HEALTH_TIMEOUT_MS (a stalled server or a
+ * black-holed network); auth: the server refused the credentials; reset: the connection was
+ * dropped before an answer; unavailable: the server answered that it takes no session now
+ * (starting up, shutting down, too many connections); error: anything else.
+ */
+export type DownReason = 'refused' | 'timed out' | 'auth' | 'reset' | 'unavailable' | 'error';
+
+/** How long each health check may wait on a component: status and the console answer within it. */
+export const HEALTH_TIMEOUT_MS = 2000;
 
 const CHECKS: Record<Component, (config: OrderbusConfig) => Promise<ComponentStatus>> = {
   kafka: kafkaHealth,
@@ -89,7 +102,12 @@ async function rabbitHealth(config: OrderbusConfig): Promise<ComponentStatus> {
 async function postgresHealth(config: OrderbusConfig): Promise<ComponentStatus> {
   const u = new URL(config.database.url);
   const base: ComponentStatus = { name: 'postgres', status: 'down', address: `${u.host}${u.pathname}` };
-  const pool = createPool(config, { max: 1, connectionTimeoutMillis: 2000 });
+  // Bounded at every step: a black-holed server accepts the connection and never answers.
+  const pool = createPool(config, {
+    max: 1,
+    connectionTimeoutMillis: HEALTH_TIMEOUT_MS,
+    queryTimeoutMillis: HEALTH_TIMEOUT_MS,
+  });
   try {
     const v = await pool.query<{ server_version: string; pid: number }>(
       'SELECT current_setting($1) AS server_version, pg_backend_pid() AS pid',
@@ -105,10 +123,27 @@ async function postgresHealth(config: OrderbusConfig): Promise<ComponentStatus> 
       detail: `schema version ${m.rows[0]?.version ?? 'none'}`,
     };
   } catch (e) {
-    return { ...base, detail: errorMessage(e) };
+    return { ...base, reason: postgresDownReason(e), detail: errorMessage(e) };
   } finally {
     await pool.end().catch(() => undefined);
   }
+}
+
+/** SQLSTATEs of a server that answered but takes no session now (57P03 starting up, 53300 full). */
+const UNAVAILABLE_STATES = new Set(['57P03', '53300', '53000']);
+
+/** Why a PostgreSQL connection or health query failed, by the error's code (see DownReason). */
+export function postgresDownReason(e: unknown): DownReason {
+  // Node reports a host with several addresses as an AggregateError; each inner error has a code.
+  const errors = e instanceof AggregateError ? [e, ...(e.errors as unknown[])] : [e];
+  const codes = errors.map((x) => (withDriverCode(x) as { code?: unknown } | null)?.code);
+  const has = (...wanted: string[]) => codes.some((c) => typeof c === 'string' && wanted.includes(c));
+  if (has('ECONNREFUSED')) return 'refused';
+  if (has('PG_CONNECT_TIMEOUT', 'PG_QUERY_TIMEOUT', 'ETIMEDOUT')) return 'timed out';
+  if (codes.some((c) => typeof c === 'string' && c.startsWith('28'))) return 'auth';
+  if (codes.some((c) => typeof c === 'string' && UNAVAILABLE_STATES.has(c))) return 'unavailable';
+  if (has('ECONNRESET', 'EPIPE', 'PG_CONNECTION_LOST', '57P01', '57P02')) return 'reset';
+  return 'error';
 }
 
 async function registryHealth(config: OrderbusConfig): Promise<ComponentStatus> {

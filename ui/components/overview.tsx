@@ -108,6 +108,7 @@ export function Overview({
         {components.map((c) => (
           <CText key={c.name}>
             {c.name} <CText color={statusColor(c.status)}>{c.status}</CText>
+            {c.reason ? ` (${c.reason})` : ''}
             {'  '}
           </CText>
         ))}
