@@ -4,6 +4,7 @@ import { ExitCode, OrderbusError, usageError } from '../src/errors.js';
 import type { DlqMessage, RedriveResult } from '../src/ops/dlq/index.js';
 import type { Json } from '../src/ops/dlq/edits.js';
 import { launchEditor } from '../src/ops/editor.js';
+import { OUTBOX_DLQ } from '../src/ops/dlq/outbox-name.js';
 import { configFrom } from './context.js';
 import { progressBar } from './format-ops.js';
 import { formatTable, log, paint, printJson } from './output.js';
@@ -24,6 +25,7 @@ function positiveInt(v: string | undefined, flag: string): number | undefined {
 }
 
 function renderMessage(m: DlqMessage): string {
+  if (m.kind === 'outbox') return renderParked(m);
   const lines = [
     `${paint.bold(m.id)}  order ${m.orderId ?? '-'}  → ${m.destination ?? '?'}`,
     `  failure: ${m.errorClass ?? '-'}${m.statusCode !== null ? ` (${m.statusCode})` : ''}: ${m.errorMessage ?? ''}`,
@@ -33,6 +35,19 @@ function renderMessage(m: DlqMessage): string {
   const body = m.payload !== null ? JSON.stringify(m.payload, null, 2) : m.raw;
   lines.push(...body.split('\n').map((l) => `  ${l}`));
   return lines.join('\n');
+}
+
+/** A parked outbox row: its event, why and when the relay parked it, its envelope. */
+function renderParked(m: DlqMessage): string {
+  const type = m.headers['event-type'] ?? '?';
+  return [
+    `${paint.bold(m.id)}  order ${m.orderId ?? '-'}  ${type}  → ${m.destination ?? '?'}`,
+    `  parked ${m.lastFailureAt ?? '-'}: ${m.errorClass ? `${m.errorClass}: ` : ''}${m.errorMessage ?? ''}`,
+    `  redriven ${m.redriveCount}x`,
+    ...JSON.stringify(m.payload, null, 2)
+      .split('\n')
+      .map((l) => `  ${l}`),
+  ].join('\n');
 }
 
 /** Items (with their diffs) a dry run prints unless --diff all. */
@@ -106,11 +121,15 @@ async function confirmTyped(name: string): Promise<boolean> {
 export function defineDlq(program: Command): void {
   const dlq = program
     .command('dlq')
-    .description('dead letters on Kafka and RabbitMQ: list, show, redrive (with edits), purge');
+    .description(
+      `dead letters on Kafka and RabbitMQ, and the outbox's parked rows (${OUTBOX_DLQ}): list, show, redrive (with edits), purge`,
+    );
 
   dlq
     .command('list')
-    .description('every dead-letter topic and queue: count, oldest/newest failure, counts by failure class')
+    .description(
+      `every dead-letter topic and queue, and ${OUTBOX_DLQ} (outbox rows the relay could not encode, counted as by status): count, oldest/newest failure, counts by failure class`,
+    )
     .option('--json', 'machine output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
@@ -163,7 +182,7 @@ export function defineDlq(program: Command): void {
   dlq
     .command('redrive <dlq>')
     .description(
-      're-publish dead letters to where they came from, optionally edited (dry run until --execute)',
+      `re-publish dead letters to where they came from, optionally edited (dry run until --execute); ${OUTBOX_DLQ}: un-parks the rows whose (edited) event passes its schema, and the relay publishes them`,
     )
     .option('--fix-url <old=new>', 'rewrite a URL prefix (a partner moved its endpoint)')
     .option(
@@ -261,7 +280,9 @@ export function defineDlq(program: Command): void {
 
   dlq
     .command('purge <dlq>')
-    .description('remove every dead letter (recorded in the audit trail); dry run until --execute')
+    .description(
+      `remove every dead letter (recorded in the audit trail); dry run until --execute. ${OUTBOX_DLQ}: marks the rows discarded (kept with the purge's audit id, never sent, no longer counted), deletes none`,
+    )
     .option('--execute', 'really purge')
     .option(
       '--plan <id>',

@@ -229,12 +229,12 @@ export class OutboxRelay extends PooledService<OutboxRelayOptions> {
 }
 
 /** An encoding failure no retry fixes: the payload fails its schema, or its type has none. */
-function isPoison(e: unknown): boolean {
+export function isPoison(e: unknown): boolean {
   return e instanceof EventDecodeError || registryFailure(e) === 'invalid';
 }
 
 /** Why a row was parked: the error class, the message and (for a schema failure) what failed. */
-function parkReason(e: unknown): string {
+export function parkReason(e: unknown): string {
   if (e instanceof EventDecodeError) return `${e.errorClass}: ${e.message}`.slice(0, 1000);
   const paths = (e as { paths?: unknown }).paths;
   return `SchemaInvalid: ${errorMessage(e)} ${JSON.stringify(paths ?? [])}`.slice(0, 1000);

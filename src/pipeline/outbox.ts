@@ -201,13 +201,19 @@ export function wakerFor(pool: Pool, ctx: Pick<ServiceContext, 'log'>): OutboxWa
 }
 
 /**
+ * Which outbox rows are parked: the relay could not encode them and `dlq purge outbox.parked` has
+ * not discarded them. `status` and the `outbox.parked` dead-letter source count with it (one count).
+ */
+export const PARKED_OUTBOX_ROWS = 'parked_at IS NOT NULL AND discarded_at IS NULL';
+
+/**
  * Outbox rows the relay parked (their payload fails its schema), or null when the database could
  * not be read (the components' health says why). `orderbus status` reports them as a problem.
  */
 export async function parkedOutboxCount(config: OrderbusConfig): Promise<number | null> {
   const pool = createPool(config, { max: 1 });
   try {
-    const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE parked_at IS NOT NULL');
+    const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM outbox WHERE ${PARKED_OUTBOX_ROWS}`);
     return Number(r.rows[0]?.n ?? 0);
   } catch {
     return null;

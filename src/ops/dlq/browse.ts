@@ -34,7 +34,7 @@ function summarizer(at: DlqLocation) {
   };
 }
 
-/** Every DLQ on both brokers. A broker that is down fails the call (naming it). */
+/** Every DLQ of every source. A broker or database that is down fails the call (naming it). */
 export async function listDlqs(ctx: OpsContext): Promise<DlqSummary[]> {
   const out: DlqSummary[] = [];
   for (const at of await allDlqs(ctx)) {

@@ -1,7 +1,8 @@
 /**
- * Dead letters, wherever they are: Kafka `*.dlq` topics and RabbitMQ `*.dlq` queues. One engine
- * per broker (kafka-engine.ts, rabbit-engine.ts) behind `DlqEngine`; discovery finds a DLQ's
- * engine by name; planning and payload edits are shared by both.
+ * Dead letters, wherever they are: Kafka `*.dlq` topics, RabbitMQ `*.dlq` queues and the outbox's
+ * parked rows (`outbox.parked`). One engine per source (kafka-engine.ts, rabbit-engine.ts,
+ * outbox-engine.ts) behind `DlqEngine`; discovery finds a DLQ's engine by name; planning and
+ * payload edits are shared by all.
  */
 export { listDlqs, showDlq, type ShowOptions } from './browse.js';
 export { redriveDlq } from './redrive.js';

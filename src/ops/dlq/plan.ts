@@ -91,6 +91,13 @@ export function invalidate(d: Decision, problem: string): void {
   d.item.problems.push(problem);
 }
 
+/** A letter whose change failed (not sent, not un-parked): it stays, with the reason. */
+export function fail(run: RedriveRun, d: Decision, reason: string): void {
+  run.result.failed++;
+  d.item.outcome = 'failed';
+  d.item.problems.push(reason);
+}
+
 export function newRun(dlq: string, kind: DlqKind, execute: boolean, itemsKept = ITEMS_KEPT): RedriveRun {
   const run: RedriveRun = {
     result: {

@@ -45,7 +45,13 @@ export async function purgeDlq(
     ctx,
     { command, plan: { dlq: name, planId, count: letters.size, confirmed: confirmed !== undefined } },
     async ({ id }) => {
-      const run = await engine.purge(ctx, name, true, { selects: letters.selects, planned: letters.size });
+      const run = await engine.purge(
+        ctx,
+        name,
+        true,
+        { selects: letters.selects, planned: letters.size },
+        id,
+      );
       return {
         value: { ...base, count: run.count, arrived: run.arrived ?? 0, auditRef: id },
         result: { removed: run.count, arrived: run.arrived ?? 0 },

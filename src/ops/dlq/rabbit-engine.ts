@@ -10,7 +10,7 @@ import { rabbitDlqNames } from './dlq-names.js';
 import type { Json } from './edits.js';
 import { isForeignLetter, plannedView, rabbitDestination, rabbitView } from './message-view.js';
 import { Pacer } from './pacer.js';
-import { decide, keepHash, keepsItems, newRun, record, type Decision } from './plan.js';
+import { decide, fail, keepHash, keepsItems, newRun, record } from './plan.js';
 import { REDRIVE_SEQ_HEADER, Republisher } from './rabbit-publisher.js';
 import { depth, holdEach, takeEach } from './rabbit-stream.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
@@ -78,12 +78,6 @@ const ack = (ch: Channel, msg: ConsumeMessage): boolean => {
   } catch {
     return false; // the delivery channel is gone: the letter is back in the DLQ (at worst a duplicate)
   }
-};
-
-const fail = (run: RedriveRun, d: Decision, reason: string): void => {
-  run.result.failed++;
-  d.item.outcome = 'failed';
-  d.item.problems.push(reason);
 };
 
 async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise<RedriveRun> {

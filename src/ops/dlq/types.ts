@@ -4,7 +4,8 @@ import type { Json, PayloadEdits } from './edits.js';
 import type { FailureContext } from './failure.js';
 
 /** The shapes `dlq list|show|redrive|purge --json` print, and the interface each broker's engine implements. */
-export type DlqKind = 'kafka' | 'rabbitmq';
+/** `outbox`: the outbox's parked rows in PostgreSQL (`outbox.parked`), events the relay could not encode. */
+export type DlqKind = 'kafka' | 'rabbitmq' | 'outbox';
 
 export interface DlqSummary {
   name: string;
@@ -148,12 +149,14 @@ export interface DlqEngine {
   redrive(ctx: OpsContext, name: string, job: RedriveJob): Promise<RedriveRun>;
   /**
    * Counts (dry run) or removes (execute) every outstanding dead letter, or only those `selects`
-   * accepts (a confirmed plan; `planned` of them) where the engine can pick.
+   * accepts (a confirmed plan; `planned` of them) where the engine can pick. `auditRef` is the
+   * execute's audit id, for an engine that marks what it removes instead of deleting it.
    */
   purge(
     ctx: OpsContext,
     name: string,
     execute: boolean,
     only?: { selects: (m: DlqMessage) => boolean; planned: number },
+    auditRef?: string,
   ): Promise<PurgeRun>;
 }
