@@ -33,7 +33,7 @@ async function drill(
   args: string[] = SMALL,
 ): Promise<{ code: number; report: DrillReport; stderr: string }> {
   const r = await runCli(['chaos', 'run', scenario, ...args], {
-    env: { ORDERBUS_TOPIC_AUDIT: audit, ...env },
+    env: { ORDERBUS_TOPIC_AUDIT: audit, ORDERBUS_DEBUG_HANDLES: '1', ...env },
     // Below the test's own timeout, so a drill that hangs fails with its progress lines (stderr).
     timeoutMs: 240_000,
   });
@@ -44,6 +44,9 @@ async function drill(
     throw new Error(`chaos run ${scenario} printed no report (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
   }
   process.stderr.write(`${reportLine(report)}\n`);
+  // A handle the drill left open (the CLI exits anyway, after a grace period) is named here.
+  for (const l of r.stderr.split('\n').filter((l) => l.startsWith('orderbus: still open')))
+    process.stderr.write(`  ${l}\n`);
   for (const w of report.warnings) process.stderr.write(`  warning: ${w}\n`);
   return { code: r.code, report, stderr: r.stderr };
 }
@@ -202,6 +205,15 @@ describe('orderbus chaos', { timeout: 300_000 }, () => {
       expect(names).toContain('settled within 30 s of the registry returning');
       expect(r.report.dlq.delta).toBe(0);
       expect(r.report.timeline.map((t) => t.event)).toContain('registry started again; answering');
+    });
+
+    it('a broken build (registry outages treated as poison) makes registry-restart fail: the dead-lettering is caught', async () => {
+      const r = await drill('registry-restart', { ORDERBUS_UNSAFE_REGISTRY_FAILURES_ARE_POISON: 'true' }, DB);
+      expect(r.report.verdict).toBe('FAIL');
+      expect(r.code).toBe(1);
+      const deadLettered = r.report.invariants.find((i) => i.name === 'healthy records dead-lettered');
+      expect(deadLettered?.ok).toBe(false);
+      expect(r.report.warnings.join('\n')).toContain('unsafeFailuresArePoison');
     });
   });
 

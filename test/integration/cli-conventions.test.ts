@@ -41,6 +41,26 @@ describe('CLI conventions', () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
+  it('a finished command exits with its code even when a driver left a socket open, naming it with --verbose', async () => {
+    // What bin/orderbus does after a command returns, with a handle left open as a leaked client would.
+    const linger = join(projectRoot(), 'dist', 'bin', 'linger.js');
+    const script = `
+      import net from 'node:net';
+      const { exitWhenDone } = await import(${JSON.stringify(linger)});
+      const server = net.createServer().listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      net.connect(server.address().port, '127.0.0.1');
+      exitWhenDone(4, true);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(4);
+    expect(stderr).toMatch(
+      /still open 3000 ms after the command ended: .*server \{.*socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+/,
+    );
+  });
+
   it('completion scripts know every command; bash completes commands and options', async () => {
     const bash = await runCli(['completion', 'bash']);
     const zsh = await runCli(['completion', 'zsh']);
