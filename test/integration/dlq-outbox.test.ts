@@ -266,6 +266,15 @@ describe('orderbus dlq outbox.parked', () => {
     ]);
     expect(json<RedriveResult>(redrive)).toMatchObject({ selected: 0, redriven: 0 });
     expect(await eventIdsOnTopic()).toEqual([]);
+
+    // A database that cannot be reached leaves the source out; the brokers' DLQs are still listed.
+    const dbDown = await runCli(['dlq', 'list', '--json'], {
+      env: { ...p.env, ORDERBUS_DATABASE_URL: 'postgres://orderbus@127.0.0.1:1/orderbus' },
+    });
+    expect(dbDown.code, dbDown.stderr).toBe(0);
+    const names = json<DlqSummary[]>(dbDown).map((d) => d.name);
+    expect(names).toContain(p.config.topics.orderEventsDlq);
+    expect(names).not.toContain(SOURCE);
   }, 120_000);
 
   it('two redrives at once un-park a row once: its event is on the topic once', async () => {

@@ -1,3 +1,4 @@
+import { isOrderbusError } from '../../errors.js';
 import { EventCodec } from '../../events/codec.js';
 import type { EventEnvelope } from '../../events/types.js';
 import { isPoison, parkReason } from '../../pipeline/outbox-relay.js';
@@ -102,10 +103,20 @@ async function redrive(ctx: OpsContext, name: string, job: RedriveJob): Promise<
 export const outboxEngine: DlqEngine = {
   kind: 'outbox',
 
-  /** `outbox.parked` on a target with orderbus's database (whether or not any row is parked). */
+  /**
+   * `outbox.parked` on a target with orderbus's database (whether or not any row is parked). A
+   * database that cannot be reached leaves it out instead of failing the brokers' DLQs with it:
+   * `dlq list` and the console keep working through a database restart (`status` names postgres
+   * down and its parkedOutbox null meanwhile).
+   */
   async list(ctx) {
     if (!ctx.config.components.includes('postgres')) return [];
-    return (await withOutbox(ctx, hasOutbox)) ? [OUTBOX_DLQ] : [];
+    try {
+      return (await withOutbox(ctx, hasOutbox)) ? [OUTBOX_DLQ] : [];
+    } catch (e) {
+      if (isOrderbusError(e) && e.code === 'POSTGRES_UNREACHABLE') return [];
+      throw e;
+    }
   },
 
   browse(ctx, _name, fn, cap = Number.POSITIVE_INFINITY) {
