@@ -158,6 +158,7 @@ export const schema: SchemaField[] = [
   f('registry.username', parsers.string, 'ORDERBUS_REGISTRY_USERNAME'),
   f('registry.password', parsers.string, 'ORDERBUS_REGISTRY_PASSWORD', true),
   f('registry.caFile', parsers.path, 'ORDERBUS_REGISTRY_CA_FILE'),
+  f('registry.unsafeFailuresArePoison', parsers.bool, 'ORDERBUS_UNSAFE_REGISTRY_FAILURES_ARE_POISON'),
   f('topics.orderEvents', parsers.string, 'ORDERBUS_TOPIC_ORDER_EVENTS'),
   f('topics.orderEventsDlq', parsers.string, 'ORDERBUS_TOPIC_ORDER_EVENTS_DLQ'),
   f('topics.audit', parsers.string, 'ORDERBUS_TOPIC_AUDIT'),

@@ -70,7 +70,14 @@ export interface OrderbusConfig {
     unsafeNoErrorListeners: boolean;
   };
   /** Basic auth from username/password or the URL's user-info (moved out of the URL); a CA for https. */
-  registry: { url: string; username?: string; password?: string; caFile?: string };
+  registry: {
+    url: string;
+    username?: string;
+    password?: string;
+    caFile?: string;
+    /** TEST-ONLY: a registry that is away or answers 5xx makes records poison (drills prove they catch it). */
+    unsafeFailuresArePoison: boolean;
+  };
   topics: {
     orderEvents: string;
     orderEventsDlq: string;
@@ -139,7 +146,7 @@ export const defaultConfig = (): OrderbusConfig => ({
     keepAliveMs: 10_000,
     unsafeNoErrorListeners: false,
   },
-  registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7' },
+  registry: { url: 'http://127.0.0.1:8081/apis/ccompat/v7', unsafeFailuresArePoison: false },
   topics: {
     orderEvents: 'order.events',
     orderEventsDlq: 'order.events.dlq',

@@ -70,10 +70,17 @@ export class EventCodec {
     private readonly registry: Registry,
     private readonly topic: string,
     private readonly registryUrl: string,
+    /** TEST-ONLY (registry.unsafeFailuresArePoison): decode treats a registry that is away as poison. */
+    private readonly unsafeFailuresArePoison = false,
   ) {}
 
   static fromConfig(config: OrderbusConfig, topic = config.topics.orderEvents): EventCodec {
-    return new EventCodec(createRegistry(config), topic, config.registry.url);
+    return new EventCodec(
+      createRegistry(config),
+      topic,
+      config.registry.url,
+      config.registry.unsafeFailuresArePoison,
+    );
   }
 
   subject(type: EventType): string {
@@ -136,8 +143,9 @@ export class EventCodec {
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       const failure = registryFailure(e);
-      // The registry being away is not the record's fault: the caller retries, never dead-letters.
-      if (failure === 'transient')
+      // The registry being away is not the record's fault: the caller retries, never dead-letters
+      // (unless a test-only build is told to, as the code before this classifier did).
+      if (failure === 'transient' && !this.unsafeFailuresArePoison)
         throw registryUnreachable({ registry: { url: this.registryUrl } } as OrderbusConfig, e);
       if (failure === 'invalid')
         throw new EventDecodeError(

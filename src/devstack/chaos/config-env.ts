@@ -21,6 +21,7 @@ export function configEnv(c: OrderbusConfig): Record<string, string> {
     ORDERBUS_DATABASE_KEEPALIVE_MS: String(c.database.keepAliveMs),
     ORDERBUS_UNSAFE_NO_DB_ERROR_LISTENERS: String(c.database.unsafeNoErrorListeners),
     ORDERBUS_REGISTRY_URL: c.registry.url,
+    ORDERBUS_UNSAFE_REGISTRY_FAILURES_ARE_POISON: String(c.registry.unsafeFailuresArePoison),
     ORDERBUS_TOPIC_ORDER_EVENTS: c.topics.orderEvents,
     ORDERBUS_TOPIC_ORDER_EVENTS_DLQ: c.topics.orderEventsDlq,
     ORDERBUS_TOPIC_AUDIT: c.topics.audit,

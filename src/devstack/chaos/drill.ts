@@ -86,6 +86,10 @@ export async function runDrill(config: OrderbusConfig, options: DrillOptions): P
     warnings.push('workers.unsafeAckBeforePublish is on (TEST-ONLY): the dispatcher can lose tasks');
   if (config.database.unsafeNoErrorListeners)
     warnings.push('database.unsafeNoErrorListeners is on (TEST-ONLY): a lost connection kills a service');
+  if (config.registry.unsafeFailuresArePoison)
+    warnings.push(
+      'registry.unsafeFailuresArePoison is on (TEST-ONLY): records read while the registry is away are dead-lettered',
+    );
   const baselineMs = options.baselineMs ?? Math.min(10_000, Math.max(2000, options.durationMs / 3));
   const settleTimeoutMs = options.settleTimeoutMs ?? 90_000 + (scenario.settleExtraMs ?? 0);
 
