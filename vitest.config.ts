@@ -20,7 +20,8 @@ export default defineConfig({
           // The drills load the whole machine (many service processes each): they run on their
           // own afterwards (project `chaos`), so they neither disturb nor are disturbed by the rest.
           environment: 'node',
-          globalSetup: ['test/support/global-setup.ts'],
+          // The stack (3.9), and the one Kafka 4.x broker the files that need it share.
+          globalSetup: ['test/support/global-setup.ts', 'test/support/kafka4-global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

@@ -1,6 +1,6 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type OrderbusConfig } from '../../src/config.js';
 import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
 import { KafkaLogReader, type KafkaRecord } from '../../src/adapters/kafka-fetch.js';
 import { runCli, type CliResult } from './cli.js';
@@ -19,7 +19,7 @@ export const RECORDS_PER_PARTITION = [10, 20, 30] as const;
  * records to the namespace's own topic.
  */
 export class GroupsFixture {
-  readonly config = loadConfig();
+  readonly config: OrderbusConfig;
   readonly ns: string;
   readonly topic: string;
   readonly idle: string;
@@ -30,12 +30,14 @@ export class GroupsFixture {
   /** Topics a test created besides the fixture's; deleted in stop(). */
   readonly extraTopics: string[] = [];
 
-  constructor(label: string) {
+  /** `target`: another cluster than the stack's, with the environment that points the CLI at it. */
+  constructor(label: string, target?: { config: OrderbusConfig; env: Record<string, string> }) {
+    this.config = target?.config ?? loadConfig();
     this.ns = testNamespace(label);
     this.topic = `${this.ns}.events`;
     this.idle = `${this.ns}.idle`;
     this.active = `${this.ns}.active`;
-    this.env = { ORDERBUS_TOPIC_AUDIT: `${this.ns}.audit` };
+    this.env = { ...target?.env, ORDERBUS_TOPIC_AUDIT: `${this.ns}.audit` };
     this.kafka = kafkaClient(this.config, this.ns);
   }
 
@@ -93,7 +95,7 @@ export class GroupsFixture {
     await admin.disconnect();
   }
 
-  /** `orderbus ARGS` against the real stack, with the namespace's audit topic. */
+  /** `orderbus ARGS` against the fixture's cluster, with the namespace's audit topic. */
   cli(args: string[]): Promise<CliResult> {
     return runCli(args, { env: this.env });
   }

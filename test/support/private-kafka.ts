@@ -21,6 +21,8 @@ import type { KafkaNodeState } from '../../src/devstack/stack/state.js';
  */
 export interface PrivateKafka {
   brokers: string[];
+  /** The data directory (removed by stop()). */
+  dir: string;
   config: OrderbusConfig;
   nodes: KafkaNodeState[];
   kill(nodeId: number, signal?: NodeJS.Signals): void;
@@ -51,6 +53,7 @@ export async function startPrivateKafka(
   };
   const handle: PrivateKafka = {
     brokers: brokerList,
+    dir,
     config,
     nodes,
     kill(nodeId, signal = 'SIGKILL') {
