@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
-import { SharedClient } from './kafka.js';
+import { SharedClient, whileCoordinatorLoads } from './kafka.js';
 
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
@@ -338,22 +338,24 @@ export class KafkaLogReader {
    */
   async commitGroupOffsets(groupId: string, topic: string, partitions: OffsetCommit[]): Promise<void> {
     const cluster = await this.raw.connect([topic]);
-    const coordinator = await cluster.findGroupCoordinator({ groupId });
-    await coordinator.offsetCommit({
-      groupId,
-      groupGenerationId: -1,
-      memberId: '',
-      retentionTime: -1,
-      topics: [
-        {
-          topic,
-          partitions: partitions.map((p) => ({
-            partition: p.partition,
-            offset: String(p.offset),
-            metadata: p.metadata,
-          })),
-        },
-      ],
+    await whileCoordinatorLoads(async () => {
+      const coordinator = await cluster.findGroupCoordinator({ groupId });
+      await coordinator.offsetCommit({
+        groupId,
+        groupGenerationId: -1,
+        memberId: '',
+        retentionTime: -1,
+        topics: [
+          {
+            topic,
+            partitions: partitions.map((p) => ({
+              partition: p.partition,
+              offset: String(p.offset),
+              metadata: p.metadata,
+            })),
+          },
+        ],
+      });
     });
   }
 

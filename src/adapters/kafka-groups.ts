@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
+import { whileCoordinatorLoads } from './kafka.js';
 import { RawKafka } from './kafka-fetch.js';
 
 /**
@@ -293,7 +294,11 @@ export class GroupReader {
   }
 
   /** Every group of every broker, with its type where the broker speaks ListGroups v5. */
-  async list(): Promise<ListedGroup[]> {
+  list(): Promise<ListedGroup[]> {
+    return whileCoordinatorLoads(() => this.listOnce());
+  }
+
+  private async listOnce(): Promise<ListedGroup[]> {
     const cluster = await this.cluster();
     await cluster.refreshMetadata();
     const perBroker = await Promise.all(
@@ -357,8 +362,12 @@ export class GroupReader {
   }
 
   /** The consumer-protocol groups among `groupIds`, one request per coordinator. */
-  private async describeConsumerGroups(groupIds: string[]): Promise<DescribedGroup[]> {
-    if (groupIds.length === 0) return [];
+  private describeConsumerGroups(groupIds: string[]): Promise<DescribedGroup[]> {
+    if (groupIds.length === 0) return Promise.resolve([]);
+    return whileCoordinatorLoads(() => this.describeConsumerGroupsOnce(groupIds));
+  }
+
+  private async describeConsumerGroupsOnce(groupIds: string[]): Promise<DescribedGroup[]> {
     const cluster = await this.cluster();
     const byCoordinator = new Map<number, { broker: GroupBroker; groupIds: string[] }>();
     for (const groupId of groupIds) {

@@ -14,6 +14,7 @@ import {
 } from 'kafkajs';
 import type { OrderbusConfig } from '../config.js';
 import { OrderbusError } from '../errors.js';
+import { causeChain, retry, type RetryPolicy } from '../retry.js';
 import { kafkaSecurity, kafkaUnreachable } from './kafka-auth.js';
 
 export { kafkaUnreachable };
@@ -56,7 +57,37 @@ export async function connectAdmin(
       throw kafkaUnreachable(config, e);
     }
     return admin;
-  });
+  }, whileCoordinatorLoads);
+}
+
+/**
+ * kafkajs' names for a group coordinator that is loading or has moved. Kafka 4.x's group
+ * coordinator names itself in FindCoordinator at once and answers group requests with
+ * COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR while it loads its partitions: about half a
+ * second after a broker starts, and again after a coordinator partition moves (3.9 answered
+ * FindCoordinator with COORDINATOR_NOT_AVAILABLE instead, which kafkajs retries). kafkajs' admin
+ * retries neither in fetchOffsets nor in describeGroups.
+ */
+const COORDINATOR_NOT_READY = new Set([
+  'GROUP_LOAD_IN_PROGRESS', // COORDINATOR_LOAD_IN_PROGRESS (14)
+  'GROUP_COORDINATOR_NOT_AVAILABLE', // COORDINATOR_NOT_AVAILABLE (15)
+  'NOT_COORDINATOR_FOR_GROUP', // NOT_COORDINATOR (16)
+]);
+
+export const coordinatorNotReady = (e: unknown): boolean =>
+  causeChain(e).some((c) => COORDINATOR_NOT_READY.has(String((c as { type?: unknown }).type)));
+
+/** A coordinator loading or moving: 100 ms growing to 1 s, for up to 15 s. */
+export const COORDINATOR_RETRY: RetryPolicy = {
+  initialMs: 100,
+  maxMs: 1000,
+  jitter: 0.2,
+  deadlineMs: 15_000,
+};
+
+/** Runs a group request again while its coordinator loads or moves (each attempt looks it up again). */
+export function whileCoordinatorLoads<T>(call: () => Promise<T>): Promise<T> {
+  return retry(call, COORDINATOR_RETRY, { retriable: coordinatorNotReady });
 }
 
 /** Whether `e` (or the error a kafkajs retry gave up on) is UNKNOWN_TOPIC_OR_PARTITION. */
@@ -75,9 +106,11 @@ function unknownTopic(e: unknown): boolean {
  * this client swaps in a freshly connected one and tries the call once more (a topic that really
  * does not exist fails again, with the same error). The old client is disconnected a minute
  * later, so calls still running on it finish. Methods kafkajs answers synchronously pass through.
+ * `around` runs each call (connectAdmin's retries it while a group coordinator loads).
  */
 export async function renewingClient<T extends { disconnect(): Promise<void> }>(
   open: () => Promise<T>,
+  around: <R>(call: () => Promise<R>) => Promise<R> = (call) => call(),
 ): Promise<T> {
   const first = await open();
   let current = first;
@@ -117,16 +150,20 @@ export async function renewingClient<T extends { disconnect(): Promise<void> }>(
       const value: unknown = Reflect.get(current, prop);
       if (typeof value !== 'function') return value;
       if (typeof prop === 'string' && PASS_THROUGH.has(prop)) return value.bind(current);
-      return async (...args: unknown[]) => {
-        const used = current;
-        try {
-          return await (Reflect.get(used, prop) as (...a: unknown[]) => Promise<unknown>).apply(used, args);
-        } catch (e) {
-          if (!unknownTopic(e)) throw e;
-          const fresh = await renew(used);
-          return await (Reflect.get(fresh, prop) as (...a: unknown[]) => Promise<unknown>).apply(fresh, args);
-        }
-      };
+      return (...args: unknown[]) =>
+        around(async () => {
+          const used = current;
+          try {
+            return await (Reflect.get(used, prop) as (...a: unknown[]) => Promise<unknown>).apply(used, args);
+          } catch (e) {
+            if (!unknownTopic(e)) throw e;
+            const fresh = await renew(used);
+            return await (Reflect.get(fresh, prop) as (...a: unknown[]) => Promise<unknown>).apply(
+              fresh,
+              args,
+            );
+          }
+        });
     },
   });
 }
