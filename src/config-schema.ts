@@ -188,6 +188,7 @@ export const schema: SchemaField[] = [
   f('workers.partnerWebhookUrl', http, 'ORDERBUS_PARTNER_WEBHOOK_URL'),
   f('workers.unsafeAckBeforePublish', parsers.bool, 'ORDERBUS_UNSAFE_ACK_BEFORE_PUBLISH'),
   f('retention.days', parsers.int(1, 3650), 'ORDERBUS_RETENTION_DAYS'),
+  f('retention.minutes', parsers.int(1, 3650 * 24 * 60), 'ORDERBUS_RETENTION_MINUTES'),
   f('rabbitPrefix', parsers.optionalString, 'ORDERBUS_RABBIT_PREFIX'),
   f('operator', parsers.string, 'ORDERBUS_OPERATOR'),
   f('readOnly', parsers.bool, 'ORDERBUS_READ_ONLY'),

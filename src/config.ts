@@ -102,8 +102,11 @@ export interface OrderbusConfig {
     /** TEST-ONLY: the dispatcher commits Kafka offsets before RabbitMQ confirmed (drills prove they catch the loss). */
     unsafeAckBeforePublish: boolean;
   };
-  /** Handled inbox rows, sent outbox rows, checkout and provider requests older than this are pruned. */
-  retention: { days: number };
+  /**
+   * Handled inbox rows, sent outbox rows, checkout and provider requests older than this are
+   * pruned: `minutes`, when set, overrides `days` (short soaks and drills).
+   */
+  retention: { days: number; minutes?: number };
   /** Prefix of every RabbitMQ exchange and queue name (tests use their namespace). */
   rabbitPrefix: string;
   /** Identifies the operator in audit records. */

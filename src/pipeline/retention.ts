@@ -7,7 +7,8 @@ import { PooledService } from '../runtime/service.js';
  * The tables that grow with every order, and the rows of each that are done with: inbox rows
  * (their events are long past redelivery), sent outbox rows (unsent and parked rows are never
  * pruned), checkout requests (an Idempotency-Key older than this is not replayed) and provider
- * requests (likewise).
+ * requests (likewise). Not order_timeline: it is part of the order (the history `orderbus trace`
+ * and GET /api/orders/:id show), and orders are kept; it grows with them.
  */
 const TABLES = [
   { table: 'inbox', age: 'processed_at' },
@@ -25,19 +26,38 @@ export interface RetentionOptions {
   intervalMs?: number;
 }
 
+/** The retention period: `minutes` when set (short soaks and drills), else `days`. */
+export interface RetentionPeriod {
+  days: number;
+  minutes?: number;
+}
+
+export function retentionMinutes(period: RetentionPeriod): number {
+  return period.minutes ?? period.days * 24 * 60;
+}
+
+/**
+ * Pause between two passes: a tenth of the period, at least 5 s and at most 10 min — a week's
+ * period is pruned every 10 min, a 5-minute one every 30 s (a table then holds at most 1.1 periods).
+ */
+export function passIntervalMs(period: RetentionPeriod): number {
+  return Math.min(600_000, Math.max(5000, (retentionMinutes(period) * 60_000) / 10));
+}
+
 /** Pauses after a failed pass (the database away): 5 s doubling to 5 min. */
 const RETENTION_RETRY: BackoffPolicy = { initialMs: 5000, maxMs: 300_000, jitter: 0.2 };
 
 /**
- * Deletes the rows older than `days` from every table, oldest first, `batchSize` rows per
+ * Deletes the rows older than `period` from every table, oldest first, `batchSize` rows per
  * statement with a pause between; returns the rows deleted per table. Stops early when aborted.
  */
 export async function pruneOnce(
   pool: Pool,
-  days: number,
+  period: RetentionPeriod,
   options: RetentionOptions & { signal?: AbortSignal } = {},
 ): Promise<Record<string, number>> {
   const batchSize = options.batchSize ?? 500;
+  const minutes = retentionMinutes(period);
   const deleted: Record<string, number> = {};
   for (const { table, age } of TABLES) {
     deleted[table] = 0;
@@ -46,9 +66,9 @@ export async function pruneOnce(
       // `age < cutoff` is false for NULL: an unsent outbox row (sent_at NULL) is never selected.
       const r = await pool.query(
         `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(
-           SELECT ctid FROM ${table} WHERE ${age} < now() - make_interval(days => $1)
+           SELECT ctid FROM ${table} WHERE ${age} < now() - make_interval(mins => $1)
            ORDER BY ${age} LIMIT $2))`,
-        [days, batchSize],
+        [minutes, batchSize],
       );
       deleted[table] += r.rowCount ?? 0;
       if ((r.rowCount ?? 0) < batchSize) break;
@@ -58,7 +78,10 @@ export async function pruneOnce(
   return deleted;
 }
 
-/** Prunes every `intervalMs` (default 10 min) what is older than `retention.days`. */
+/**
+ * Prunes what is older than `retention.minutes` (or `retention.days`) every `intervalMs`
+ * (default passIntervalMs: 10 min for any period of 100 min or more).
+ */
 export class RetentionService extends PooledService<RetentionOptions> {
   readonly name = 'retention';
   private readonly stopping = new AbortController();
@@ -80,7 +103,7 @@ export class RetentionService extends PooledService<RetentionOptions> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const deleted = await pruneOnce(this.pool, this.config.retention.days, { ...this.options, signal });
+        const deleted = await pruneOnce(this.pool, this.config.retention, { ...this.options, signal });
         this.passes++;
         failures = 0;
         if (Object.values(deleted).some((n) => n > 0)) this.ctx.log('retention.pruned', deleted);
@@ -91,7 +114,7 @@ export class RetentionService extends PooledService<RetentionOptions> {
         await pause(backoffDelay(failures, RETENTION_RETRY), signal);
         continue;
       }
-      await pause(this.options.intervalMs ?? 600_000, signal);
+      await pause(this.options.intervalMs ?? passIntervalMs(this.config.retention), signal);
     }
   }
 }

@@ -15,13 +15,14 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** `n` rows of each table, `daysAgo` old; outbox rows sent (or not, or parked). */
+/** `n` rows of each table, `ago` days (or minutes) old; outbox rows sent (or not, or parked). */
 async function seed(
   n: number,
-  daysAgo: number,
+  ago: number,
   outbox: 'sent' | 'unsent' | 'parked' = 'sent',
+  unit: 'days' | 'mins' = 'days',
 ): Promise<void> {
-  const at = `now() - make_interval(days => ${daysAgo})`;
+  const at = `now() - make_interval(${unit} => ${ago})`;
   await db.pool.query(
     `INSERT INTO inbox (consumer, event_id, processed_at) SELECT 'payment', gen_random_uuid(), ${at} FROM generate_series(1, $1)`,
     [n],
@@ -64,7 +65,7 @@ describe('retention', () => {
     await seed(50, 1); // new: kept
     const before = await counts();
 
-    const deleted = await pruneOnce(db.pool, 7, { batchSize: 500, pauseMs: 10 });
+    const deleted = await pruneOnce(db.pool, { days: 7 }, { batchSize: 500, pauseMs: 10 });
     // Every old row (the unsent and parked seeds' inbox and request rows too), but of the outbox
     // only the sent rows.
     expect(deleted).toEqual({ inbox: 1250, outbox: 1200, checkout_requests: 1250, provider_requests: 1250 });
@@ -75,6 +76,22 @@ describe('retention', () => {
       unsent: 50,
       checkout_requests: 50,
       provider_requests: 50,
+    });
+  }, 60_000);
+
+  it('prunes on retention.minutes, which overrides retention.days', async () => {
+    await db.pool.query('TRUNCATE inbox, outbox, checkout_requests, provider_requests');
+    await seed(40, 20, 'sent', 'mins'); // 20 minutes old: pruned
+    await seed(10, 2, 'sent', 'mins'); // 2 minutes old: kept
+
+    const deleted = await pruneOnce(db.pool, { days: 7, minutes: 10 }, { pauseMs: 10 });
+    expect(deleted).toEqual({ inbox: 40, outbox: 40, checkout_requests: 40, provider_requests: 40 });
+    expect(await counts()).toEqual({
+      inbox: 10,
+      sent: 10,
+      unsent: 0,
+      checkout_requests: 10,
+      provider_requests: 10,
     });
   }, 60_000);
 
