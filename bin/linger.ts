@@ -7,12 +7,18 @@
 export const LINGER_MS = 3000;
 
 /**
- * Ends the process with `code` if it is still running LINGER_MS after the command returned,
- * naming what was still open on stderr when `verbose` (or ORDERBUS_DEBUG_HANDLES is set). The
- * timer is unref'd: a process with nothing left open exits at once, as before.
+ * Ends the process with `code` as soon as nothing holds it, or LINGER_MS after the command
+ * returned if something still does, naming what was still open on stderr when `verbose` (or
+ * ORDERBUS_DEBUG_HANDLES is set). The timer is unref'd: it never delays an exit.
  */
 export function exitWhenDone(code: number, verbose: boolean): void {
   process.exitCode = code;
+  // Once nothing holds the event loop, Node still waits, in its own clean-up and with no way to
+  // run JavaScript, for every request in flight to complete; one that never does (a write on an
+  // unref'd socket whose peer went away) keeps the process spinning there for good (seen: a
+  // chaos drill that printed its report and never ended). Exiting here, when the loop empties,
+  // skips that wait; stdout and stderr are written synchronously, nothing is cut off.
+  process.once('beforeExit', () => process.exit(code));
   setTimeout(() => {
     if (verbose || process.env.ORDERBUS_DEBUG_HANDLES)
       process.stderr.write(

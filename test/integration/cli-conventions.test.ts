@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +60,29 @@ describe('CLI conventions', () => {
     expect(stderr).toMatch(
       /still open 3000 ms after the command ended: .*server \{.*socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+/,
     );
+  });
+
+  it("a finished command exits even when a write is stuck on an unref'd socket (Node would wait for it for good)", async () => {
+    // A peer that takes the connection and never reads: the 64 MB write never completes.
+    const stalled = createServer((c) => c.pause()).listen(0, '127.0.0.1');
+    await new Promise((r) => stalled.once('listening', r));
+    const { port } = stalled.address() as AddressInfo;
+    const linger = join(projectRoot(), 'dist', 'bin', 'linger.js');
+    const script = `
+      import net from 'node:net';
+      const { exitWhenDone } = await import(${JSON.stringify(linger)});
+      const sock = net.connect(${port}, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(Buffer.alloc(64 * 1024 * 1024));
+      sock.unref();
+      exitWhenDone(4, false);`;
+    try {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code).toBe(4);
+    } finally {
+      stalled.close();
+    }
   });
 
   it('completion scripts know every command; bash completes commands and options', async () => {
