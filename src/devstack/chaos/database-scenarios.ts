@@ -1,5 +1,6 @@
 import { createPool, type Pool, type PoolClient } from '../../adapters/postgres.js';
 import { OrderbusError, errorMessage } from '../../errors.js';
+import { componentHealth } from '../../ops/health.js';
 import type { DrillDatabase } from './private-postgres.js';
 import { invariant, type Invariant } from './report.js';
 import type { DrillContext, DrillFigures, Scenario } from './scenario.js';
@@ -31,8 +32,15 @@ function databaseOf(ctx: DrillContext): DrillDatabase {
   return ctx.database;
 }
 
-/** Applies a fault, holds it for DATABASE_FAULT_MS (or the shorter window), and undoes it. */
-export async function hold(ctx: DrillContext, apply: () => Promise<() => Promise<void>>): Promise<void> {
+/**
+ * Applies a fault, holds it for DATABASE_FAULT_MS (or the shorter window), and undoes it.
+ * `during` runs once the fault is on, beside the hold (it must end well within it).
+ */
+export async function hold(
+  ctx: DrillContext,
+  apply: () => Promise<() => Promise<void>>,
+  during?: () => Promise<void>,
+): Promise<void> {
   const entry: Held = { undo: async () => undefined };
   held.set(ctx, entry);
   const undo = await apply();
@@ -41,8 +49,27 @@ export async function hold(ctx: DrillContext, apply: () => Promise<() => Promise
     (undone ??= undo().then(() => {
       entry.returnedAt = Date.now();
     }));
+  const beside = during?.().catch((e: unknown) =>
+    ctx.note(`check during the fault failed: ${errorMessage(e)}`),
+  );
   await ctx.sleep(Math.min(DATABASE_FAULT_MS, ctx.faultWindowMs));
+  await beside;
   await entry.undo();
+}
+
+/**
+ * What `orderbus status` shows of the services' database while the fault is on: the same check
+ * (bounded by HEALTH_TIMEOUT_MS, so it ends long before the fault does), as an observation.
+ */
+async function observeStatus(ctx: DrillContext): Promise<void> {
+  const c = ctx.pipeline.config;
+  // The drill's own pools keep their error listeners whatever the services are given.
+  const [pg] = await componentHealth({ ...c, database: { ...c.database, unsafeNoErrorListeners: false } }, [
+    'postgres',
+  ]);
+  const shown = pg ? `${pg.status}${pg.reason ? ` (${pg.reason})` : ''}` : 'nothing';
+  ctx.observe('status during the fault: postgres', shown);
+  ctx.note(`status during the fault shows postgres ${shown}`);
 }
 
 export async function heal(ctx: DrillContext): Promise<void> {
@@ -103,15 +130,19 @@ export const DATABASE_SCENARIOS: Scenario[] = [
     proves:
       'every service rides out a database restart without a process restart; checkout answers 503 meanwhile',
     inject: (ctx) =>
-      hold(ctx, async () => {
-        const server = databaseOf(ctx).server;
-        await server.stop('fast');
-        ctx.note('PostgreSQL stopped');
-        return async () => {
-          await server.start();
-          ctx.note('PostgreSQL started; taking connections');
-        };
-      }),
+      hold(
+        ctx,
+        async () => {
+          const server = databaseOf(ctx).server;
+          await server.stop('fast');
+          ctx.note('PostgreSQL stopped');
+          return async () => {
+            await server.start();
+            ctx.note('PostgreSQL started; taking connections');
+          };
+        },
+        () => observeStatus(ctx),
+      ),
   },
   {
     ...common,
@@ -119,15 +150,19 @@ export const DATABASE_SCENARIOS: Scenario[] = [
     summary: 'the database is black-holed for 15 s (TCP fault proxy: connections open, nothing answers)',
     proves: 'timeouts free every connection a stall holds; checkout answers 503 instead of hanging',
     inject: (ctx) =>
-      hold(ctx, async () => {
-        const proxy = databaseOf(ctx).proxy;
-        proxy.setFaults({ blackhole: true });
-        ctx.note('database black-holed');
-        return async () => {
-          proxy.heal();
-          ctx.note('database answering again');
-        };
-      }),
+      hold(
+        ctx,
+        async () => {
+          const proxy = databaseOf(ctx).proxy;
+          proxy.setFaults({ blackhole: true });
+          ctx.note('database black-holed');
+          return async () => {
+            proxy.heal();
+            ctx.note('database answering again');
+          };
+        },
+        () => observeStatus(ctx),
+      ),
   },
   {
     ...common,
