@@ -275,6 +275,12 @@ describe('orderbus dlq outbox.parked', () => {
     const names = json<DlqSummary[]>(dbDown).map((d) => d.name);
     expect(names).toContain(p.config.topics.orderEventsDlq);
     expect(names).not.toContain(SOURCE);
+    // Asked for by name, the source names the database that is down, not an unknown DLQ.
+    const showDown = await runCli(['dlq', 'show', SOURCE], {
+      env: { ...p.env, ORDERBUS_DATABASE_URL: 'postgres://orderbus@127.0.0.1:1/orderbus' },
+    });
+    expect(showDown.code).not.toBe(0);
+    expect(showDown.stderr).toContain('error[POSTGRES_UNREACHABLE]');
   }, 120_000);
 
   it('two redrives at once un-park a row once: its event is on the topic once', async () => {

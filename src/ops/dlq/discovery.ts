@@ -30,6 +30,7 @@ export async function locateDlq(ctx: OpsContext, name: string): Promise<DlqLocat
   const i = names.findIndex((n) => n.includes(name));
   const engine = ENGINES[i];
   if (engine) return { name, engine };
+  for (const owner of ENGINES) if (await owner.owns?.(ctx, name)) return { name, engine: owner };
   const known = names.flat();
   const down = listed.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (down && known.length === 0) throw down.reason;

@@ -119,6 +119,10 @@ export const outboxEngine: DlqEngine = {
     }
   },
 
+  async owns(ctx, name) {
+    return name === OUTBOX_DLQ && ctx.config.components.includes('postgres') && withOutbox(ctx, hasOutbox);
+  },
+
   browse(ctx, _name, fn, cap = Number.POSITIVE_INFINITY) {
     return withOutbox(ctx, async (pool) => {
       const snap = await snapshotOf(pool);

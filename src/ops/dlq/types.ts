@@ -142,6 +142,12 @@ export interface DlqEngine {
   /** The names of this broker's DLQs. */
   list(ctx: OpsContext): Promise<string[]>;
   /**
+   * For a name only this source can hold, whether it exists, failing with the source's own error
+   * when it cannot be reached (so `dlq show outbox.parked` during a database outage names the
+   * database, not an unknown DLQ). Sources without such names leave it out.
+   */
+  owns?(ctx: OpsContext, name: string): Promise<boolean>;
+  /**
    * Reads the outstanding dead letters in order without removing any, at most `cap`, until `fn`
    * returns false; resolves to how many were outstanding when it started.
    */
