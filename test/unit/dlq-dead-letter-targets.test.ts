@@ -121,6 +121,34 @@ describe('RabbitMQ dead-letter targets', () => {
     expect([...targets.keys()]).toEqual(['webhook.tasks.dlq']);
   });
 
+  it('a retry tier named after a work queue without a DLQ of its own feeds it back; a TTL queue expiring into another queue is a failure path', () => {
+    const targets = deadLetterTargets(
+      [
+        { name: 'analytics.tasks', arguments: { 'x-message-ttl': 60_000 } },
+        {
+          name: 'analytics.tasks.retry.5000',
+          arguments: {
+            'x-message-ttl': 5000,
+            'x-dead-letter-exchange': 'tasks',
+            'x-dead-letter-routing-key': 'analytics.tasks',
+          },
+        },
+        {
+          name: 'offers.pending',
+          arguments: {
+            'x-message-ttl': 60_000,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': 'offers.expired',
+          },
+        },
+        { name: 'offers.expired' },
+      ],
+      exchanges,
+      [bind('tasks', 'analytics.tasks', 'analytics.tasks')],
+    );
+    expect(Object.fromEntries(targets)).toEqual({ 'offers.expired': ['offers.pending'] });
+  });
+
   it.each([
     ['*.d.#', 'eu.d.failed', true],
     ['*.d.#', 'eu.d', true],

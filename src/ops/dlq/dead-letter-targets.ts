@@ -85,8 +85,10 @@ function deadLetteringOf(q: ApiQueue, policies: ApiPolicy[] | undefined): DeadLe
 
 /**
  * Every dead-letter target with the queues that dead-letter into it. A queue with a message TTL
- * that dead-letters into a queue which itself dead-letters elsewhere is a retry delay feeding its
- * work queue back (orderbus's `*.retry.N`), not a failure path: that work queue is no target.
+ * that dead-letters into a queue which itself dead-letters elsewhere, or into the queue its name
+ * extends (`<queue>.retry.5000` → `<queue>`), is a retry delay feeding its work queue back
+ * (orderbus's `*.retry.N`, also for a work queue without a DLQ of its own), not a failure path:
+ * that work queue is no target.
  */
 export function deadLetterTargets(
   queues: ApiQueue[],
@@ -117,7 +119,8 @@ export function deadLetterTargets(
             ? bound.filter((b) => keys.some((k) => topicMatches(b.routing_key, k))).map((b) => b.destination)
             : bound.map((b) => b.destination); // fanout, headers, plugins: every bound queue may get it
     for (const target of new Set(reached)) {
-      if (target === q.name || (dl.ttl && lettering.get(target))) continue;
+      const retryTier = dl.ttl && (lettering.get(target) !== undefined || q.name.startsWith(`${target}.`));
+      if (target === q.name || retryTier) continue;
       out.set(target, [...(out.get(target) ?? []), q.name]);
     }
   }
