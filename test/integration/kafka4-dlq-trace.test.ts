@@ -87,6 +87,8 @@ describe(`orderbus dlq on Kafka ${KAFKA_4}`, () => {
     await sendLetters(kafka, t.dlq, [a, garbageLetter(t.events), b]);
 
     const listed = await t.json<DlqSummary[]>(['dlq', 'list']);
+    // The target is this broker and the registry: the stack's RabbitMQ is no part of it.
+    expect(new Set(listed.map((d) => d.kind))).toEqual(new Set(['kafka']));
     expect(listed.find((d) => d.name === t.dlq)).toMatchObject({
       kind: 'kafka',
       count: 3,
