@@ -137,11 +137,12 @@ export class MetricsCollector {
     } catch (e) {
       notes.push(`kafka: ${errorMessage(e)}`);
     }
-    try {
-      m.recordQueues(await listQueues(this.ctx));
-    } catch (e) {
-      notes.push(`rabbitmq: ${errorMessage(e)}`);
-    }
+    if (this.ctx.config.components.includes('rabbitmq'))
+      try {
+        m.recordQueues(await listQueues(this.ctx));
+      } catch (e) {
+        notes.push(`rabbitmq: ${errorMessage(e)}`);
+      }
     m.up.set(notes.length ? 0 : 1);
     return m.text(notes);
   }

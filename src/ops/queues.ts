@@ -1,4 +1,5 @@
 import { managementApi } from '../adapters/rabbitmq.js';
+import { OrderbusError } from '../errors.js';
 import type { OpsContext } from './context.js';
 
 /** RabbitMQ queues through the management API: depths, consumers, rates, and each DLQ beside its queue. */
@@ -46,7 +47,16 @@ export function queueRole(name: string): QueueRole {
 
 const round = (n: number | undefined) => Math.round((n ?? 0) * 10) / 10;
 
+/**
+ * Every queue of the target's RabbitMQ. A target without RabbitMQ (a Kafka-only context) is
+ * refused rather than answered from whatever listens at the default management address, which
+ * would be another system's queues.
+ */
 export async function listQueues(ctx: OpsContext): Promise<QueueInfo[]> {
+  if (!ctx.config.components.includes('rabbitmq'))
+    throw new OrderbusError('NOT_IN_TARGET', 'RabbitMQ is not part of this target', {
+      hint: 'orderbus config (set rabbitmq.url and rabbitmq.managementUrl on the context, or components)',
+    });
   const vhost = encodeURIComponent(ctx.config.rabbitmq.vhost);
   const raw = await managementApi<ApiQueue[]>(
     ctx.config,

@@ -29,6 +29,7 @@ describe('operations-only targets', () => {
             components: ['kafka', 'rabbitmq'],
             dlq: { kafkaPatterns: [`${ns}.*.dlq`], rabbitPatterns: [`${ns}.*.dlq`] },
           },
+          kafkaOnly: { components: ['kafka'] },
         },
       }),
     );
@@ -59,6 +60,14 @@ describe('operations-only targets', () => {
     // make it unhealthy, and the exit code follows that verdict.
     expect(s.problems.filter((p) => /^(kafka|rabbitmq|postgres|registry)\b/.test(p))).toEqual([]);
     expect(r.code).toBe(s.healthy ? 0 : 1);
+  }, 60_000);
+
+  it('queues on a target without RabbitMQ is refused, not answered from the local RabbitMQ', async () => {
+    const r = await runCli(['--config', file, '--context', 'kafkaOnly', 'queues', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('error[NOT_IN_TARGET]: RabbitMQ is not part of this target');
+    expect(r.stderr).toContain('hint: orderbus config');
   }, 60_000);
 
   it('an unreachable remote bootstrap server gets a hint without stack up', async () => {
