@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRegistry, registryUnreachable, SchemaType, type Registry } from '../adapters/registry.js';
+import {
+  createRegistry,
+  registryRefusalKind,
+  registryUnreachable,
+  SchemaType,
+  type Registry,
+} from '../adapters/registry.js';
 import type { OrderbusConfig } from '../config.js';
 import { OrderbusError } from '../errors.js';
 import { projectRoot } from '../paths.js';
@@ -72,6 +78,8 @@ export class EventCodec {
     private readonly registryUrl: string,
     /** TEST-ONLY (registry.unsafeFailuresArePoison): decode treats a registry that is away as poison. */
     private readonly unsafeFailuresArePoison = false,
+    /** The context the registry is reached through, for the errors' hints. */
+    private readonly context?: string,
   ) {}
 
   static fromConfig(config: OrderbusConfig, topic = config.topics.orderEvents): EventCodec {
@@ -80,6 +88,7 @@ export class EventCodec {
       topic,
       config.registry.url,
       config.registry.unsafeFailuresArePoison,
+      config.context,
     );
   }
 
@@ -113,9 +122,8 @@ export class EventCodec {
           this.ids.set(type, id);
         } catch (e) {
           this.registering = undefined;
-          if (registryFailure(e) === 'transient') {
-            throw registryUnreachable({ registry: { url: this.registryUrl } } as OrderbusConfig, e);
-          }
+          const failure = registryFailure(e);
+          if (failure === 'transient' || failure === 'refused') throw this.unreachable(e);
           throw e;
         }
       }
@@ -145,8 +153,9 @@ export class EventCodec {
       const failure = registryFailure(e);
       // The registry being away is not the record's fault: the caller retries, never dead-letters
       // (unless a test-only build is told to, as the code before this classifier did).
-      if (failure === 'transient' && !this.unsafeFailuresArePoison)
-        throw registryUnreachable({ registry: { url: this.registryUrl } } as OrderbusConfig, e);
+      // Nor are refused credentials or certificates: REGISTRY_AUTH_FAILED / REGISTRY_TLS_FAILED.
+      if ((failure === 'transient' && !this.unsafeFailuresArePoison) || failure === 'refused')
+        throw this.unreachable(e);
       if (failure === 'invalid')
         throw new EventDecodeError(
           'SchemaInvalid',
@@ -163,15 +172,21 @@ export class EventCodec {
     }
     return env;
   }
+
+  private unreachable(e: unknown) {
+    return registryUnreachable({ registry: { url: this.registryUrl }, context: this.context }, e);
+  }
 }
 
 /**
  * What a registry client failure means for the record: `transient` (no answer, a timeout, a 5xx
  * or 429 — retry later), `invalid` (the payload fails its schema), `poison` (the registry answered
- * and the record cannot be read: an id it does not have, bytes that do not parse).
+ * and the record cannot be read: an id it does not have, bytes that do not parse), `refused` (it
+ * refused the credentials or the TLS handshake: the settings are wrong, never the record).
  */
-export function registryFailure(e: unknown): 'transient' | 'invalid' | 'poison' {
+export function registryFailure(e: unknown): 'transient' | 'invalid' | 'poison' | 'refused' {
   if (typeof e !== 'object' || e === null) return 'poison';
+  if (registryRefusalKind(e)) return 'refused';
   const { status, name, message } = e as { status?: unknown; name?: unknown; message?: unknown };
   if (name === 'ConfluentSchemaRegistryValidationError') return 'invalid';
   if (typeof status !== 'number') return 'poison';

@@ -4,7 +4,7 @@ import { describeCluster } from '../adapters/kafka.js';
 import { brokerReleases } from '../adapters/kafka-versions.js';
 import { createPool, withDriverCode } from '../adapters/postgres.js';
 import { managementApi } from '../adapters/rabbitmq.js';
-import { registryHealthy } from '../adapters/registry.js';
+import { registryHealth as askRegistry } from '../adapters/registry.js';
 import { portOpen } from '../net.js';
 
 /**
@@ -36,9 +36,10 @@ export interface ComponentStatus {
  * refused: nothing listens; timed out: no answer within HEALTH_TIMEOUT_MS (a stalled server or a
  * black-holed network); auth: the server refused the credentials; reset: the connection was
  * dropped before an answer; unavailable: the server answered that it takes no session now
- * (starting up, shutting down, too many connections); error: anything else.
+ * (starting up, shutting down, too many connections); tls: the TLS handshake failed (a certificate
+ * the configured CA does not sign, a name mismatch); error: anything else.
  */
-export type DownReason = 'refused' | 'timed out' | 'auth' | 'reset' | 'unavailable' | 'error';
+export type DownReason = 'refused' | 'timed out' | 'auth' | 'tls' | 'reset' | 'unavailable' | 'error';
 
 /** How long each health check may wait on a component: status and the console answer within it. */
 export const HEALTH_TIMEOUT_MS = 2000;
@@ -148,7 +149,7 @@ export function postgresDownReason(e: unknown): DownReason {
 
 async function registryHealth(config: OrderbusConfig): Promise<ComponentStatus> {
   const base: ComponentStatus = { name: 'registry', status: 'down', address: config.registry.url };
-  const h = await registryHealthy(config);
-  if (!h) return { ...base, detail: `nothing healthy at ${new URL(config.registry.url).host}` };
+  const h = await askRegistry(config, HEALTH_TIMEOUT_MS);
+  if (!h.up) return { ...base, reason: h.reason, detail: h.detail };
   return { ...base, status: 'up', version: h.version ?? config.stack.registryVersion };
 }

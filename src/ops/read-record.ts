@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createRegistry, type Registry } from '../adapters/registry.js';
+import { createRegistry, registryUnreachable, type Registry } from '../adapters/registry.js';
 import type { KafkaRecord } from '../adapters/kafka-fetch.js';
 import { registryFailure } from '../events/codec.js';
 import type { OrderbusConfig } from '../config.js';
@@ -104,7 +104,14 @@ export class RecordDecoder {
       return { decoded: (await this.registry.decode(value)) as unknown };
     } catch (e) {
       const message = errorMessage(e);
-      if (registryFailure(e) === 'transient') {
+      const failure = registryFailure(e);
+      if (failure === 'refused') {
+        // Refused credentials or certificates: every record would fail alike, so say it once, with the hint.
+        const refused = registryUnreachable(this.config, e);
+        this.unreachable = `error[${refused.code}]: ${refused.message} (hint: ${refused.hint ?? ''})`;
+        return { decodeError: this.unreachable };
+      }
+      if (failure === 'transient') {
         this.unreachable = `schema registry unreachable: ${message}`;
         return { decodeError: this.unreachable };
       }
