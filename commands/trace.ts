@@ -1,7 +1,18 @@
 import type { Command } from 'commander';
-import type { TraceResult } from '../src/ops/trace.js';
+import { isOrderbusError, usageError } from '../src/errors.js';
+import type { TraceResult, TraceWindow } from '../src/ops/trace.js';
 import { withCommandOps } from './context.js';
+import { parseTimeOrAgo } from './options.js';
 import { formatTable, paint, printResult } from './output.js';
+
+/** Which stretch of the partition was read, and the command that reads more. */
+export function renderWindow(w: TraceWindow): string {
+  const basis = { order: "the order's times in the database", since: '--since', default: 'the last 24 h' }[
+    w.basis
+  ];
+  const read = `read ${w.records} records: offsets ${w.fromOffset}–${w.untilOffset} of ${w.partitionLow}–${w.partitionHigh}, from ${w.fromTime} to ${w.untilTime ?? 'the end'} (${basis})`;
+  return w.widen ? `${read}\nevents outside it are not shown; to read more: ${w.widen}` : read;
+}
 
 export function renderTrace(t: TraceResult): string {
   const head = `order ${paint.bold(t.orderId)}  status ${t.status ?? 'not in the database'}  (${t.topic}/${t.partition})`;
@@ -17,18 +28,38 @@ export function renderTrace(t: TraceResult): string {
       g.unseen.length ? g.unseen.map((u) => `${u.type}@${u.offset}`).join(', ') : 'all seen',
     ]),
   );
+  const window = t.scanned ? [paint.dim(renderWindow(t.scanned))] : [];
   const unavailable = t.unavailable.map((u) => paint.yellow(`! ${u.source} unavailable: ${u.error}`));
-  return [`${head}\n\n${entries}\n\n${groups}`, ...unavailable].join('\n');
+  return [`${head}\n\n${entries}\n\n${groups}`, ...window, ...unavailable].join('\n');
 }
 
 export function defineTrace(program: Command): void {
   program
     .command('trace <orderId>')
     .description('one timeline of an order across Kafka, dead letters, RabbitMQ, the database and providers')
+    .option(
+      '--since <time|duration>',
+      "read the order's partition from this time (2h, 7d, or an ISO time with a zone) to its end, instead of the window the order's row gives (or the last 24 h without one)",
+    )
     .option('--json', 'machine output')
-    .action(async (orderId: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (orderId: string, opts: { json?: boolean; since?: string }, cmd: Command) => {
+      const since = opts.since === undefined ? undefined : parseSince(opts.since, orderId);
       const { traceOrder } = await import('../src/ops/trace.js');
-      const trace = await withCommandOps(cmd, (ctx) => traceOrder(ctx, orderId));
+      const trace = await withCommandOps(cmd, (ctx) => traceOrder(ctx, orderId, since ? { since } : {}));
       printResult(trace, opts.json, renderTrace);
     });
+}
+
+/** --since as parseTimeOrAgo reads it; a bad one names a trace command that works. */
+function parseSince(v: string, orderId: string): Date {
+  try {
+    return parseTimeOrAgo(v, '--since');
+  } catch (e) {
+    if (!isOrderbusError(e)) throw e;
+    throw usageError(
+      e.code,
+      e.message,
+      `orderbus trace ${orderId} --since 2h (or --since 2026-11-23T10:15:00Z)`,
+    );
+  }
 }

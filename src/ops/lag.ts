@@ -32,6 +32,20 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
+/**
+ * Each group's committed offsets (of `topics`, or all), one OffsetFetch per group, 16 groups at a
+ * time: a thousand groups cost a thousand small requests in flight 16 at once, not in sequence.
+ */
+export function committedOffsets(
+  admin: Admin,
+  groupIds: string[],
+  topics?: string[],
+): Promise<Awaited<ReturnType<Admin['fetchOffsets']>>[]> {
+  return mapLimit(groupIds, CONCURRENCY, (groupId) =>
+    admin.fetchOffsets(topics ? { groupId, topics } : { groupId }),
+  );
+}
+
 /** Consumer groups only: not share or streams groups, nor Connect's workers (protocol type 'connect'). */
 const isConsumerGroup = (g: ListedGroup): boolean =>
   (g.protocolType === 'consumer' || g.protocolType === '') &&
@@ -140,7 +154,10 @@ export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promis
   const at = Date.now();
   const [described, committed] = await Promise.all([
     describeGroups(ctx, listed),
-    mapLimit(listed, CONCURRENCY, ({ groupId }) => admin.fetchOffsets({ groupId })),
+    committedOffsets(
+      admin,
+      listed.map((g) => g.groupId),
+    ),
   ]);
   const perGroup = listed.map(({ groupId: group }, i) => {
     const d = described.get(group);

@@ -4,6 +4,7 @@ import { EventCodec } from '../events/codec.js';
 import { usageError, errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
 import { showDlq } from './dlq/index.js';
+import { committedOffsets, resolveGroups } from './lag.js';
 import { listQueues } from './queues.js';
 
 /**
@@ -27,6 +28,28 @@ export interface GroupPosition {
   unseen: { offset: number; type: string }[];
 }
 
+/**
+ * The stretch of the key's partition that was read: found by record timestamp (ListOffsets), not
+ * read from the start. `basis` says where its times came from: the order's row and its last known
+ * event in the database ('order'), `--since` ('since'), or the default window of a target without
+ * the order's row ('default').
+ */
+export interface TraceWindow {
+  basis: 'order' | 'since' | 'default';
+  /** The window's start time (the order's placement minus a margin, --since, or 24 h ago). */
+  fromTime: string;
+  /** Its end time, or null: to the end of the partition. */
+  untilTime: string | null;
+  fromOffset: number;
+  /** Exclusive. */
+  untilOffset: number;
+  records: number;
+  partitionLow: number;
+  partitionHigh: number;
+  /** The command that reads more of the partition, or null when all of it was read. */
+  widen: string | null;
+}
+
 export interface TraceResult {
   orderId: string;
   topic: string;
@@ -36,7 +59,53 @@ export interface TraceResult {
   groups: GroupPosition[];
   /** Sources that could not be read (the rest of the trace is still shown). */
   unavailable: { source: string; error: string }[];
+  /** Records read from the partition (= scanned.records). */
   scannedRecords: number;
+  /** Which stretch of the partition was read (traceOrder always says; optional for older readers). */
+  scanned?: TraceWindow;
+}
+
+export interface TraceOptions {
+  /** Read from this time to the end of the partition instead of the window the order's row gives. */
+  since?: Date;
+  /** For tests: the current time. */
+  now?: number;
+}
+
+/**
+ * Clock skew between the database and the relay's host, and the relay's delay: an order's first
+ * event is stamped after its row's created_at, but the hosts' clocks may disagree by a little.
+ */
+export const SEEK_MARGIN_MS = 5 * 60_000;
+/** What a target without the order's row reads: the last day of the partition. */
+export const DEFAULT_WINDOW_MS = 24 * 3_600_000;
+
+/** What the database says about when the order's events were published. */
+export interface OrderTimes {
+  createdAt: Date;
+  /** The newest time the database has for the order (timeline, outbox created and sent). */
+  lastAt: Date;
+  /** Some outbox row is not sent yet: more events are still to come. */
+  open: boolean;
+}
+
+/**
+ * The window to read, by time (pure): --since to the end; or the order's placement minus the
+ * margin to its last known event plus the margin (to the end while it has unsent outbox rows or
+ * dead letters, which a redrive may publish again at any later time); or the last day.
+ */
+export function traceWindowTimes(
+  order: OrderTimes | null,
+  opts: { since?: Date; deadLetters: boolean; now: number },
+): { basis: TraceWindow['basis']; from: number; until: number | null } {
+  if (opts.since) return { basis: 'since', from: opts.since.getTime(), until: null };
+  if (!order) return { basis: 'default', from: opts.now - DEFAULT_WINDOW_MS, until: null };
+  const until = order.lastAt.getTime() + SEEK_MARGIN_MS;
+  return {
+    basis: 'order',
+    from: order.createdAt.getTime() - SEEK_MARGIN_MS,
+    until: order.open || opts.deadLetters || until >= opts.now ? null : until,
+  };
 }
 
 /** One timeline entry; `details` only where the source has them (the JSON shape leaves it out otherwise). */
@@ -61,9 +130,12 @@ const notInTarget = (source: string, key: string): TraceResult['unavailable'][nu
 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SCAN_LIMIT = 2_000_000;
 
-export async function traceOrder(ctx: OpsContext, orderId: string): Promise<TraceResult> {
+export async function traceOrder(
+  ctx: OpsContext,
+  orderId: string,
+  opts: TraceOptions = {},
+): Promise<TraceResult> {
   if (!UUID.test(orderId))
     throw usageError(
       'BAD_ORDER_ID',
@@ -72,65 +144,149 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
     );
   const topic = ctx.config.topics.orderEvents;
   const admin = await ctx.admin();
+  const entries: TraceEntry[] = [];
+  const unavailable: TraceResult['unavailable'] = [];
+  // Dead letters and the database first (an operations-only target has no database): the order's
+  // row says where on the partition its events are.
+  const deadLetters = await deadLetterEntries(ctx, orderId, entries, unavailable);
+  let status: string | null = null;
+  let times: OrderTimes | null = null;
+  if (!ctx.config.components.includes('postgres')) unavailable.push(notInTarget('postgres', 'database.url'));
+  else {
+    const pool = createPool(ctx.config, { max: 1 });
+    ({ status, times } = await databaseTimeline(pool, orderId, entries, unavailable));
+    await pool.end().catch(() => undefined);
+  }
+  const window = traceWindowTimes(times, {
+    ...(opts.since ? { since: opts.since } : {}),
+    deadLetters,
+    now: opts.now ?? Date.now(),
+  });
   const marks = await admin.fetchTopicOffsets(topic);
   const partition = partitionForKey(orderId, marks.length);
   const mark = marks.find((m) => m.partition === partition);
+  const low = Number(mark?.low ?? 0);
+  const high = Number(mark?.high ?? 0);
+  // ListOffsets by timestamp: the first offset stamped at or after the time (the high watermark
+  // when none is). Records are appended in time order per partition, near enough for the margins.
+  const offsetAt = async (time: number): Promise<number> => {
+    const at = await admin.fetchTopicOffsetsByTimestamp(topic, time);
+    const o = Number(at.find((x) => x.partition === partition)?.offset ?? high);
+    return Math.min(high, Math.max(low, o));
+  };
+  const [fromOffset, untilOffset] = await Promise.all([
+    offsetAt(window.from),
+    window.until === null ? high : offsetAt(window.until),
+  ]);
+  // The scan and the groups' positions at once: neither needs the other until the end.
+  const [scan, positions] = await Promise.all([
+    scanPartition(ctx, topic, partition, orderId, fromOffset, untilOffset),
+    groupCommits(ctx, topic, partition),
+  ]);
+  entries.push(...scan.entries);
+  const groups: GroupPosition[] = positions.map(({ group, committed }) => ({
+    group,
+    committed,
+    unseen: scan.events.filter((e) => e.offset >= committed),
+  }));
+  entries.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
+  const all = fromOffset <= low && untilOffset >= high;
+  const scanned: TraceWindow = {
+    basis: window.basis,
+    fromTime: new Date(window.from).toISOString(),
+    untilTime: window.until === null ? null : new Date(window.until).toISOString(),
+    fromOffset,
+    untilOffset,
+    records: scan.records,
+    partitionLow: low,
+    partitionHigh: high,
+    widen: all ? null : `orderbus trace ${orderId} --since ${widerSince(window.from)}`,
+  };
+  return {
+    orderId,
+    topic,
+    partition,
+    status,
+    entries,
+    groups,
+    unavailable,
+    scannedRecords: scan.records,
+    scanned,
+  };
+}
+
+/** A --since a week before `from` (a whole ISO time: the hint works whenever it is run). */
+const widerSince = (from: number): string =>
+  new Date(from - 7 * DEFAULT_WINDOW_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The order's records in [from, until) of its partition, decoded. */
+async function scanPartition(
+  ctx: OpsContext,
+  topic: string,
+  partition: number,
+  orderId: string,
+  from: number,
+  until: number,
+): Promise<{ entries: TraceEntry[]; events: { offset: number; type: string }[]; records: number }> {
   const entries: TraceEntry[] = [];
-  const unavailable: TraceResult['unavailable'] = [];
   const events: { offset: number; type: string }[] = [];
   const codec = EventCodec.fromConfig(ctx.config, topic);
   const keyBuf = Buffer.from(orderId);
-  let scanned = 0;
-  if (mark) {
-    const high = Number(mark.high);
-    const low = Math.max(Number(mark.low), high - SCAN_LIMIT);
-    await ctx.reader().readRange(
-      topic,
-      partition,
-      low,
-      high,
-      async (batch) => {
-        scanned += batch.length;
-        for (const r of batch) {
-          if (!r.key || !r.key.equals(keyBuf)) continue;
-          let type = r.headers['event-type'] ?? 'unknown';
-          let details: Record<string, unknown> = { offset: r.offset, headers: r.headers };
-          try {
-            const e = await codec.decode(r.value);
-            type = e.type;
-            details = { ...details, eventId: e.eventId, source: e.source, data: e.data };
-          } catch (e) {
-            details.decodeError = errorMessage(e);
-          }
-          events.push({ offset: r.offset, type });
-          entries.push(
-            entry('kafka', `${topic}/${partition}@${r.offset}`, new Date(r.timestamp), type, details),
-          );
+  let records = 0;
+  if (from >= until) return { entries, events, records };
+  await ctx.reader().readRange(
+    topic,
+    partition,
+    from,
+    until,
+    async (batch) => {
+      records += batch.length;
+      for (const r of batch) {
+        if (!r.key || !r.key.equals(keyBuf)) continue;
+        let type = r.headers['event-type'] ?? 'unknown';
+        let details: Record<string, unknown> = { offset: r.offset, headers: r.headers };
+        try {
+          const e = await codec.decode(r.value);
+          type = e.type;
+          details = { ...details, eventId: e.eventId, source: e.source, data: e.data };
+        } catch (e) {
+          details.decodeError = errorMessage(e);
         }
-      },
-      { maxBytes: 8 * 1024 * 1024 },
-    );
-  }
-  // Consumer groups' positions on that partition.
-  const groups: GroupPosition[] = [];
-  const { groups: all } = await admin.listGroups();
-  const committed = await Promise.all(
-    all.map(async (g) => ({
-      group: g.groupId,
-      offs: await admin.fetchOffsets({ groupId: g.groupId, topics: [topic] }),
-    })),
+        events.push({ offset: r.offset, type });
+        entries.push(
+          entry('kafka', `${topic}/${partition}@${r.offset}`, new Date(r.timestamp), type, details),
+        );
+      }
+    },
+    { maxBytes: 8 * 1024 * 1024 },
   );
-  for (const c of committed) {
-    const p = c.offs[0]?.partitions.find((x) => x.partition === partition);
-    const off = p && Number(p.offset) >= 0 ? Number(p.offset) : null;
-    if (off === null) continue;
-    groups.push({ group: c.group, committed: off, unseen: events.filter((e) => e.offset >= off) });
-  }
-  groups.sort((a, b) => a.group.localeCompare(b.group));
-  // Dead letters.
+  return { entries, events, records };
+}
+
+/** Each consumer group's committed offset on the partition (groups without one left out), by name. */
+async function groupCommits(
+  ctx: OpsContext,
+  topic: string,
+  partition: number,
+): Promise<{ group: string; committed: number }[]> {
+  const ids = (await resolveGroups(ctx, undefined)).map((g) => g.groupId);
+  const committed = await committedOffsets(await ctx.admin(), ids, [topic]);
+  return ids.flatMap((group, i) => {
+    const p = committed[i]?.[0]?.partitions.find((x) => x.partition === partition);
+    return p && Number(p.offset) >= 0 ? [{ group, committed: Number(p.offset) }] : [];
+  });
+}
+
+/** The order's dead letters (Kafka's DLQ, RabbitMQ's) into `entries`; true when there are any. */
+async function deadLetterEntries(
+  ctx: OpsContext,
+  orderId: string,
+  entries: TraceEntry[],
+  unavailable: TraceResult['unavailable'],
+): Promise<boolean> {
   const dlqNames: string[] = [ctx.config.topics.orderEventsDlq];
-  const has = (c: 'rabbitmq' | 'postgres') => ctx.config.components.includes(c);
-  if (!has('rabbitmq')) unavailable.push(notInTarget('rabbitmq', 'rabbitmq.url'));
+  let found = false;
+  if (!ctx.config.components.includes('rabbitmq')) unavailable.push(notInTarget('rabbitmq', 'rabbitmq.url'));
   else
     try {
       dlqNames.push(...(await listQueues(ctx)).filter((q) => q.role === 'dlq').map((q) => q.name));
@@ -140,6 +296,7 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
   for (const name of dlqNames) {
     try {
       for (const m of await showDlq(ctx, name, { filter: `orderId=${orderId}`, limit: 100 })) {
+        found = true;
         entries.push(
           entry(
             m.kind === 'kafka' ? 'kafka-dlq' : 'rabbitmq-dlq',
@@ -154,16 +311,7 @@ export async function traceOrder(ctx: OpsContext, orderId: string): Promise<Trac
       unavailable.push({ source: name, error: errorMessage(e) });
     }
   }
-  // The database, when this target has one (an operations-only target traces Kafka and RabbitMQ).
-  let status: string | null = null;
-  if (!has('postgres')) unavailable.push(notInTarget('postgres', 'database.url'));
-  else {
-    const pool = createPool(ctx.config, { max: 1 });
-    status = await databaseTimeline(pool, orderId, entries, unavailable);
-    await pool.end().catch(() => undefined);
-  }
-  entries.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
-  return { orderId, topic, partition, status, entries, groups, unavailable, scannedRecords: scanned };
+  return found;
 }
 
 /**
@@ -178,19 +326,27 @@ async function databaseTimeline(
   orderId: string,
   entries: TraceEntry[],
   unavailable: TraceResult['unavailable'],
-): Promise<string | null> {
+): Promise<{ status: string | null; times: OrderTimes | null }> {
   const rows = async <R extends Record<string, unknown>>(sql: string): Promise<R[]> =>
     (await pool.query<R>(sql, [orderId])).rows;
   let status: string | null = null;
+  let times: OrderTimes | null = null;
   try {
     const [order] = await rows<{ status: string; created_at: Date }>(
       'SELECT status, created_at, updated_at FROM orders WHERE id = $1',
     );
     status = order?.status ?? null;
-    if (order) entries.push(entry('database', 'orders', order.created_at, 'order row created'));
+    if (order) {
+      entries.push(entry('database', 'orders', order.created_at, 'order row created'));
+      times = { createdAt: order.created_at, lastAt: order.created_at, open: false };
+    }
+    const seen = (at: Date | null) => {
+      if (times && at && at > times.lastAt) times.lastAt = at;
+    };
     const timeline = await rows<{ type: string; source: string; recorded_at: Date }>(
       'SELECT type, source, occurred_at, recorded_at FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at',
     );
+    for (const r of timeline) seen(r.recorded_at);
     for (const r of timeline)
       entries.push(
         entry('database', 'order_timeline', r.recorded_at, `${r.type} applied (from ${r.source})`),
@@ -206,6 +362,11 @@ async function databaseTimeline(
               (SELECT array_agg(i.consumer ORDER BY i.consumer) FROM inbox i WHERE i.event_id = o.event_id) AS claimed
        FROM outbox o WHERE o.order_id = $1 ORDER BY o.id`,
     );
+    for (const r of outbox) {
+      seen(r.created_at);
+      seen(r.sent_at);
+      if (times && !r.sent_at) times.open = true;
+    }
     for (const r of outbox)
       entries.push(
         entry(
@@ -228,6 +389,8 @@ async function databaseTimeline(
       entries.push(entry('provider', r.provider, r.at, `${r.kind} (key ${r.idempotency_key})`));
   } catch (e) {
     unavailable.push({ source: 'postgres', error: errorMessage(e) });
+    // Its last event is not known: read on to the end of the partition.
+    if (times) times.open = true;
   }
-  return status;
+  return { status, times };
 }
