@@ -15,6 +15,8 @@ export const ITEMS_KEPT = 2000;
 export interface Decision {
   item: RedriveResult['items'][number];
   after: Json | null;
+  /** `after` as JSON text (null when there is none): what a redrive sends for a changed letter. */
+  afterText: string | null;
   /** Hash of the dead letter's payload as found (names the letter in a plan with its id). */
   letterHash: string;
 }
@@ -66,10 +68,12 @@ export function decide(
   if (after === null)
     problems.push(m.decodeError ?? 'payload cannot be decoded; edit it (--edit or --set) first');
   else problems.push(...validate(after));
-  const changed = after !== null && JSON.stringify(after) !== JSON.stringify(m.payload);
+  const afterText = after === null ? null : JSON.stringify(after);
+  const changed = afterText !== null && afterText !== JSON.stringify(m.payload);
   const valid = problems.length === 0;
   return {
     after,
+    afterText,
     letterHash: letterHash(m.raw),
     item: {
       id: m.id,
@@ -130,13 +134,16 @@ export function record(result: RedriveResult, d: Decision): void {
     result.toRedrive++;
     if (!d.item.changed) result.unchanged++;
   } else result.invalid++;
-  const becomes = !d.item.valid ? 'invalid' : d.item.changed ? letterHash(JSON.stringify(d.after)) : 'as-is';
+  const becomes = !d.item.valid ? 'invalid' : d.item.changed ? letterHash(d.afterText ?? 'null') : 'as-is';
   runs.get(result)?.print.add(d.item.id, d.letterHash, becomes);
   if (keepsItems(result)) result.items.push(d.item);
 }
 
+/** Whether a run still keeps payload hashes (ask before hashing: the first ITEMS_KEPT are kept). */
+export const keepsHashes = (hashes: PayloadHash[]): boolean => hashes.length < ITEMS_KEPT;
+
 export function keepHash(hashes: PayloadHash[], id: string, before: string, after?: string): void {
-  if (hashes.length < ITEMS_KEPT) hashes.push({ id, before, ...(after !== undefined ? { after } : {}) });
+  if (keepsHashes(hashes)) hashes.push({ id, before, ...(after !== undefined ? { after } : {}) });
 }
 
 /** The exit code a redrive result deserves: partial when anything selected was left behind. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import { OrderbusError } from '../../errors.js';
 import { managementApi } from '../../adapters/rabbitmq.js';
 import { validateTask } from '../../tasks/task-schema.js';
@@ -10,9 +10,9 @@ import { rabbitDlqNames } from './dlq-names.js';
 import type { Json } from './edits.js';
 import { isForeignLetter, plannedView, rabbitDestination, rabbitView } from './message-view.js';
 import { Pacer } from './pacer.js';
-import { decide, fail, keepHash, keepsItems, newRun, record } from './plan.js';
+import { decide, fail, keepHash, keepsHashes, keepsItems, newRun, record } from './plan.js';
 import { REDRIVE_SEQ_HEADER, Republisher } from './rabbit-publisher.js';
-import { depth, holdEach, takeEach } from './rabbit-stream.js';
+import { depth, holdEach, takeEach, type Acks } from './rabbit-stream.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
 
 /**
@@ -60,25 +60,17 @@ class Settler {
   }
 
   /** Re-appends a letter to the DLQ's tail, then acks the delivery; if that fails it stays unacked (back in place on close). */
-  leave(ch: Channel, msg: ConsumeMessage): void {
+  leave(acks: Acks, msg: ConsumeMessage): void {
     const headers: Record<string, unknown> = { ...msg.properties.headers, [LEFT_BY_HEADER]: this.runId };
     delete headers[REDRIVE_SEQ_HEADER];
     this.track(
       this.pub.send('', this.queue, msg.content, { ...msg.properties, headers }).then((out) => {
-        if (out === null) ack(ch, msg);
+        if (out === null) acks.ack(msg);
+        else acks.keep(msg);
       }),
     );
   }
 }
-
-const ack = (ch: Channel, msg: ConsumeMessage): boolean => {
-  try {
-    ch.ack(msg);
-    return true;
-  } catch {
-    return false; // the delivery channel is gone: the letter is back in the DLQ (at worst a duplicate)
-  }
-};
 
 async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise<RedriveRun> {
   const { options, selects, auditRef } = job;
@@ -117,18 +109,18 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
         ctx,
         queue,
         { max: snapshot, window: windowFor(options.rate) },
-        async (msg, position, ch) => {
+        async (msg, position, acks) => {
           // Past the limit (or the plan's last letter) nothing is touched: the close gives it back.
           if (pub.closed || result.selected >= limit) return false;
           const h = (msg.properties.headers ?? {}) as Record<string, unknown>;
           if (h[LEFT_BY_HEADER] === runId) {
-            ch.nack(msg, false, true); // went round the queue: the snapshot is done
+            acks.requeue(msg); // went round the queue: the snapshot is done
             return false;
           }
           const p = plan(msg, position);
           progress(position + 1);
           if (!p || !p.d.item.valid) {
-            settler.leave(ch, msg);
+            settler.leave(acks, msg);
             return !p || result.selected < limit;
           }
           const { view, d } = p;
@@ -136,11 +128,11 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
           if (!dest) throw new Error('unreachable: validated letters have a destination');
           if (!(await pub.exchangeExists(dest.exchange))) {
             fail(run, d, `exchange '${dest.exchange}' does not exist; left in ${queue}`);
-            settler.leave(ch, msg);
+            settler.leave(acks, msg);
             return result.selected < limit;
           }
           await pacer.take();
-          const body = d.item.changed ? Buffer.from(JSON.stringify(d.after)) : msg.content;
+          const body = d.item.changed && d.afterText !== null ? Buffer.from(d.afterText) : msg.content;
           const headers: Record<string, unknown> = {
             ...h,
             [TaskHeaders.attempt]: 1,
@@ -148,21 +140,25 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
             [TaskHeaders.auditRef]: auditRef ?? '',
           };
           delete headers[LEFT_BY_HEADER];
-          keepHash(
-            run.payloadHashes,
-            view.id,
-            sha256(msg.content),
-            d.item.changed ? sha256(body) : undefined,
-          );
+          if (keepsHashes(run.payloadHashes))
+            keepHash(
+              run.payloadHashes,
+              view.id,
+              sha256(msg.content),
+              d.item.changed ? sha256(body) : undefined,
+            );
           settler.track(
             pub.send(dest.exchange, dest.routingKey, body, { ...msg.properties, headers }).then((out) => {
               if (out === null) {
-                if (ack(ch, msg)) result.redriven++;
-                else fail(run, d, 'the delivery channel closed before the ack; still in the DLQ');
+                acks.ack(msg, (ok) => {
+                  if (ok) result.redriven++;
+                  else fail(run, d, 'the delivery channel closed before the ack; still in the DLQ');
+                });
                 return;
               }
               fail(run, d, out.channelGone ? out.reason : `${out.reason}; left in ${queue}`);
-              if (!out.channelGone) settler.leave(ch, msg);
+              if (out.channelGone) acks.keep(msg);
+              else settler.leave(acks, msg);
             }),
           );
           return result.selected < limit;
@@ -231,19 +227,22 @@ export const rabbitEngine: DlqEngine = {
         ctx,
         name,
         { max: snapshot, window: WINDOW },
-        async (msg, position, ch) => {
+        async (msg, position, acks) => {
           if (only && removed >= only.planned) return false;
           const view = rabbitView(name, msg, position);
           if (view.headers[LEFT_BY_HEADER] === runId) {
-            ch.nack(msg, false, true);
+            acks.requeue(msg);
             return false;
           }
           if (only && !only.selects(view)) {
-            settler.leave(ch, msg);
+            settler.leave(acks, msg);
             return true;
           }
           keepHash(payloadHashes, view.id, sha256(msg.content));
-          if (ack(ch, msg)) removed++;
+          removed++;
+          acks.ack(msg, (ok) => {
+            if (!ok) removed--; // the channel closed first: the letter is back
+          });
           return !only || removed < only.planned;
         },
         () => settler.drain(),

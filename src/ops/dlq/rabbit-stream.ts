@@ -8,8 +8,13 @@ import type { OpsContext } from '../context.js';
  * message is kept in memory after its callback returns.
  */
 
-/** Without a delivery for this long, fewer letters are there than counted (a browse elsewhere holds some). */
+/**
+ * Without a delivery for this long while none is ready in the queue, fewer letters are there than
+ * counted (a browse elsewhere holds some). While some are ready, they are on their way (a busy
+ * host or broker, a window waiting for confirms): waited for, up to IDLE_ROUNDS such periods.
+ */
 const IDLE_MS = 1500;
+const IDLE_ROUNDS = 20;
 
 /** basic.qos' prefetch count is 16 bits; above it, unlimited (deliveries past the snapshot go back on close). */
 const MAX_PREFETCH = 65535;
@@ -26,18 +31,20 @@ export async function depth(ctx: OpsContext, queue: string): Promise<number> {
   }
 }
 
-/** Delivers a queue's messages one by one, waiting at most IDLE_MS for the next. */
+/** Delivers a queue's messages one by one, waiting for the next while any may come (IDLE_MS). */
 class Deliveries {
   private readonly inbox: ConsumeMessage[] = [];
   private wake: (() => void) | undefined;
   private ended = false;
   private tag: string | undefined;
+  private queue = '';
 
   constructor(readonly ch: Channel) {
     ch.on('close', () => this.end());
   }
 
   async start(queue: string, prefetch: number): Promise<void> {
+    this.queue = queue;
     await this.ch.prefetch(prefetch);
     const { consumerTag } = await this.ch.consume(
       queue,
@@ -57,18 +64,32 @@ class Deliveries {
   }
 
   async next(): Promise<ConsumeMessage | undefined> {
+    let idle = 0;
     while (this.inbox.length === 0 && !this.ended) {
       const got = await new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => resolve(false), IDLE_MS);
+        // The timer is checked once the event loop has read its sockets: a process that was not
+        // scheduled for IDLE_MS runs its due timers before the deliveries that came meanwhile.
+        const t = setTimeout(() => setImmediate(() => resolve(false)), IDLE_MS);
         this.wake = () => {
           clearTimeout(t);
           resolve(true);
         };
       });
       this.wake = undefined;
-      if (!got) return undefined;
+      if (got || this.inbox.length > 0) continue;
+      if (++idle >= IDLE_ROUNDS || !(await this.stillReady())) return undefined;
     }
     return this.inbox.shift();
+  }
+
+  /** Whether letters are ready in the queue (so more deliveries are coming). */
+  private async stillReady(): Promise<boolean> {
+    if (this.ended) return false;
+    try {
+      return (await this.ch.checkQueue(this.queue)).messageCount > 0;
+    } catch {
+      return false; // the channel or the queue is gone: no more deliveries
+    }
   }
 
   /** Stops deliveries; what was delivered and not acked goes back to its place when the channel closes. */
@@ -109,9 +130,82 @@ export async function holdEach(
 }
 
 /**
+ * The acknowledgements of a channel that takes letters, in as few frames as it can: an acked
+ * delivery waits for the next turn of the event loop, then the run of settled deliveries from
+ * the oldest goes as one basic.ack with `multiple` (the broker settles them in one step, not one
+ * per letter). A delivery not yet settled holds back every later one, so `multiple` never covers
+ * a letter whose re-publish is unconfirmed; after a letter that stays held until the channel
+ * closes (`keep`), later ones are acked one by one. `flush` before the channel closes.
+ */
+export class Acks {
+  /** Settled deliveries not yet acked, by delivery tag: the message to ack, or null (requeued, kept). */
+  private readonly settled = new Map<number, { msg: ConsumeMessage; done?: (ok: boolean) => void } | null>();
+  /** Delivery tags on a channel count from 1, one per delivery; this channel only consumes. */
+  private next = 1;
+  private kept = false;
+  private scheduled = false;
+
+  constructor(private readonly ch: Pick<Channel, 'ack' | 'nack'>) {}
+
+  /** Acks a delivery (soon); `done` learns whether the ack was sent (false: the channel is gone, the letter is back). */
+  ack(msg: ConsumeMessage, done?: (ok: boolean) => void): void {
+    this.settled.set(msg.fields.deliveryTag, { msg, ...(done ? { done } : {}) });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Puts a delivery back in its place now. */
+  requeue(msg: ConsumeMessage): void {
+    try {
+      this.ch.nack(msg, false, true);
+    } catch {
+      // the channel is gone: the letter is back anyway
+    }
+    this.release(msg.fields.deliveryTag);
+  }
+
+  /** Leaves a delivery unacked until the channel closes (it goes back to its place then). */
+  keep(msg: ConsumeMessage): void {
+    this.kept = true;
+    this.release(msg.fields.deliveryTag);
+  }
+
+  private release(tag: number): void {
+    this.settled.set(tag, null);
+    this.flush();
+  }
+
+  /** Sends the acks of the settled run from the oldest delivery. */
+  flush(): void {
+    this.scheduled = false;
+    let last: ConsumeMessage | undefined;
+    const done: ((ok: boolean) => void)[] = [];
+    let ok = true;
+    const send = (msg: ConsumeMessage, multiple: boolean) => {
+      try {
+        this.ch.ack(msg, multiple);
+      } catch {
+        ok = false; // the delivery channel is gone: the letters are back in the DLQ (at worst a duplicate)
+      }
+    };
+    for (let s = this.settled.get(this.next); s !== undefined; s = this.settled.get(this.next)) {
+      this.settled.delete(this.next++);
+      if (s === null) continue;
+      if (s.done) done.push(s.done);
+      if (this.kept) send(s.msg, false);
+      else last = s.msg;
+    }
+    if (last) send(last, true);
+    for (const d of done) d(ok);
+  }
+}
+
+/**
  * Takes the first `max` letters with at most `window` unacknowledged at any time (so a slow,
  * rate-limited run never holds a delivery past the broker's consumer_timeout) and hands each to
- * `handle`, which settles it (acks, or leaves it in the DLQ) now or from a confirm later. Stops at
+ * `handle`, which settles it through `acks` (acks, requeues or keeps it) now or from a confirm later. Stops at
  * `max`, when `handle` returns false, or when nothing more comes; waits for `drain` (the pending
  * settlements) before the channel closes.
  */
@@ -119,24 +213,26 @@ export async function takeEach(
   ctx: OpsContext,
   queue: string,
   limits: { max: number; window: number },
-  handle: (msg: ConsumeMessage, position: number, ch: Channel) => Promise<boolean | void>,
+  handle: (msg: ConsumeMessage, position: number, acks: Acks) => Promise<boolean | void>,
   drain: () => Promise<void>,
 ): Promise<number> {
   if (limits.max <= 0) return 0;
   const ch = await (await ctx.amqp()).createChannel();
   ch.on('error', () => undefined);
   const d = new Deliveries(ch);
+  const acks = new Acks(ch);
   let n = 0;
   try {
     await d.start(queue, Math.max(1, Math.min(limits.window, MAX_PREFETCH)));
     while (n < limits.max) {
       const msg = await d.next();
-      if (!msg || (await handle(msg, n++, ch)) === false) break;
+      if (!msg || (await handle(msg, n++, acks)) === false) break;
     }
     await d.stop();
     await drain();
     return n;
   } finally {
+    acks.flush(); // what was settled is acked before the close gives the rest back
     await ch.close().catch(() => undefined);
   }
 }

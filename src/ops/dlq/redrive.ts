@@ -16,10 +16,11 @@ export async function redriveDlq(
   name: string,
   options: RedriveOptions = {},
 ): Promise<RedriveResult> {
-  const pred = parseFilter(options.filter);
+  // Without --filter no letter needs its filter view (a copy of every field, per letter).
+  const pred = options.filter?.trim() ? parseFilter(options.filter) : undefined;
   const confirmed = options.plan !== undefined ? parsePlanId(options.plan, `dlq redrive ${name}`) : undefined;
   const ids = options.ids ? new Set(options.ids) : undefined;
-  let selects = (m: DlqMessage) => (!ids || ids.has(m.id)) && pred(filterView(m));
+  let selects = (m: DlqMessage) => (!ids || ids.has(m.id)) && (!pred || pred(filterView(m)));
   options.signal?.throwIfAborted();
   const { engine } = await locateDlq(ctx, name);
   let letters: PlanLetters | undefined;
