@@ -1,94 +1,213 @@
-import { connectRabbit } from '../../../src/adapters/rabbitmq.js';
-import { TaskHeaders } from '../../../src/tasks/topology.js';
+import { connectRabbit, managementApi, type Channel } from '../../../src/adapters/rabbitmq.js';
+import type { OrderbusConfig } from '../../../src/config.js';
+import type { RedriveResult } from '../../../src/ops/dlq/index.js';
 import type { Benchmark, Sample } from '../harness.js';
 import { amqpPublishConfirmLoop } from '../references.js';
-import { config, peakRss, runId, timedOrderbus } from './timed.js';
+import { DeadLetterFeeder, NEW_URL, OLD_URL, deadLetter, seedDeadLetters } from './dead-letter-feed.js';
+import { bin, config as stackConfig, peakRss, runId, timed, type Timed } from './timed.js';
 
-/** redrive: `orderbus dlq redrive --fix-url … --execute`, against an amqplib publish-with-confirms loop. */
+/**
+ * redrive: `orderbus dlq redrive --fix-url …`, the dry run and then `--execute`, over a DLQ of
+ * REDRIVE_N dead letters that keeps receiving FEED_RATE new ones a second (an incident still in
+ * progress), against plain amqplib reading the same letters and publishing them with confirms.
+ * Each run checks the summaries (the snapshot redriven, the arrivals left and reported) and that
+ * no letter was lost or doubled (target queue + DLQ = seeded + fed). It runs in a scratch vhost:
+ * on a shared broker, another `dlq list` or console browsing every `*.dlq` queue would hold part
+ * of the letters while they are counted and taken.
+ */
 
-const REDRIVE_N = Number(process.env.ORDERBUS_BENCH_REDRIVE ?? 50_000);
+const REDRIVE_N = Number(process.env.ORDERBUS_BENCH_REDRIVE ?? 100_000);
+const FEED_RATE = Number(process.env.ORDERBUS_BENCH_REDRIVE_FEED ?? 50);
 const target = `bench-redrive-${runId}.tasks`;
 const dlq = `${target}.dlq`;
+const fixUrl = `${OLD_URL}=${NEW_URL}`;
+const vhost = `orderbus-bench-${runId}`;
 
-async function fillDlq(n: number): Promise<void> {
-  const conn = await connectRabbit(config, 'bench-fill');
-  const ch = await conn.createConfirmChannel();
-  await ch.assertQueue(target, { durable: true });
-  await ch.assertQueue(dlq, { durable: true });
-  for (let i = 0; i < n; i++) {
-    const task = {
-      kind: 'webhook',
-      taskId: `bench-${i}`,
-      orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      url: 'http://127.0.0.1:8094/hooks/v1/orders',
-      payload: { event: 'order.paid', orderId: `o-${i}` },
-    };
-    ch.sendToQueue(dlq, Buffer.from(JSON.stringify(task)), {
-      persistent: true,
-      headers: {
-        [TaskHeaders.taskId]: task.taskId,
-        [TaskHeaders.originalExchange]: '',
-        [TaskHeaders.originalRoutingKey]: target,
-        [TaskHeaders.errorClass]: 'HttpGone',
-        [TaskHeaders.statusCode]: 410,
-        [TaskHeaders.attempt]: 1,
-      },
-    });
-    if ((i + 1) % 1000 === 0) await ch.waitForConfirms();
+/** The stack's RabbitMQ, in the scratch vhost. */
+function inVhost(c: OrderbusConfig): OrderbusConfig {
+  const url = new URL(c.rabbitmq.url);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return { ...c, rabbitmq: { ...c.rabbitmq, url: url.toString(), vhost } };
+}
+const config = inVhost(stackConfig);
+
+type Counts = Omit<RedriveResult, 'items'>;
+
+/** A summary's counts (its items left out: they would fill an error message). */
+function countsOf(stdout: string): Counts {
+  const { items: _items, ...counts } = JSON.parse(stdout) as RedriveResult;
+  return counts;
+}
+
+/** Fails the run unless the summary covers at least the seeded letters with the counts wanted. */
+function expectCounts(what: string, c: Counts, want: Partial<Counts>): void {
+  const wrong = Object.entries(want).filter(([k, v]) => c[k as keyof Counts] !== v);
+  if (c.snapshot < REDRIVE_N || wrong.length > 0)
+    throw new Error(`redrive bench: ${what}: ${JSON.stringify(c)}`);
+}
+
+async function withChannel<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+  const conn = await connectRabbit(config, 'bench-redrive');
+  try {
+    return await fn(await conn.createChannel());
+  } finally {
+    await conn.close().catch(() => undefined);
   }
-  await ch.waitForConfirms();
-  await ch.purgeQueue(target);
-  await conn.close();
+}
+
+const ready = (ch: Channel, q: string) => ch.checkQueue(q).then((r) => r.messageCount);
+
+/** Waits until `ok` holds (polled every 200 ms) or fails with `what` after `seconds`. */
+async function waitFor(what: () => string, ok: () => Promise<boolean>, seconds = 120): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`redrive bench: ${what()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits until the letters a run held are back: at least `n` ready in the DLQ. */
+async function lettersBack(n: number): Promise<void> {
+  let now = 0;
+  await withChannel((ch) =>
+    waitFor(
+      () => `${now} letters ready in ${dlq}, ${n} expected back`,
+      async () => (now = await ready(ch, dlq)) >= n,
+    ),
+  );
+}
+
+/** The reference read: plain amqplib takes the first `n` letters unacknowledged, then gives them back. */
+async function amqpHoldRead(n: number): Promise<number> {
+  const conn = await connectRabbit(config, 'bench-reference-read');
+  try {
+    const ch = await conn.createChannel();
+    await ch.prefetch(0);
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      let seen = 0;
+      void ch.consume(dlq, () => {
+        if (++seen === n) resolve();
+      });
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await ch.close();
+    return seconds;
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+function redriveCli(execute: boolean): Promise<Timed> {
+  return timed(
+    process.execPath,
+    [bin, 'dlq', 'redrive', dlq, '--fix-url', fixUrl, ...(execute ? ['--execute'] : []), '--json'],
+    { ORDERBUS_RABBITMQ_URL: config.rabbitmq.url, ORDERBUS_RABBITMQ_VHOST: vhost },
+  );
 }
 
 export const redriveBench: Benchmark = {
   name: 'redrive',
-  description: `\`orderbus dlq redrive --fix-url … --execute\` of ${REDRIVE_N.toLocaleString('en-US')} RabbitMQ dead letters with publisher confirms, against a plain amqplib publish-with-confirms loop`,
+  description: `\`orderbus dlq redrive --fix-url …\`, dry run then \`--execute\`, of ${REDRIVE_N.toLocaleString('en-US')} RabbitMQ dead letters while the same DLQ receives ${FEED_RATE} new ones a second (dead-lettered by the broker), against plain amqplib reading the same letters and publishing them with confirms`,
   runs: 3,
+  async setup() {
+    const user = decodeURIComponent(new URL(config.rabbitmq.url).username || 'guest');
+    const v = encodeURIComponent(vhost);
+    await managementApi(config, `/vhosts/${v}`, { method: 'PUT' });
+    await managementApi(config, `/permissions/${v}/${encodeURIComponent(user)}`, {
+      method: 'PUT',
+      body: JSON.stringify({ configure: '.*', write: '.*', read: '.*' }),
+    });
+  },
   async teardown() {
-    const conn = await connectRabbit(config, 'bench-clean');
-    const ch = await conn.createChannel();
-    await ch.deleteQueue(target).catch(() => undefined);
-    await ch.deleteQueue(dlq).catch(() => undefined);
-    await conn.close().catch(() => undefined);
+    await managementApi(config, `/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' });
   },
   async run(): Promise<Sample[]> {
-    await fillDlq(REDRIVE_N);
-    const r = await timedOrderbus([
-      'dlq',
-      'redrive',
-      dlq,
-      '--fix-url',
-      'http://127.0.0.1:8094/hooks/v1=http://127.0.0.1:8094/hooks/v2',
-      '--execute',
-      '--json',
-    ]);
-    const result = JSON.parse(r.stdout) as { redriven: number; remaining: number };
-    if (result.redriven !== REDRIVE_N || result.remaining !== 0)
-      throw new Error(`redrive moved ${result.redriven} of ${REDRIVE_N}, ${result.remaining} left`);
-    const body = Buffer.from(
-      JSON.stringify({
-        kind: 'webhook',
-        taskId: 'x'.repeat(20),
-        url: 'http://127.0.0.1:8094/hooks/v2/orders',
-      }),
-    );
-    const reference = await amqpPublishConfirmLoop(config, `bench-ref-${runId}`, REDRIVE_N, body);
-    const conn = await connectRabbit(config, 'bench-clean');
-    const ch = await conn.createChannel();
-    await ch.purgeQueue(target);
-    await conn.close();
-    return [
-      {
-        metric: `dlq redrive --execute, ${REDRIVE_N} messages (wall, edits + validation + confirm + ack)`,
-        value: REDRIVE_N / r.seconds,
-        unit: 'msg/s',
-        better: 'higher',
-        reference: { name: 'amqplib publish + confirms loop', value: reference },
-        goal: '≥ 25 % of the reference',
-        command: `orderbus dlq redrive ${dlq} --fix-url OLD=NEW --execute --json`,
-      },
-      peakRss('dlq redrive', r, '/usr/bin/time -f %M orderbus dlq redrive …'),
-    ];
+    await withChannel(async (ch) => {
+      for (const q of [target, dlq]) {
+        await ch.assertQueue(q, { durable: true });
+        await ch.purgeQueue(q);
+      }
+    });
+    await seedDeadLetters(config, target, dlq, REDRIVE_N, `bench-${Date.now().toString(36)}`);
+    const feeder = await DeadLetterFeeder.start(config, target, dlq, FEED_RATE);
+    let fed: number | undefined;
+    try {
+      const dry = await redriveCli(false);
+      const plan = countsOf(dry.stdout);
+      const snap = plan.snapshot;
+      expectCounts('the dry run planned other than its snapshot', plan, {
+        selected: snap,
+        toRedrive: snap,
+        unchanged: 0,
+        invalid: 0,
+        redriven: 0,
+      });
+      await lettersBack(REDRIVE_N + feeder.fed - FEED_RATE);
+      const readSeconds = await amqpHoldRead(plan.snapshot);
+      await lettersBack(REDRIVE_N + feeder.fed - FEED_RATE);
+
+      const exec = await redriveCli(true);
+      const done = countsOf(exec.stdout);
+      expectCounts('the execute did not redrive exactly its snapshot', done, {
+        redriven: done.snapshot,
+        failed: 0,
+        invalid: 0,
+        remaining: done.arrived,
+      });
+      const l = deadLetter(target, 'bench-reference-0000000000', 0);
+      const body = Buffer.from(JSON.stringify({ ...l.task, url: `${NEW_URL}/orders` }));
+      const reference = await amqpPublishConfirmLoop(config, `bench-ref-${runId}`, done.snapshot, body);
+
+      fed = await feeder.stop();
+      // Nothing lost, nothing doubled: every seeded and fed letter is in the target queue or the DLQ.
+      const expected = REDRIVE_N + fed;
+      let counted = { target: 0, dlq: 0 };
+      await withChannel((ch) =>
+        waitFor(
+          () => `${counted.target} in ${target} + ${counted.dlq} in ${dlq}, ${expected} seeded and fed`,
+          async () => {
+            counted = { target: await ready(ch, target), dlq: await ready(ch, dlq) };
+            return counted.target + counted.dlq === expected && counted.target === done.redriven;
+          },
+          60,
+        ),
+      );
+      const command = `orderbus dlq redrive ${dlq} --fix-url OLD=NEW`;
+      return [
+        {
+          metric: `dlq redrive --execute, ${REDRIVE_N} letters + ${FEED_RATE}/s arriving (wall, edits + validation + confirm + ack)`,
+          value: done.snapshot / exec.seconds,
+          unit: 'msg/s',
+          better: 'higher',
+          reference: { name: 'amqplib publish + confirms loop, same count', value: reference },
+          goal: '≥ 40 % of the reference',
+          command: `${command} --execute --json`,
+        },
+        {
+          ...peakRss('dlq redrive --execute', exec, `/usr/bin/time -f %M ${command} --execute --json`),
+          goal: '≤ 250 MB',
+        },
+        {
+          metric: `dlq redrive dry run, ${REDRIVE_N} letters + ${FEED_RATE}/s arriving (wall, node start-up included)`,
+          value: dry.seconds,
+          unit: 's',
+          better: 'lower',
+          reference: { name: 'amqplib consume of the same letters, unacked', value: readSeconds },
+          goal: '< 30 s',
+          command: `${command} --json`,
+        },
+        { ...peakRss('dlq redrive dry run', dry, `/usr/bin/time -f %M ${command} --json`), goal: '≤ 250 MB' },
+        {
+          metric: 'letters arrived during the execute, left in the DLQ for the next run (summary: arrived)',
+          value: done.arrived,
+          unit: 'letters',
+          better: 'lower',
+          command: `${command} --execute --json`,
+        },
+      ];
+    } finally {
+      if (fed === undefined) await feeder.stop().catch(() => undefined);
+    }
   },
 };
