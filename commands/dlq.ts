@@ -241,8 +241,7 @@ export function defineDlq(program: Command): void {
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
         const { redriveDlq, showDlq, redriveExitCode } = await import('../src/ops/dlq/index.js');
-        const { targetLine } = await import('../src/ops/target.js');
-        let target = '';
+        const { commandTarget, formatTarget } = await import('../src/ops/target.js');
         const result = await withOps(config, async (ctx) => {
           let replacements: Record<string, Json> | undefined;
           if (opts.edit) {
@@ -266,13 +265,12 @@ export function defineDlq(program: Command): void {
             command: process.argv.slice(2).join(' '),
             ...(opts.execute && !opts.json ? { onProgress: progressBar('redrive') } : {}),
           });
-          if (!opts.json) target = await targetLine(ctx);
-          return redriven;
+          return { ...redriven, cluster: await commandTarget(ctx) };
         });
         if (opts.json) printJson(result);
         else
           process.stdout.write(
-            `${target}\n${renderRedrive(result, diffAll ? Number.POSITIVE_INFINITY : DIFFS_SHOWN)}\n`,
+            `${formatTarget(result.cluster)}\n${renderRedrive(result, diffAll ? Number.POSITIVE_INFINITY : DIFFS_SHOWN)}\n`,
           );
         process.exitCode = redriveExitCode(result);
       },
@@ -299,15 +297,16 @@ export function defineDlq(program: Command): void {
         const config = configFrom(cmd);
         const { withOps } = await import('../src/ops/context.js');
         const { purgeDlq } = await import('../src/ops/dlq/index.js');
-        const { targetLine } = await import('../src/ops/target.js');
+        const { commandTarget, formatTarget } = await import('../src/ops/target.js');
         const result = await withOps(config, async (ctx) => {
-          if (!opts.json) log(await targetLine(ctx));
+          const cluster = await commandTarget(ctx);
+          if (!opts.json) log(formatTarget(cluster));
           // What is confirmed is what is purged: the plan shown here, or the one given.
           const plan = await purgeDlq(ctx, name, {
             execute: false,
             ...(opts.plan ? { plan: opts.plan } : {}),
           });
-          if (!opts.execute) return plan;
+          if (!opts.execute) return { ...plan, cluster };
           if (opts.plan === undefined && !opts.json)
             log(`${plan.count} dead letter(s) in ${name} would be purged (plan ${plan.planId})`);
           if (!opts.yes && !(await confirmTyped(name)))
@@ -315,11 +314,12 @@ export function defineDlq(program: Command): void {
               exitCode: ExitCode.unsafe,
               hint: `orderbus dlq purge ${name} --execute (and type ${name}), or --yes in scripts`,
             });
-          return purgeDlq(ctx, name, {
+          const purged = await purgeDlq(ctx, name, {
             execute: true,
             plan: opts.plan ?? plan.planId,
             command: process.argv.slice(2).join(' '),
           });
+          return { ...purged, cluster };
         });
         if (opts.json) return printJson(result);
         log(

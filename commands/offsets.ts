@@ -142,20 +142,19 @@ export function defineOffsets(program: Command): void {
       }
       const partitions = o.parsePartitions(opts.partitions as string | undefined);
       const scope = opts.allTopics ? { allTopics: true as const } : topics.map(o.parseTopicSelection);
-      const { targetLine } = await import('../src/ops/target.js');
-      let target = '';
+      const { commandTarget, formatTarget } = await import('../src/ops/target.js');
       const result = await withCommandOps(cmd, async (ctx) => {
         const reset = await o.resetOffsets(ctx, group, scope, strategy, partitions, {
           execute: opts.execute === true,
           waitEmpty: opts.waitEmpty === true,
           command: process.argv.slice(2).join(' '),
         });
-        if (!opts.json && !opts.export) target = await targetLine(ctx);
-        return reset;
+        // The target line's data goes into the JSON too: a script can check which cluster it changed.
+        return { ...reset, cluster: await commandTarget(ctx) };
       });
       // As Kafka's tool: --export prints only the plan, which its --from-file (and ours) reads.
       if (opts.export)
         process.stdout.write(o.formatKafkaCsv(result.rows.map((r) => ({ ...r, offset: r.target }))));
-      else printResult(result, opts.json === true, (r) => `${target}\n${renderReset(r)}`);
+      else printResult(result, opts.json === true, (r) => `${formatTarget(r.cluster)}\n${renderReset(r)}`);
     });
 }

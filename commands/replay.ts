@@ -75,8 +75,7 @@ export function defineReplay(program: Command): void {
           opts.partition !== undefined ? o.parseOffset(opts.partition, '--partition') : undefined;
         const until = opts.until !== undefined ? parseBound(opts.until, '--until') : undefined;
         const { replay } = await import('../src/ops/replay.js');
-        const { targetLine } = await import('../src/ops/target.js');
-        let target = '';
+        const { commandTarget, formatTarget } = await import('../src/ops/target.js');
         const result = await withCommandOps(cmd, async (ctx) => {
           const replayed = await replay(ctx, {
             topic,
@@ -90,10 +89,9 @@ export function defineReplay(program: Command): void {
             command: process.argv.slice(2).join(' '),
             ...(opts.execute && !opts.json ? { onProgress: progressBar('replay') } : {}),
           });
-          if (!opts.json) target = await targetLine(ctx);
-          return replayed;
+          return { ...replayed, cluster: await commandTarget(ctx) };
         });
-        printResult(result, opts.json, (r) => `${target}\n${renderReplay(r)}`);
+        printResult(result, opts.json, (r) => `${formatTarget(r.cluster)}\n${renderReplay(r)}`);
         if (!opts.json && result.execute) log('done');
       },
     );

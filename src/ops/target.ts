@@ -65,19 +65,30 @@ export function formatTarget(t: {
   return `target: ${context} · ${t.bootstrapServers.join(',')} · cluster ${t.clusterId ?? 'unknown'}`;
 }
 
+/** What a command's target line says, as data (its JSON output's `cluster`). */
+export interface CommandTarget {
+  context: string | null;
+  bootstrapServers: string[];
+  /** Null where Kafka is no part of the target or does not answer. */
+  clusterId: string | null;
+}
+
 /**
- * The target line of a command, as the brokers answer; `cluster unknown` where Kafka is no part of
- * the target or does not answer (a RabbitMQ dry run still shows where it runs).
+ * The target of a command, as the brokers answer; clusterId null where Kafka is no part of the
+ * target or does not answer (a RabbitMQ dry run still shows where it runs).
  */
-export async function targetLine(ctx: OpsContext): Promise<string> {
+export async function commandTarget(ctx: OpsContext): Promise<CommandTarget> {
   const answered = ctx.config.components.includes('kafka')
     ? await describeTarget(ctx).catch(() => undefined)
     : undefined;
-  return formatTarget(
-    answered ?? {
-      context: ctx.config.context ?? null,
-      bootstrapServers: ctx.config.kafka.brokers,
-      clusterId: null,
-    },
-  );
+  return {
+    context: ctx.config.context ?? null,
+    bootstrapServers: ctx.config.kafka.brokers,
+    clusterId: answered?.clusterId ?? null,
+  };
+}
+
+/** The target line of a command (formatTarget of commandTarget). */
+export async function targetLine(ctx: OpsContext): Promise<string> {
+  return formatTarget(await commandTarget(ctx));
 }
