@@ -146,23 +146,29 @@ export async function traceOrder(
   const admin = await ctx.admin();
   const entries: TraceEntry[] = [];
   const unavailable: TraceResult['unavailable'] = [];
-  // Dead letters and the database first (an operations-only target has no database): the order's
-  // row says where on the partition its events are.
-  const deadLetters = await deadLetterEntries(ctx, orderId, entries, unavailable);
+  // The dead letters are read meanwhile (browsing queues can take seconds); the watermarks too.
+  const dead = { entries: [] as TraceEntry[], unavailable: [] as TraceResult['unavailable'] };
+  const deadLetters = deadLetterEntries(ctx, orderId, dead.entries, dead.unavailable);
+  const marksRead = admin.fetchTopicOffsets(topic);
+  // Handled where awaited; these keep a failure meanwhile from being an unhandled rejection.
+  deadLetters.catch(() => undefined);
+  marksRead.catch(() => undefined);
+  // The database first (an operations-only target has none): the order's row says where on the
+  // partition its events are.
   let status: string | null = null;
   let times: OrderTimes | null = null;
-  if (!ctx.config.components.includes('postgres')) unavailable.push(notInTarget('postgres', 'database.url'));
+  const dbUnavailable: TraceResult['unavailable'] = [];
+  if (!ctx.config.components.includes('postgres'))
+    dbUnavailable.push(notInTarget('postgres', 'database.url'));
   else {
     const pool = createPool(ctx.config, { max: 1 });
-    ({ status, times } = await databaseTimeline(pool, orderId, entries, unavailable));
+    ({ status, times } = await databaseTimeline(pool, orderId, entries, dbUnavailable));
     await pool.end().catch(() => undefined);
   }
-  const window = traceWindowTimes(times, {
-    ...(opts.since ? { since: opts.since } : {}),
-    deadLetters,
-    now: opts.now ?? Date.now(),
-  });
-  const marks = await admin.fetchTopicOffsets(topic);
+  const now = opts.now ?? Date.now();
+  const since = opts.since ? { since: opts.since } : {};
+  let window = traceWindowTimes(times, { ...since, deadLetters: false, now });
+  const marks = await marksRead;
   const partition = partitionForKey(orderId, marks.length);
   const mark = marks.find((m) => m.partition === partition);
   const low = Number(mark?.low ?? 0);
@@ -174,16 +180,29 @@ export async function traceOrder(
     const o = Number(at.find((x) => x.partition === partition)?.offset ?? high);
     return Math.min(high, Math.max(low, o));
   };
-  const [fromOffset, untilOffset] = await Promise.all([
+  const [fromOffset, endOffset] = await Promise.all([
     offsetAt(window.from),
     window.until === null ? high : offsetAt(window.until),
   ]);
-  // The scan and the groups' positions at once: neither needs the other until the end.
-  const [scan, positions] = await Promise.all([
+  let untilOffset = endOffset;
+  // The scan, the groups' positions and the dead letters at once.
+  const [scan, positions, hasDeadLetters] = await Promise.all([
     scanPartition(ctx, topic, partition, orderId, fromOffset, untilOffset),
     groupCommits(ctx, topic, partition),
+    deadLetters,
   ]);
-  entries.push(...scan.entries);
+  // A dead letter may have been redriven (published again) at any time since: read on to the end.
+  const widened = traceWindowTimes(times, { ...since, deadLetters: hasDeadLetters, now });
+  if (widened.until === null && window.until !== null) {
+    const rest = await scanPartition(ctx, topic, partition, orderId, untilOffset, high);
+    scan.entries.push(...rest.entries);
+    scan.events.push(...rest.events);
+    scan.records += rest.records;
+    untilOffset = high;
+    window = widened;
+  }
+  unavailable.push(...dead.unavailable, ...dbUnavailable);
+  entries.push(...dead.entries, ...scan.entries);
   const groups: GroupPosition[] = positions.map(({ group, committed }) => ({
     group,
     committed,
