@@ -6,8 +6,10 @@ import { BatchProducer, type OutRecord } from '../../src/adapters/kafka-produce.
 import type { Pool } from '../../src/adapters/postgres.js';
 import { loadConfig } from '../../src/config.js';
 import { EventCodec, eventHeaders, nextEvent } from '../../src/events/codec.js';
+import type { EventEnvelope } from '../../src/events/types.js';
 import type { TraceResult } from '../../src/ops/trace.js';
 import { runCli } from '../support/cli.js';
+import { orderbusDlqHeaders, sendLetters } from '../support/kafka-dead-letters.js';
 import { testDatabase } from '../support/database.js';
 import { testNamespace } from '../support/namespace.js';
 
@@ -28,6 +30,8 @@ const partition = partitionForKey(orderId, 3);
 const base = Date.now() - 30 * 3_600_000;
 const stamp = (i: number) => base + i * STEP_MS;
 let kafka: Kafka;
+let codec: EventCodec;
+let redriven: EventEnvelope;
 let admin: Admin;
 let db: { pool: Pool; drop: () => Promise<void>; config: { database: { schema: string } } };
 
@@ -59,13 +63,14 @@ beforeAll(async () => {
     },
     { topic: `${topic}.dlq`, numPartitions: 1, replicationFactor: config.topics.replicationFactor },
   ]);
-  const codec = EventCodec.fromConfig({ ...config, topics: { ...config.topics, orderEvents: topic } }, topic);
+  codec = EventCodec.fromConfig({ ...config, topics: { ...config.topics, orderEvents: topic } }, topic);
   const order = { eventId: randomUUID(), orderId, correlationId: randomUUID() };
   const events = [
     nextEvent(order, 'payment.captured', 'test', { chargeId: 'ch-1', amountCents: 1200 }),
     nextEvent(order, 'payment.refunded', 'test', { refundId: 'rf-1', amountCents: 1200 }),
     nextEvent(order, 'payment.captured', 'test', { chargeId: 'ch-2', amountCents: 1200 }),
   ];
+  redriven = events[0] as EventEnvelope;
   const mine = new Map<number, OutRecord>();
   for (const [k, i] of AT.entries()) {
     const e = events[k];
@@ -167,4 +172,31 @@ describe('orderbus trace reads the window around the order, not the whole partit
     expect(r.stderr).toContain('error[BAD_DATETIME]');
     expect(r.stderr).toContain(`orderbus trace ${orderId} --since 2h`);
   }, 60_000);
+
+  // Last: it appends to the partition.
+  it('with a dead letter reads on to the end of the partition, where a redrive published it again', async () => {
+    const value = await codec.encode(redriven);
+    await sendLetters(kafka, `${topic}.dlq`, [
+      { key: orderId, value, headers: orderbusDlqHeaders(topic, 'PaymentDeclined') },
+    ]);
+    const producer = new BatchProducer(kafka);
+    await producer.send(topic, partition, [
+      {
+        key: Buffer.from(orderId),
+        value,
+        timestamp: Date.now(),
+        headers: Object.entries(eventHeaders(redriven)),
+      },
+    ]);
+    await producer.close();
+    const t = (await trace([], { ORDERBUS_DATABASE_SCHEMA: db.config.database.schema })) as TraceResult;
+    expect(t.entries.filter((e) => e.source === 'kafka-dlq')).toHaveLength(1);
+    expect(kafkaEvents(t).map((e) => e.where)).toEqual([...AT, N].map((i) => `${topic}/${partition}@${i}`));
+    expect(t.scanned).toMatchObject({
+      basis: 'order',
+      untilTime: null,
+      fromOffset: (AT[0] ?? 0) - 600,
+      untilOffset: N + 1,
+    });
+  }, 120_000);
 });
