@@ -1,9 +1,11 @@
 import type { Benchmark } from '../harness.js';
 import { checkoutDbBenchmark } from './checkout-db.js';
+import { checkoutStallBenchmark } from './checkout-stall.js';
 import { checkoutBenchmark } from './checkout.js';
 import { e2eBenchmark } from './e2e.js';
 import { memoryBenchmark } from './memory-run.js';
 import { outboxBenchmark } from './outbox.js';
+import { soakBenchmark } from './soak.js';
 
 /**
  * The pipeline half of the benchmarks: end to end, checkout, outbox → Kafka, and the memory of
@@ -16,4 +18,6 @@ export const PIPELINE_BENCHMARKS: Benchmark[] = [
   checkoutDbBenchmark(),
   outboxBenchmark(),
   memoryBenchmark(),
+  checkoutStallBenchmark(),
+  soakBenchmark(),
 ];
