@@ -5,6 +5,7 @@ import type { OrderbusConfig } from '../config.js';
 import { readConfigPath } from '../config-secrets.js';
 import { OrderbusError, errorMessage } from '../errors.js';
 import { unreachableHint } from '../local-stack.js';
+import { isTlsFailure } from '../net.js';
 
 export type AmqpConnection = amqp.ChannelModel;
 export type ConfirmChannel = amqp.ConfirmChannel;
@@ -27,8 +28,33 @@ export async function connectRabbit(config: OrderbusConfig, name = 'orderbus'): 
   }
 }
 
+/**
+ * A TLS handshake refused by AMQP or the management API (amqps://, https://): not retriable, and
+ * the hint names rabbitmq.tlsCaFile rather than starting a broker. Undefined for any other failure.
+ */
+export function rabbitTlsFailure(
+  config: Pick<OrderbusConfig, 'context'>,
+  what: string,
+  host: string,
+  cause: unknown,
+): OrderbusError | undefined {
+  if (!isTlsFailure(cause)) return undefined;
+  const where = config.context ? `context ${config.context}` : 'the configuration';
+  return new OrderbusError(
+    'RABBITMQ_TLS_FAILED',
+    `${what} at ${host} refused the TLS connection: ${errorMessage(cause)}`,
+    {
+      hint: `check rabbitmq.tlsCaFile of ${where}: the CA that signs the broker's certificate (orderbus context show, orderbus config)`,
+      subject: host,
+      cause,
+    },
+  );
+}
+
 export function rabbitUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {
   const u = new URL(config.rabbitmq.url);
+  const tls = rabbitTlsFailure(config, 'RabbitMQ', u.host, cause);
+  if (tls) return tls;
   return new OrderbusError(
     'RABBITMQ_UNREACHABLE',
     `cannot reach RabbitMQ at ${u.host}: ${errorMessage(cause)}`,
@@ -118,23 +144,26 @@ export async function managementApi<T>(
       ca,
     );
   } catch (e) {
-    throw new OrderbusError(
-      'RABBITMQ_MANAGEMENT_UNREACHABLE',
-      `cannot reach the RabbitMQ management API at ${base.host}: ${errorMessage(e)}`,
-      {
-        hint: unreachableHint(
-          'management',
-          config.rabbitmq.managementUrl,
-          'rabbitmq-plugins enable rabbitmq_management (orderbus stack up does it)',
-          {
-            key: 'rabbitmq.managementUrl (the management plugin must be enabled there)',
-            context: config.context,
-          },
-        ),
-        retriable: true,
-        subject: base.host,
-        cause: e,
-      },
+    throw (
+      rabbitTlsFailure(config, 'the RabbitMQ management API', base.host, e) ??
+      new OrderbusError(
+        'RABBITMQ_MANAGEMENT_UNREACHABLE',
+        `cannot reach the RabbitMQ management API at ${base.host}: ${errorMessage(e)}`,
+        {
+          hint: unreachableHint(
+            'management',
+            config.rabbitmq.managementUrl,
+            'rabbitmq-plugins enable rabbitmq_management (orderbus stack up does it)',
+            {
+              key: 'rabbitmq.managementUrl (the management plugin must be enabled there)',
+              context: config.context,
+            },
+          ),
+          retriable: true,
+          subject: base.host,
+          cause: e,
+        },
+      )
     );
   }
   if (res.status === 404) {

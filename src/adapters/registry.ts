@@ -5,6 +5,7 @@ import type { OrderbusConfig } from '../config.js';
 import { readConfigPath } from '../config-secrets.js';
 import { OrderbusError, errorMessage } from '../errors.js';
 import { unreachableHint } from '../local-stack.js';
+import { isTlsFailure } from '../net.js';
 import { redact, redactUrl } from '../redact.js';
 
 export { SchemaType };
@@ -77,8 +78,7 @@ export interface RegistryTarget {
   context?: string | undefined;
 }
 
-/** Node's TLS failures: by code on a raw error, by text where the registry client kept only the message. */
-const TLS_CODES = /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|CERT_|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH|EPROTO$)/;
+/** TLS failures by text, where the registry client kept only Node's message (isTlsFailure: by code). */
 const TLS_MESSAGES = /certificate|altnames|SSL routines|ERR_TLS|ERR_SSL/i;
 
 /**
@@ -88,9 +88,9 @@ const TLS_MESSAGES = /certificate|altnames|SSL routines|ERR_TLS|ERR_SSL/i;
  */
 export function registryRefusalKind(e: unknown): 'auth' | 'tls' | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
-  const { status, code, message } = e as { status?: unknown; code?: unknown; message?: unknown };
+  const { status, message } = e as { status?: unknown; message?: unknown };
   if (status === 401 || status === 403) return 'auth';
-  if (typeof code === 'string' && TLS_CODES.test(code)) return 'tls';
+  if (isTlsFailure(e)) return 'tls';
   if (status === 400 && /Error, status 400: /.test(String(message)) && TLS_MESSAGES.test(String(message)))
     return 'tls';
   return undefined;
