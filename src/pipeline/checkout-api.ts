@@ -82,6 +82,7 @@ export class CheckoutApi implements Service {
       maxBatch: 64,
       concurrency: Math.max(1, Math.min(4, this.poolMax - 1)),
       retryAlone: (e) => !(e instanceof HttpError),
+      refuse: (it) => this.lateForItsTurn(it),
     });
     this.server = new JsonServer((req, res) => this.route(req, res), config.http.host);
   }
@@ -225,23 +226,25 @@ export class CheckoutApi implements Service {
   }
 
   /**
-   * One group of checkouts: those that waited for their turn longer than a connection may be
-   * waited for (overload: answer 503 quickly) are answered so without being written; the others
-   * are placed in one statement, which must answer before the earliest of their deadlines. A
-   * wait during which a connection was being opened is not overload (see connect()). A database
-   * that is away fails the whole batch at once (not retried one by one: each would wait again).
+   * A checkout that waited for its turn longer than a connection may be waited for (overload:
+   * answer 503 quickly) is answered so at once, without being written or held until the rest of
+   * its group has its answer. A wait during which a connection was being opened is not overload
+   * (see connect()).
    */
-  private async writePlaces(items: Placing[]): Promise<('placed' | 'exists' | Error)[]> {
-    const now = performance.now();
-    const late = items.map((it) => {
-      const waited = now - it.queuedAt;
-      const opened = this.opening > 0 || this.openedAt >= it.queuedAt;
-      return waited > Math.min(this.waitLimit(opened), it.deadline - it.queuedAt)
-        ? overloaded(`waited ${Math.round(waited)} ms for a connection`)
-        : undefined;
-    });
-    const live = items.filter((_, i) => !late[i]);
-    if (live.length === 0) return late as Error[];
+  private lateForItsTurn(it: Placing): HttpError | undefined {
+    const waited = performance.now() - it.queuedAt;
+    const opened = this.opening > 0 || this.openedAt >= it.queuedAt;
+    return waited > Math.min(this.waitLimit(opened), it.deadline - it.queuedAt)
+      ? overloaded(`waited ${Math.round(waited)} ms for a connection`)
+      : undefined;
+  }
+
+  /**
+   * One group of checkouts, placed in one statement, which must answer before the earliest of
+   * their deadlines. A database that is away fails the whole group at once (not retried one by
+   * one: each would wait again).
+   */
+  private async writePlaces(live: Placing[]): Promise<('placed' | 'exists' | Error)[]> {
     const deadline = Math.min(...live.map((it) => it.deadline));
     let placed: Set<string>;
     try {
@@ -257,7 +260,7 @@ export class CheckoutApi implements Service {
       throw isDatabaseUnavailable(e) ? failureAnswer(e) : e;
     }
     if (placed.size > 0) this.waker.poke();
-    return items.map((it, i) => late[i] ?? (placed.has(it.orderId) ? 'placed' : 'exists'));
+    return live.map((it) => (placed.has(it.orderId) ? 'placed' : 'exists'));
   }
 
   /** How long a checkout may wait for a connection: longer while one is being opened. */

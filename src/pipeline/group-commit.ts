@@ -1,10 +1,16 @@
-export interface GroupCommitOptions {
+export interface GroupCommitOptions<T = unknown> {
   /** Items per statement at most. */
   maxBatch?: number;
   /** Statements in flight at once (each its own connection). */
   concurrency?: number;
   /** Whether a failed batch is retried one item at a time (default: always). */
   retryAlone?: (error: unknown) => boolean;
+  /**
+   * Looked at as a batch is taken from the queue: an item given an Error is answered with it at
+   * once and left out of the batch (a caller that waited too long for its turn is not held until
+   * the others' statement ends).
+   */
+  refuse?: (item: T) => Error | undefined;
 }
 
 interface Waiter<T, R> {
@@ -29,14 +35,16 @@ export class GroupCommit<T, R = void> {
   private readonly maxBatch: number;
   private readonly concurrency: number;
   private readonly retryAlone: (error: unknown) => boolean;
+  private readonly refuse: (item: T) => Error | undefined;
 
   constructor(
     private readonly write: (items: T[]) => Promise<(R | Error)[] | void>,
-    options: GroupCommitOptions = {},
+    options: GroupCommitOptions<T> = {},
   ) {
     this.maxBatch = options.maxBatch ?? 100;
     this.concurrency = options.concurrency ?? 1;
     this.retryAlone = options.retryAlone ?? (() => true);
+    this.refuse = options.refuse ?? (() => undefined);
   }
 
   /** Resolves once the item's batch committed (with its answer, if `write` gives one). */
@@ -58,7 +66,12 @@ export class GroupCommit<T, R = void> {
   /** Never rejects: every error goes to the callers of its batch. */
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.queue.splice(0, this.maxBatch).filter((b) => {
+        const refused = this.refuse(b.item);
+        if (refused) b.reject(refused);
+        return !refused;
+      });
+      if (batch.length === 0) continue;
       try {
         await this.settle(batch);
       } catch (e) {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { EventEnvelope } from '../../src/events/types.js';
 import { forEachOrder, Limiter } from '../../src/pipeline/for-each-order.js';
 import { GroupCommit } from '../../src/pipeline/group-commit.js';
@@ -37,6 +37,35 @@ describe('batch handling helpers', () => {
     await group.idle();
     await group.add(6);
     expect(writes.at(-1)).toEqual([6]);
+  });
+
+  it('GroupCommit answers a refused item at once, without holding it until its group is written', async () => {
+    const gates: (() => void)[] = [];
+    const writes: string[][] = [];
+    const group = new GroupCommit<string, number>(
+      async (items) => {
+        writes.push(items);
+        await new Promise<void>((r) => gates.push(r));
+        return items.map((i) => i.length);
+      },
+      {
+        concurrency: 1,
+        refuse: (i) => (i.startsWith('late') ? new Error(`${i}: waited too long`) : undefined),
+      },
+    );
+    const first = group.add('a');
+    const late = group.add('late-b');
+    const next = group.add('cc');
+    let lateAnswered = false;
+    late.catch(() => (lateAnswered = true));
+    gates.shift()?.();
+    expect(await first).toBe(1);
+    // The next group is being written (its gate still closed) and the refused item has its answer.
+    await vi.waitFor(() => expect(writes).toEqual([['a'], ['cc']]));
+    await expect(late).rejects.toThrow('late-b: waited too long');
+    expect(lateAnswered).toBe(true);
+    gates.shift()?.();
+    expect(await next).toBe(2);
   });
 
   it('GroupCommit runs up to `concurrency` statements, answers per item, and can skip the retry', async () => {
