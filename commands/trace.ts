@@ -28,7 +28,7 @@ export function renderTrace(t: TraceResult): string {
       g.unseen.length ? g.unseen.map((u) => `${u.type}@${u.offset}`).join(', ') : 'all seen',
     ]),
   );
-  const window = t.scanned ? [paint.dim(renderWindow(t.scanned))] : [];
+  const window = t.scanned ? [`\n${paint.dim(renderWindow(t.scanned))}`] : [];
   const unavailable = t.unavailable.map((u) => paint.yellow(`! ${u.source} unavailable: ${u.error}`));
   return [`${head}\n\n${entries}\n\n${groups}`, ...window, ...unavailable].join('\n');
 }
