@@ -91,7 +91,7 @@ export function whileCoordinatorLoads<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** Whether `e` (or the error a kafkajs retry gave up on) is UNKNOWN_TOPIC_OR_PARTITION. */
-function unknownTopic(e: unknown): boolean {
+export function unknownTopic(e: unknown): boolean {
   const err = e as { type?: string; cause?: { type?: string } } | undefined;
   return err?.type === 'UNKNOWN_TOPIC_OR_PARTITION' || err?.cause?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
 }

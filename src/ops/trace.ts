@@ -1,7 +1,7 @@
-import { partitionForKey } from '../adapters/kafka.js';
+import { partitionForKey, unknownTopic } from '../adapters/kafka.js';
 import { createPool, type Pool } from '../adapters/postgres.js';
 import { EventCodec } from '../events/codec.js';
-import { usageError, errorMessage } from '../errors.js';
+import { OrderbusError, usageError, errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
 import { showDlq } from './dlq/index.js';
 import { committedOffsets, resolveGroups } from './lag.js';
@@ -149,7 +149,14 @@ export async function traceOrder(
   // The dead letters are read meanwhile (browsing queues can take seconds); the watermarks too.
   const dead = { entries: [] as TraceEntry[], unavailable: [] as TraceResult['unavailable'] };
   const deadLetters = deadLetterEntries(ctx, orderId, dead.entries, dead.unavailable);
-  const marksRead = admin.fetchTopicOffsets(topic);
+  const marksRead = admin.fetchTopicOffsets(topic).catch((e: unknown) => {
+    // kafkajs asks for the topic's metadata first: a missing topic is this, not a driver error.
+    if (unknownTopic(e))
+      throw new OrderbusError('UNKNOWN_TOPIC', `topic '${topic}' does not exist on this cluster`, {
+        hint: 'orderbus config (topics.orderEvents names the order events topic of the target)',
+      });
+    throw e;
+  });
   // Handled where awaited; these keep a failure meanwhile from being an unhandled rejection.
   deadLetters.catch(() => undefined);
   marksRead.catch(() => undefined);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,17 @@ describe('operations-only targets', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('error[NOT_IN_TARGET]: RabbitMQ is not part of this target');
+    expect(r.stderr).toContain('hint: orderbus config');
+  }, 60_000);
+
+  it('trace on a cluster without the order events topic names the topic, not a driver error', async () => {
+    const r = await runCli(['--config', file, '--context', 'kafkaOnly', 'trace', randomUUID()], {
+      env: { ORDERBUS_TOPIC_ORDER_EVENTS: `${ns}.no-such-topic` },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `error[UNKNOWN_TOPIC]: topic '${ns}.no-such-topic' does not exist on this cluster`,
+    );
     expect(r.stderr).toContain('hint: orderbus config');
   }, 60_000);
 
