@@ -1,7 +1,6 @@
-import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAdmin } from '../../src/adapters/kafka.js';
-import { declareTaskTopology, dlqName, topologyOptions } from '../../src/tasks/topology.js';
+import { openWebhookDlq } from '../support/dead-letters.js';
 import { GroupsFixture, RECORDS_PER_PARTITION } from '../support/groups.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { TmuxSession } from '../support/tmux.js';
@@ -29,32 +28,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The webhook DLQ of a fresh pipeline, and a confirm channel that dead-letters into it as the worker does. */
 async function webhookDlq() {
   p = await startTestPipeline({ label: 'console-incident', services: [] });
-  const conn = await amqp.connect(p.config.rabbitmq.url);
-  closers.push(() => conn.close());
-  const setup = await conn.createChannel();
-  const t = await declareTaskTopology(setup, topologyOptions(p.config));
-  await setup.close();
-  const ch = await conn.createConfirmChannel();
-  const target = t.queues['webhook.tasks'];
-  const dlq = dlqName(target);
-  const url = `${p.providers.webhook.url}/hooks/v1/orders`;
-  const ns = p.ns;
-  const letter = (i: number) => {
-    const taskId = `${ns}-task-${i}`;
-    const task = { kind: 'webhook', taskId, orderId: `o-${i}`, url, payload: { event: 'order.paid', i } };
-    ch.publish('', dlq, Buffer.from(JSON.stringify(task)), {
-      persistent: true,
-      messageId: taskId,
-      headers: {
-        'x-task-id': taskId,
-        'x-original-exchange': t.taskExchange,
-        'x-original-routing-key': target,
-        'x-error-class': 'HttpGone',
-        'x-error-status': 410,
-        'x-last-failure-at': new Date().toISOString(),
-      },
-    });
-  };
+  const { conn, dlq, ch, letter } = await openWebhookDlq(p, closers);
   /** Ready and unacknowledged letters in the DLQ, as a passive declare and the consumer count see them. */
   const depth = async () => {
     const c = await conn.createChannel();
@@ -64,7 +38,7 @@ async function webhookDlq() {
       await c.close();
     }
   };
-  return { dlq, ch, letter, depth };
+  return { dlq, ch, letter: (i: number) => letter(i), depth };
 }
 
 describe('orderbus console during an incident', () => {

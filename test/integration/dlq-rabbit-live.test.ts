@@ -4,16 +4,10 @@ import amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import type { PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
 import { projectRoot } from '../../src/paths.js';
-import {
-  declareTaskTopology,
-  dlqName,
-  topologyOptions,
-  type TaskTopology,
-} from '../../src/tasks/topology.js';
 import { OpsAdapter } from '../../ui/ops-adapter.js';
 import { runCli } from '../support/cli.js';
 import { closeAfterEach } from '../support/cleanups.js';
-import { queueDepth } from '../support/dead-letters.js';
+import { openWebhookDlq, queueDepth, type WebhookDlq } from '../support/dead-letters.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -30,49 +24,11 @@ const closers = closeAfterEach(async () => {
 
 const json = <T>(s: string): T => JSON.parse(s) as T;
 
-interface Dlq {
-  t: TaskTopology;
-  dlq: string;
-  target: string;
-  ch: amqp.ConfirmChannel;
-  /** Dead-letters task `i` (to its work queue unless told otherwise). */
-  letter(i: number, to?: { exchange?: string; routingKey?: string }): void;
-}
+type Dlq = WebhookDlq;
 
 async function webhookDlq(label: string): Promise<Dlq> {
   p = await startTestPipeline({ label, services: [] });
-  const conn = await amqp.connect(p.config.rabbitmq.url);
-  closers.push(() => conn.close());
-  const setup = await conn.createChannel();
-  const t = await declareTaskTopology(setup, topologyOptions(p.config));
-  await setup.close();
-  const ch = await conn.createConfirmChannel();
-  const target = t.queues['webhook.tasks'];
-  const dlq = dlqName(target);
-  const ns = p.ns;
-  const url = `${p.providers.webhook.url}/hooks/v1/orders`;
-  return {
-    t,
-    dlq,
-    target,
-    ch,
-    letter(i, to = {}) {
-      const taskId = `${ns}-task-${i}`;
-      const task = { kind: 'webhook', taskId, orderId: `o-${i}`, url, payload: { event: 'order.paid', i } };
-      ch.publish('', dlq, Buffer.from(JSON.stringify(task)), {
-        persistent: true,
-        messageId: taskId,
-        headers: {
-          'x-task-id': taskId,
-          'x-original-exchange': to.exchange ?? t.taskExchange,
-          'x-original-routing-key': to.routingKey ?? target,
-          'x-error-class': 'HttpGone',
-          'x-error-status': 410,
-          'x-last-failure-at': new Date().toISOString(),
-        },
-      });
-    },
-  };
+  return openWebhookDlq(p, closers);
 }
 
 async function letters(d: Dlq, from: number, n: number): Promise<void> {

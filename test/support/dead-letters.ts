@@ -3,7 +3,13 @@ import { providerAdmin } from '../../src/providers/client.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import type { AnalyticsTask, WebhookTask } from '../../src/tasks/task.js';
-import { dlqName, type TaskTopology } from '../../src/tasks/topology.js';
+import amqp from 'amqplib';
+import {
+  declareTaskTopology,
+  dlqName,
+  topologyOptions,
+  type TaskTopology,
+} from '../../src/tasks/topology.js';
 import type { TestPipeline } from './pipeline.js';
 import { waitUntil } from './wait.js';
 
@@ -66,4 +72,54 @@ export async function deadLetterWebhooks(
   const dlq = dlqName(t.queues['webhook.tasks']);
   await waitUntil(`${n} dead letters`, async () => (await queueDepth(p, dlq)) === n);
   return { t, dlq };
+}
+
+/** A pipeline's webhook DLQ and a confirm channel that dead-letters into it as the worker does. */
+export interface WebhookDlq {
+  t: TaskTopology;
+  dlq: string;
+  target: string;
+  conn: Awaited<ReturnType<typeof amqp.connect>>;
+  ch: amqp.ConfirmChannel;
+  /** Dead-letters task `i` (to its work queue unless told otherwise), unconfirmed. */
+  letter(i: number, to?: { exchange?: string; routingKey?: string }): void;
+}
+
+/** Declares `p`'s task topology and opens a confirm channel onto its webhook DLQ; `closers` gets the connection. */
+export async function openWebhookDlq(
+  p: TestPipeline,
+  closers: (() => Promise<unknown>)[],
+): Promise<WebhookDlq> {
+  const conn = await amqp.connect(p.config.rabbitmq.url);
+  closers.push(() => conn.close());
+  const setup = await conn.createChannel();
+  const t = await declareTaskTopology(setup, topologyOptions(p.config));
+  await setup.close();
+  const ch = await conn.createConfirmChannel();
+  const target = t.queues['webhook.tasks'];
+  const dlq = dlqName(target);
+  const url = `${p.providers.webhook.url}/hooks/v1/orders`;
+  return {
+    t,
+    dlq,
+    target,
+    conn,
+    ch,
+    letter(i, to = {}) {
+      const taskId = `${p.ns}-task-${i}`;
+      const task = { kind: 'webhook', taskId, orderId: `o-${i}`, url, payload: { event: 'order.paid', i } };
+      ch.publish('', dlq, Buffer.from(JSON.stringify(task)), {
+        persistent: true,
+        messageId: taskId,
+        headers: {
+          'x-task-id': taskId,
+          'x-original-exchange': to.exchange ?? t.taskExchange,
+          'x-original-routing-key': to.routingKey ?? target,
+          'x-error-class': 'HttpGone',
+          'x-error-status': 410,
+          'x-last-failure-at': new Date().toISOString(),
+        },
+      });
+    },
+  };
 }
