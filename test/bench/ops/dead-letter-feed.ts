@@ -164,3 +164,49 @@ export class DeadLetterFeeder {
     return this.sent;
   }
 }
+
+/**
+ * A plain amqplib shovel, the floor under a redrive: takes `n` messages from `from` (prefetch
+ * 500), publishes each to `to` with confirms (mandatory, persistent, its own properties) and acks
+ * it once confirmed. Resolves to messages/s.
+ */
+export async function amqpShovel(
+  config: OrderbusConfig,
+  from: string,
+  to: string,
+  n: number,
+): Promise<number> {
+  const inConn = await connectRabbit(config, 'bench-shovel-in');
+  const outConn = await connectRabbit(config, 'bench-shovel-out');
+  try {
+    const inCh = await inConn.createChannel();
+    const outCh = await outConn.createConfirmChannel();
+    await outCh.assertQueue(to, { durable: true });
+    await inCh.prefetch(500);
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve, reject) => {
+      let seen = 0;
+      let done = 0;
+      void inCh.consume(from, (msg) => {
+        if (!msg || seen++ >= n) return;
+        outCh.publish(
+          '',
+          to,
+          msg.content,
+          { ...msg.properties, persistent: true, mandatory: true },
+          (err) => {
+            if (err) return reject(new Error(`the broker refused a publish to ${to}`));
+            inCh.ack(msg);
+            if (++done === n) resolve();
+          },
+        );
+      });
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await outCh.deleteQueue(to);
+    return n / seconds;
+  } finally {
+    await inConn.close().catch(() => undefined);
+    await outConn.close().catch(() => undefined);
+  }
+}

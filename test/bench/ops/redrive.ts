@@ -3,7 +3,14 @@ import type { OrderbusConfig } from '../../../src/config.js';
 import type { RedriveResult } from '../../../src/ops/dlq/index.js';
 import type { Benchmark, Sample } from '../harness.js';
 import { amqpPublishConfirmLoop } from '../references.js';
-import { DeadLetterFeeder, NEW_URL, OLD_URL, deadLetter, seedDeadLetters } from './dead-letter-feed.js';
+import {
+  DeadLetterFeeder,
+  NEW_URL,
+  OLD_URL,
+  amqpShovel,
+  deadLetter,
+  seedDeadLetters,
+} from './dead-letter-feed.js';
 import { bin, config as stackConfig, peakRss, runId, timed, type Timed } from './timed.js';
 
 /**
@@ -173,6 +180,8 @@ export const redriveBench: Benchmark = {
           60,
         ),
       );
+      // The floor under a redrive: plain amqplib moving the redriven letters on, one by one.
+      const shovel = await amqpShovel(config, target, `${target}.shovel`, done.redriven);
       const command = `orderbus dlq redrive ${dlq} --fix-url OLD=NEW`;
       return [
         {
@@ -183,6 +192,15 @@ export const redriveBench: Benchmark = {
           reference: { name: 'amqplib publish + confirms loop, same count', value: reference },
           goal: '≥ 40 % of the reference',
           command: `${command} --execute --json`,
+        },
+        {
+          metric:
+            'plain amqplib shovel of the redriven letters (consume, publish + confirm, ack each; prefetch 500)',
+          value: shovel,
+          unit: 'msg/s',
+          better: 'higher',
+          reference: { name: 'amqplib publish + confirms loop, same count', value: reference },
+          command: 'amqpShovel (test/bench/ops/dead-letter-feed.ts), in npm run bench -- redrive',
         },
         {
           ...peakRss('dlq redrive --execute', exec, `/usr/bin/time -f %M ${command} --execute --json`),
