@@ -60,8 +60,10 @@ describe('RabbitMQ management API over TLS', () => {
       () => undefined,
       (err: unknown) => err,
     )) as Error;
-    expect(e).toMatchObject({ code: 'RABBITMQ_MANAGEMENT_UNREACHABLE' });
-    expect(e.message).toMatch(/127\.0\.0\.1:\d+: .*(self-signed|unable to verify|local issuer)/i);
+    expect(e).toMatchObject({ code: 'RABBITMQ_TLS_FAILED' });
+    expect(e.message).toMatch(
+      /127\.0\.0\.1:\d+ refused the TLS connection: .*(self-signed|unable to verify|local issuer)/i,
+    );
     expect(e.message).not.toContain('s3cret-pw');
   });
 });
