@@ -1,4 +1,5 @@
 import type { OrderbusConfig } from '../../config.js';
+import { COMPONENTS } from '../../config-schema.js';
 import { OrderbusError, errorMessage } from '../../errors.js';
 import { runLoad, type LoadSummary } from '../load/load.js';
 import { appendAudit } from '../../ops/audit.js';
@@ -68,7 +69,11 @@ function preflight(config: OrderbusConfig, scenario: Scenario): void {
   }
 }
 
-export async function runDrill(config: OrderbusConfig, options: DrillOptions): Promise<DrillReport> {
+export async function runDrill(given: OrderbusConfig, options: DrillOptions): Promise<DrillReport> {
+  // A drill runs the whole pipeline, so its target has every component, whatever the brokers'
+  // addresses imply (a drill's private Kafka or RabbitMQ is given by address, which alone would
+  // make a Kafka-only or Kafka-and-RabbitMQ target of it).
+  const config: OrderbusConfig = { ...given, components: [...COMPONENTS] };
   const scenario = findScenario(options.scenario);
   preflight(config, scenario);
   const log = options.log ?? (() => undefined);
