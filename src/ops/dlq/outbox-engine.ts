@@ -16,7 +16,7 @@ import {
   withOutbox,
 } from './outbox-rows.js';
 import { Pacer } from './pacer.js';
-import { decide, fail, invalidate, keepHash, keepsItems, newRun, record } from './plan.js';
+import { decide, fail, invalidate, keepHash, keepsItems, newRun, record, redriveLimit } from './plan.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
 
 /**
@@ -61,7 +61,7 @@ async function redrive(ctx: OpsContext, name: string, job: RedriveJob): Promise<
   const execute = options.execute ?? false;
   const run = newRun(name, 'outbox', execute, options.itemsKept);
   const { result } = run;
-  const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, job.planned ?? Number.POSITIVE_INFINITY);
+  const limit = redriveLimit(job);
   const codec = EventCodec.fromConfig(ctx.config, ctx.config.topics.orderEvents);
   const pacer = new Pacer(options.rate);
   return withOutbox(ctx, async (pool) => {

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { ExitCode } from '../../errors.js';
 import { applyEditsTo, hasEdits, jsonDiff, type Json } from './edits.js';
-import type { DlqKind, DlqMessage, PayloadHash, RedriveOptions, RedriveResult, RedriveRun } from './types.js';
+import type {
+  DlqKind,
+  DlqMessage,
+  PayloadHash,
+  RedriveJob,
+  RedriveOptions,
+  RedriveResult,
+  RedriveRun,
+} from './types.js';
 
 /**
  * Planning a redrive, the same for both brokers: what each selected message becomes after the
@@ -100,6 +108,11 @@ export function fail(run: RedriveRun, d: Decision, reason: string): void {
   run.result.failed++;
   d.item.outcome = 'failed';
   d.item.problems.push(reason);
+}
+
+/** How many letters a redrive may take: `--limit`, and no more than the confirmed plan held. */
+export function redriveLimit(job: RedriveJob): number {
+  return Math.min(job.options.limit ?? Number.POSITIVE_INFINITY, job.planned ?? Number.POSITIVE_INFINITY);
 }
 
 export function newRun(dlq: string, kind: DlqKind, execute: boolean, itemsKept = ITEMS_KEPT): RedriveRun {

@@ -10,7 +10,7 @@ import { rabbitDlqNames } from './dlq-names.js';
 import type { Json } from './edits.js';
 import { isForeignLetter, plannedView, rabbitDestination, rabbitView } from './message-view.js';
 import { Pacer } from './pacer.js';
-import { decide, fail, keepHash, keepsHashes, keepsItems, newRun, record } from './plan.js';
+import { decide, fail, keepHash, keepsHashes, keepsItems, newRun, record, redriveLimit } from './plan.js';
 import { REDRIVE_SEQ_HEADER, Republisher } from './rabbit-publisher.js';
 import { depth, holdEach, takeEach, type Acks } from './rabbit-stream.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
@@ -77,7 +77,7 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
   const execute = options.execute ?? false;
   const run = newRun(queue, 'rabbitmq', execute, options.itemsKept);
   const { result } = run;
-  const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, job.planned ?? Number.POSITIVE_INFINITY);
+  const limit = redriveLimit(job);
   const snapshot = await depth(ctx, queue);
   result.snapshot = snapshot;
   const goal = Math.min(snapshot, limit);
