@@ -6,6 +6,7 @@ import { readConfigPath } from '../config-secrets.js';
 import { ExitCode, OrderbusError, errorMessage } from '../errors.js';
 import { redact, registerSecret } from '../redact.js';
 import { unreachableHint } from '../local-stack.js';
+import { isTlsFailure } from '../net.js';
 
 /** kafkajs' `ssl` and `sasl` options for the configured cluster. */
 export function kafkaSecurity(k: {
@@ -114,8 +115,6 @@ function jwtExpiry(token: string): number | undefined {
   }
 }
 
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL|EPROTO/;
-
 /**
  * A connection refused for its credentials or its certificates: not retriable, and the hint
  * points at the settings rather than at starting a stack. Undefined for any other failure.
@@ -131,7 +130,7 @@ export function kafkaAuthFailure(
     e = e.cause as typeof e
   ) {
     const sasl = e.name === 'KafkaJSSASLAuthenticationError';
-    const tls = typeof e.code === 'string' && TLS_CODES.test(e.code);
+    const tls = isTlsFailure(e);
     if (!sasl && !tls) continue;
     const what = sasl ? 'authentication' : 'TLS';
     return new OrderbusError(
