@@ -12,14 +12,14 @@ import { sampleOrder } from '../../../src/devstack/load/load.js';
 import type { TestPipeline } from '../../support/pipeline.js';
 import { waitUntil } from '../../support/wait.js';
 import { machineCpu } from './cpu.js';
-import { atRate, sleep } from './pacing.js';
+import { atRate } from './pacing.js';
 import { assertAlive, crashReason, spawnSupervised, stopChild } from './processes.js';
-import { ramp, stepResult, type RampResult, type StepResult } from './ramp.js';
-import { E2E_GRACE_MS, E2E_STEP_MS } from './settings.js';
+import { E2E_SECONDS } from './settings.js';
+import { measureIdle, sustainedResult, type SustainedResult } from './sustained.js';
 
 /**
  * The e2e reference: the same four hops as bare kafkajs stages, one process each
- * (kafka-chain.ts), fed by a producer in this process at the same rate ramp.
+ * (kafka-chain.ts), fed by a producer in this process at the same rate.
  */
 
 const CHAIN_STAGES = ['payment', 'inventory', 'shipping', 'saga'];
@@ -75,70 +75,68 @@ async function startChain(p: TestPipeline, topic: string): Promise<Chain> {
   return chain;
 }
 
-async function chainStep(
+/**
+ * Offers `rate` orders/s to the chain for E2E_SECONDS, waits until it drained, and reads the
+ * run as the pipeline's (sustained.ts).
+ */
+async function chainRun(
   chain: Chain,
   producer: kafkajs.Producer,
   rate: number,
   idle: number,
-): Promise<StepResult> {
-  const ids: string[] = [];
+): Promise<SustainedResult> {
+  const placedAt = new Map<string, number>();
   const machine0 = machineCpu();
   const t0 = Date.now();
-  await atRate(rate, E2E_STEP_MS, (n) => {
+  await atRate(rate, E2E_SECONDS * 1000, (n) => {
     const messages: kafkajs.Message[] = [];
+    const now = Date.now();
     for (let i = 0; i < n; i++) {
       const orderId = randomUUID();
-      ids.push(orderId);
-      const order = sampleOrder('normal', ids.length);
+      placedAt.set(orderId, now);
+      const order = sampleOrder('normal', placedAt.size);
       messages.push({
         key: orderId,
-        value: JSON.stringify({ orderId, placedAt: Date.now(), order }),
+        value: JSON.stringify({ orderId, placedAt: now, order }),
         headers: { type: 'order.placed' },
       });
     }
     return producer.send({ topic: chain.topic, acks: -1, messages });
   });
-  chain.placed += ids.length;
+  chain.placed += placedAt.size;
   const tEnd = Date.now();
-  await sleep(E2E_GRACE_MS);
-  const machine2 = machineCpu();
+  const machine1 = machineCpu();
   assertAlive();
-  const latencies: number[] = [];
-  let completed = 0;
-  for (const id of ids) {
-    const d = chain.done.get(id);
-    if (!d) continue;
-    latencies.push(d.ms);
-    if (d.at >= t0 + 3000 && d.at < tEnd) completed++;
-  }
-  return stepResult({
+  await waitDrained(chain);
+  return sustainedResult({
+    label: 'reference',
     rate,
-    placed: ids.length,
+    seconds: E2E_SECONDS,
     errors: 0,
-    latencies,
-    completed,
+    orders: [...placedAt].map(([id, placed]) => {
+      const d = chain.done.get(id);
+      return { placed, done: d?.at, ms: d?.ms };
+    }),
     t0,
     tEnd,
     machine0,
-    machine2,
+    machine1,
     idle,
   });
 }
 
 /**
- * Runs the ramp through a fresh chain on its own topic (`topic`), waits until it drained, then
- * stops it and deletes the topic.
+ * Runs the chain at `rate` on its own topic (`topic`), then stops it and deletes the topic.
  */
-export async function chainRamp(p: TestPipeline, topic: string): Promise<RampResult> {
+export async function chainSustained(p: TestPipeline, topic: string, rate: number): Promise<SustainedResult> {
   const c = await startChain(p, topic);
   // A producer per run: kafkajs keeps refreshing every topic a producer sent to, and the
   // previous run's topic is deleted.
   const producer = idempotentProducer(kafkaClient(p.config, `${c.topic}-load`));
   await producer.connect();
   try {
-    const ref = await ramp('reference', (rate, idle) => chainStep(c, producer, rate, idle));
-    await waitDrained(c);
-    return ref;
+    const idle = await measureIdle('reference');
+    return await chainRun(c, producer, rate, idle);
   } finally {
     await producer.disconnect().catch(() => undefined);
     await Promise.all(c.stages.map(stopChild));

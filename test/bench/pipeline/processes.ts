@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/paths.js';
 import type { TestPipeline } from '../../support/pipeline.js';
@@ -70,6 +72,20 @@ export function spawnOrderbus(
     name: `orderbus ${args.join(' ')}`,
     env: { ...process.env, ...p.env, ...extraEnv },
   });
+}
+
+/**
+ * Sets the nice value of every thread of `child` (Linux keeps one per thread: the process's
+ * alone would leave libuv's pool and V8's GC threads at their own), so a running process can be
+ * lowered and raised again between measurements. Returns false where it could not.
+ */
+export function renice(child: ChildProcess, nice: number): boolean {
+  try {
+    for (const tid of readdirSync(`/proc/${child.pid}/task`)) setPriority(Number(tid), nice);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** SIGTERM (graceful: groups are left, pools closed), SIGKILL after 10 s. */

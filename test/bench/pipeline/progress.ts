@@ -57,7 +57,7 @@ export function pipelineCaughtUp(p: TestPipeline): Promise<void> {
   );
 }
 
-/** Waits until every order placed has shipping.created (the e2e ramp's last step drained). */
+/** Waits until every order placed has shipping.created (the e2e run drained). */
 export function allShipped(p: TestPipeline): Promise<void> {
   return waitNoneLeft(
     p,
