@@ -49,9 +49,9 @@ export function parseNumber(
 }
 
 /** `--brokers`: the local stack runs one Kafka broker or three. */
-export function parseBrokers(v: string, hint: string): 1 | 3 {
+export function parseBrokers(v: string, hint: string, flag = '--brokers'): 1 | 3 {
   const n = Number(v);
-  if (n !== 1 && n !== 3) throw usageError('BAD_BROKERS', `--brokers takes 1 or 3, got '${v}'`, hint);
+  if (n !== 1 && n !== 3) throw usageError('BAD_BROKERS', `${flag} takes 1 or 3, got '${v}'`, hint);
   return n;
 }
 

@@ -16,30 +16,46 @@ export function defineStack(program: Command): void {
     .command('up')
     .description('start every component and wait until healthy (idempotent)')
     .option('--brokers <n>', 'Kafka brokers: 1 or 3', '1')
+    .option(
+      '--rabbit-nodes <n>',
+      'RabbitMQ: 1 (the machine node) or 3 (a private cluster, quorum queues)',
+      '1',
+    )
     .option('--local', 'use local processes even when a Docker engine answers')
     .option('--json', 'machine output')
-    .action(async (opts: { brokers: string; local?: boolean; json?: boolean }, cmd: Command) => {
-      const brokers = parseBrokers(opts.brokers, 'orderbus stack up --brokers 3');
-      const { stackUp } = await import('../src/devstack/stack/stack.js');
-      const result = await stackUp(configFrom(cmd), {
-        brokers,
-        log: (s) => log(s),
-        ...(opts.local ? { local: true } : {}),
-      });
-      if (opts.json) return printJson(result);
-      log(
-        result.changed.length === 0
-          ? 'everything was already up; nothing changed'
-          : `started: ${result.changed.join('; ')}`,
-      );
-      printTable(
-        ['COMPONENT', 'ENDPOINT'],
-        Object.entries(result.endpoints).map(([k, v]) => [k, v]),
-      );
-      log(
-        `stack up (${result.mode}, ${result.brokers} broker${result.brokers > 1 ? 's' : ''}) in ${result.seconds.toFixed(1)}s`,
-      );
-    });
+    .action(
+      async (
+        opts: { brokers: string; rabbitNodes: string; local?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
+        const brokers = parseBrokers(opts.brokers, 'orderbus stack up --brokers 3');
+        const rabbitNodes = parseBrokers(
+          opts.rabbitNodes,
+          'orderbus stack up --rabbit-nodes 3',
+          '--rabbit-nodes',
+        );
+        const { stackUp } = await import('../src/devstack/stack/stack.js');
+        const result = await stackUp(configFrom(cmd), {
+          brokers,
+          rabbitNodes,
+          log: (s) => log(s),
+          ...(opts.local ? { local: true } : {}),
+        });
+        if (opts.json) return printJson(result);
+        log(
+          result.changed.length === 0
+            ? 'everything was already up; nothing changed'
+            : `started: ${result.changed.join('; ')}`,
+        );
+        printTable(
+          ['COMPONENT', 'ENDPOINT'],
+          Object.entries(result.endpoints).map(([k, v]) => [k, v]),
+        );
+        log(
+          `stack up (${result.mode}, ${result.brokers} broker${result.brokers > 1 ? 's' : ''}, ${result.rabbitNodes} RabbitMQ node${result.rabbitNodes > 1 ? 's' : ''}) in ${result.seconds.toFixed(1)}s`,
+        );
+      },
+    );
 
   stack
     .command('down')
@@ -69,7 +85,15 @@ export function defineStack(program: Command): void {
 export function renderStackStatus(status: StackStatus): string {
   const components = formatComponents(status.components, true);
   const kafka = status.components.find((c) => c.name === 'kafka');
-  if (!kafka?.brokers || kafka.brokers.length === 0) return components;
+  const rabbit = status.components.find((c) => c.name === 'rabbitmq');
+  const nodes =
+    rabbit?.brokers && rabbit.brokers.length > 0
+      ? `\n\n${formatTable(
+          ['RABBITMQ NODE', 'ADDRESS', 'STATUS', 'PID'],
+          rabbit.brokers.map((b) => [b.nodeId, b.address, paint.status(b.status), b.pid]),
+        )}`
+      : '';
+  if (!kafka?.brokers || kafka.brokers.length === 0) return `${components}${nodes}`;
   const brokers = formatTable(
     ['BROKER', 'ADDRESS', 'STATUS', 'PID', 'CONTROLLER'],
     kafka.brokers.map((b) => [
@@ -80,5 +104,5 @@ export function renderStackStatus(status: StackStatus): string {
       kafka.controller === b.nodeId ? 'yes' : '',
     ]),
   );
-  return `${components}\n\n${brokers}`;
+  return `${components}\n\n${brokers}${nodes}`;
 }

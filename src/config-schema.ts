@@ -94,15 +94,19 @@ function namePatterns(key: string, v: unknown, src: string): string[] {
 export const COMPONENTS = ['kafka', 'rabbitmq', 'postgres', 'registry'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
+/** Comma-separated text as a list (empty items dropped); anything else as it is. */
+function listOf(v: unknown): unknown {
+  return typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v;
+}
+
 /** A subset of COMPONENTS: a list, or comma-separated text. */
 function components(key: string, v: unknown, src: string): Component[] {
-  const list: unknown =
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : v;
+  const list = listOf(v);
   if (!Array.isArray(list) || list.some((c) => !COMPONENTS.includes(c as Component)))
     throw configError(key, `a list of ${COMPONENTS.join(', ')} (or comma-separated text)`, v, src);
   return COMPONENTS.filter((c) => list.includes(c));
@@ -117,6 +121,20 @@ export interface SchemaField {
 }
 
 const http = parsers.url(['http', 'https']);
+/** Comma-separated (or a JSON array of) URLs; empty means none. */
+const urlList =
+  (protocols: string[]): Parser<string[]> =>
+  (key, v, src) => {
+    const list = listOf(v);
+    if (!Array.isArray(list)) throw configError(key, `a list of URLs (${protocols.join('|')})`, v, src);
+    return list.map((u) => parsers.url(protocols)(key, u, src));
+  };
+
+const queueType: Parser<'classic' | 'quorum'> = (key, v, src) => {
+  if (v !== 'classic' && v !== 'quorum') throw configError(key, 'classic or quorum', v, src);
+  return v;
+};
+
 const f = (path: string, parse: Parser, env?: string, secret?: boolean): SchemaField => ({
   path,
   parse,
@@ -140,6 +158,13 @@ export const schema: SchemaField[] = [
   f('rabbitmq.password', parsers.string, 'ORDERBUS_RABBITMQ_PASSWORD', true),
   f('rabbitmq.tlsCaFile', parsers.path, 'ORDERBUS_AMQP_TLS_CA_FILE'),
   f('rabbitmq.vhost', parsers.string, 'ORDERBUS_RABBITMQ_VHOST'),
+  f('rabbitmq.failoverUrls', urlList(['amqp', 'amqps']), 'ORDERBUS_RABBITMQ_FAILOVER_URLS'),
+  f(
+    'rabbitmq.managementFailoverUrls',
+    urlList(['http', 'https']),
+    'ORDERBUS_RABBITMQ_MANAGEMENT_FAILOVER_URLS',
+  ),
+  f('rabbitmq.queueType', queueType, 'ORDERBUS_RABBITMQ_QUEUE_TYPE'),
   f('database.url', parsers.url(['postgres', 'postgresql']), 'ORDERBUS_DATABASE_URL'),
   f('database.password', parsers.string, 'ORDERBUS_DATABASE_PASSWORD', true),
   f('database.poolSize', parsers.int(1, 500), 'ORDERBUS_DATABASE_POOL_SIZE'),

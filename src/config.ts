@@ -50,7 +50,19 @@ export interface OrderbusConfig {
     sessionTimeoutMs: number;
   };
   /** `password` (or passwordFile/passwordEnv) replaces the password in both URLs. */
-  rabbitmq: { url: string; managementUrl: string; password?: string; tlsCaFile?: string; vhost: string };
+  rabbitmq: {
+    url: string;
+    managementUrl: string;
+    password?: string;
+    tlsCaFile?: string;
+    vhost: string;
+    /** More nodes of the same cluster, tried in turn when `url` does not answer. */
+    failoverUrls: string[];
+    /** More management APIs of the same cluster, asked when `managementUrl` refuses the connection. */
+    managementFailoverUrls: string[];
+    /** `quorum` on a cluster: work queues, retry tiers and DLQs replicated on every node. */
+    queueType: 'classic' | 'quorum';
+  };
   /** `password` (or passwordFile/passwordEnv) replaces the password in the URL. */
   database: {
     url: string;
@@ -137,6 +149,9 @@ export const defaultConfig = (): OrderbusConfig => ({
     url: 'amqp://guest:guest@127.0.0.1:5672',
     managementUrl: 'http://guest:guest@127.0.0.1:15672',
     vhost: '/',
+    failoverUrls: [],
+    managementFailoverUrls: [],
+    queueType: 'classic',
   },
   database: {
     url: 'postgres://postgres@127.0.0.1:5432/orderbus',
@@ -277,9 +292,18 @@ export function loadConfigWithSources(options: LoadConfigOptions = {}): LoadedCo
   const typed = config as unknown as OrderbusConfig;
   applyCredentials(typed);
   // With no brokers configured, follow the local stack: a 3-broker stack bootstraps from all three,
-  // so clients survive the loss of the first one. `stack up` leaves these values in a config file.
+  // so clients survive the loss of the first one; a 3-node RabbitMQ stack gives its nodes and
+  // quorum queues the same way. `stack up` leaves these values in a config file.
   const local = readJsonIfPresent(localStackConfigFile(typed));
-  for (const path of ['kafka.brokers', 'topics.replicationFactor']) {
+  for (const path of [
+    'kafka.brokers',
+    'topics.replicationFactor',
+    'rabbitmq.url',
+    'rabbitmq.managementUrl',
+    'rabbitmq.failoverUrls',
+    'rabbitmq.managementFailoverUrls',
+    'rabbitmq.queueType',
+  ]) {
     const field = schema.find((f) => f.path === path);
     const v = getPath(local, path);
     if (field && v !== undefined && sources[path] === 'default') set(field, v, 'stack');
@@ -331,6 +355,9 @@ function applyCredentials(c: OrderbusConfig): void {
   if (c.rabbitmq.password !== undefined) {
     c.rabbitmq.url = withPassword(c.rabbitmq.url, c.rabbitmq.password);
     c.rabbitmq.managementUrl = withPassword(c.rabbitmq.managementUrl, c.rabbitmq.password);
+    const pw = c.rabbitmq.password;
+    c.rabbitmq.failoverUrls = c.rabbitmq.failoverUrls.map((u) => withPassword(u, pw));
+    c.rabbitmq.managementFailoverUrls = c.rabbitmq.managementFailoverUrls.map((u) => withPassword(u, pw));
   }
   if (c.database.password !== undefined) c.database.url = withPassword(c.database.url, c.database.password);
   const reg = new URL(c.registry.url);

@@ -18,14 +18,25 @@ export async function connectRabbit(config: OrderbusConfig, name = 'orderbus'): 
   };
   if (config.rabbitmq.tlsCaFile)
     socketOptions.ca = [readConfigPath('rabbitmq.tlsCaFile', config.rabbitmq.tlsCaFile)];
-  try {
-    const conn = await amqp.connect(config.rabbitmq.url, socketOptions);
-    // Without a listener an 'error' event would crash the process; owners watch 'close'.
-    conn.on('error', () => undefined);
-    return conn;
-  } catch (e) {
-    throw rabbitUnreachable(config, e);
+  // A cluster's nodes in turn: the first that answers (a killed node refuses at once).
+  let last: unknown;
+  for (const url of [config.rabbitmq.url, ...config.rabbitmq.failoverUrls]) {
+    try {
+      const conn = await amqp.connect(url, socketOptions);
+      // Without a listener an 'error' event would crash the process; owners watch 'close'.
+      conn.on('error', () => undefined);
+      return conn;
+    } catch (e) {
+      if (isTlsFailure(e)) throw rabbitUnreachable(config, e);
+      last = e;
+    }
   }
+  throw rabbitUnreachable(config, last);
+}
+
+/** True when the connection was refused: nothing was sent, so another node may be asked. */
+function refused(e: unknown): boolean {
+  return (e as { code?: unknown } | undefined)?.code === 'ECONNREFUSED';
 }
 
 /**
@@ -123,7 +134,24 @@ export async function managementApi<T>(
   path: string,
   init: ManagementInit = {},
 ): Promise<T> {
-  const base = new URL(config.rabbitmq.managementUrl);
+  const bases = [config.rabbitmq.managementUrl, ...config.rabbitmq.managementFailoverUrls];
+  for (const [i, b] of bases.entries()) {
+    try {
+      return await managementAt<T>(config, b, path, init);
+    } catch (e) {
+      if (i === bases.length - 1 || !(e instanceof OrderbusError) || !refused(e.cause)) throw e;
+    }
+  }
+  throw new Error('unreachable: managementApi tried no URL');
+}
+
+async function managementAt<T>(
+  config: OrderbusConfig,
+  managementUrl: string,
+  path: string,
+  init: ManagementInit,
+): Promise<T> {
+  const base = new URL(managementUrl);
   const auth = Buffer.from(
     `${decodeURIComponent(base.username || 'guest')}:${decodeURIComponent(base.password || 'guest')}`,
   ).toString('base64');

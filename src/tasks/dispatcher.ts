@@ -122,10 +122,18 @@ function email(e: EventEnvelope, template: EmailTask['template'], to: string): E
   };
 }
 
+/** Quorum queues have no priorities: the highest-priority e-mails take their own queue instead. */
+function emailQueue(t: TaskTopology, task: EmailTask): string {
+  const top = Math.max(...Object.values(EMAIL_PRIORITY));
+  return t.emailPriorityQueue && EMAIL_PRIORITY[task.template] === top
+    ? t.emailPriorityQueue
+    : t.queues['email.tasks'];
+}
+
 export function toMessage(t: TaskTopology, task: Task): OutgoingMessage {
   const queue =
     task.kind === 'email'
-      ? t.queues['email.tasks']
+      ? emailQueue(t, task)
       : task.kind === 'webhook'
         ? t.queues['webhook.tasks']
         : t.queues['analytics.tasks'];

@@ -69,6 +69,7 @@ export class TaskWorker<T extends Task> implements Service {
   private conn: AmqpConnection | undefined;
   private ch: ConfirmChannel | undefined;
   private tag: string | undefined;
+  private priorityTag: string | undefined;
   private topology!: TaskTopology;
   private stopping = false;
   private readonly stopped = new AbortController();
@@ -111,7 +112,7 @@ export class TaskWorker<T extends Task> implements Service {
     });
     this.conn = conn;
     this.ch = ch;
-    const { consumerTag } = await ch.consume(this.topology.queues[this.options.queue], (msg) => {
+    const onDelivery = (msg: ConsumeMessage | null) => {
       if (!msg) return;
       // A channel closed under a task (RabbitMQ restarted) must not crash the worker: the
       // unacked delivery goes back to the queue and is redelivered on the new channel.
@@ -124,7 +125,12 @@ export class TaskWorker<T extends Task> implements Service {
         )
         .finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
-    });
+    };
+    // On quorum queues order confirmations have their own queue (no priorities): consumed on the
+    // same channel, so they share the prefetch window instead of waiting behind the backlog.
+    if (this.options.queue === 'email.tasks' && this.topology.emailPriorityQueue)
+      this.priorityTag = (await ch.consume(this.topology.emailPriorityQueue, onDelivery)).consumerTag;
+    const { consumerTag } = await ch.consume(this.topology.queues[this.options.queue], onDelivery);
     this.tag = consumerTag;
   }
 
@@ -154,6 +160,7 @@ export class TaskWorker<T extends Task> implements Service {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopped.abort();
+    if (this.ch && this.priorityTag) await this.ch.cancel(this.priorityTag).catch(() => undefined);
     if (this.ch && this.tag) await this.ch.cancel(this.tag).catch(() => undefined);
     await this.flushBatch();
     await Promise.allSettled([...this.inFlight]);

@@ -67,6 +67,13 @@ function preflight(config: OrderbusConfig, scenario: Scenario): void {
         { hint: `orderbus stack down && orderbus stack up --brokers ${scenario.requiresBrokers}` },
       );
   }
+  const nodes = readState(dataDir(config))?.rabbit?.length ?? 0;
+  if (scenario.requiresRabbitNodes && nodes < scenario.requiresRabbitNodes)
+    throw new OrderbusError(
+      'DRILL_NEEDS_RABBIT_NODES',
+      `${scenario.name} needs a ${scenario.requiresRabbitNodes}-node RabbitMQ cluster; this stack has ${nodes || 'no'} RabbitMQ node${nodes === 1 ? '' : 's'} started by orderbus`,
+      { hint: `orderbus stack down && orderbus stack up --rabbit-nodes ${scenario.requiresRabbitNodes}` },
+    );
 }
 
 export async function runDrill(given: OrderbusConfig, options: DrillOptions): Promise<DrillReport> {

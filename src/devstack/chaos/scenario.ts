@@ -45,6 +45,8 @@ export interface Scenario {
   /** What the drill proves, for `chaos list`. */
   proves: string;
   requiresBrokers?: number;
+  /** RabbitMQ nodes of a cluster `stack up --rabbit-nodes N` started. */
+  requiresRabbitNodes?: number;
   /** Multiplies the load rate in the middle third of the fault window. */
   burstFactor?: number;
   /** Runs the services on a private PostgreSQL behind the TCP fault proxy (`ctx.database`). */

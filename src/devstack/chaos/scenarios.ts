@@ -8,6 +8,7 @@ import { readState } from '../stack/state.js';
 import { dataDir } from '../../paths.js';
 import { dlqName, topologyNames, topologyOptions } from '../../tasks/topology.js';
 import { DATABASE_SCENARIOS } from './database-scenarios.js';
+import { RABBIT_NODE_KILL } from './rabbit-scenarios.js';
 import { REGISTRY_SCENARIO } from './registry-scenarios.js';
 import { invariant } from './report.js';
 import type { DrillContext, Scenario } from './scenario.js';
@@ -227,6 +228,7 @@ export const SCENARIOS: Scenario[] = [
       ctx.note('RabbitMQ started; taking connections');
     },
   },
+  RABBIT_NODE_KILL,
   {
     name: 'service-crash',
     summary: 'kill -9 payment, outbox relay, dispatcher and a worker in turn, mid-flood',

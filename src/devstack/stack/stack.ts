@@ -15,6 +15,14 @@ import { dropDatabase, ensureDatabase, registryDatabaseName, setupPostgres } fro
 import { portOpen } from '../../net.js';
 import { componentHealth, type ComponentStatus } from '../../ops/health.js';
 import { processAlive, stopProcess } from './processes.js';
+import {
+  rabbitClusterConfig,
+  rabbitNodeAlive,
+  rabbitNodeSpecs,
+  startRabbitCluster,
+  stopRabbitCluster,
+  type RabbitNodeState,
+} from './rabbit-cluster.js';
 import { setupRabbitmq } from './rabbitmq-setup.js';
 import { REGISTRY_MARKER, startRegistry, waitForRegistry } from './registry-process.js';
 import { readState, writeState, type StackState } from './state.js';
@@ -23,6 +31,8 @@ import { composeAvailable, composeDown, composeUp } from './compose.js';
 
 export interface StackUpOptions {
   brokers?: number;
+  /** 1: the machine's RabbitMQ (classic queues); 3: a private cluster with quorum queues. */
+  rabbitNodes?: number;
   log?: (line: string) => void;
   /** Force the local-process stack even when a Docker engine answers. */
   local?: boolean;
@@ -31,6 +41,7 @@ export interface StackUpOptions {
 export interface StackUpResult {
   mode: 'local' | 'compose';
   brokers: number;
+  rabbitNodes: number;
   changed: string[];
   endpoints: Record<string, string>;
   seconds: number;
@@ -56,6 +67,7 @@ export async function stackUp(config: OrderbusConfig, options: StackUpOptions = 
     return {
       mode: 'compose',
       brokers: 1,
+      rabbitNodes: 1,
       changed: ['compose', ...created],
       endpoints: endpoints(config, kc.kafka.brokers),
       seconds: (Date.now() - started) / 1000,
@@ -76,13 +88,21 @@ export async function stackUp(config: OrderbusConfig, options: StackUpOptions = 
       },
     );
   }
+  const rabbitNodes = options.rabbitNodes ?? 1;
+  refuseRabbitShapeChange(previous, rabbitNodes);
   const changed: string[] = [];
   const kcfg: OrderbusConfig = { ...config, kafka: { ...config.kafka, brokers: bootstrapBrokers(brokers) } };
 
   // Fail early and clearly on missing prerequisites, before any download.
   await requireJavaAndMaven(false);
   const pg = setupPostgres(config);
-  const rabbit = setupRabbitmq(config, log);
+  const cluster = rabbitNodes > 1 ? startRabbitCluster(rabbitNodeSpecs(dir, rabbitNodes), log) : undefined;
+  const rcfg =
+    rabbitNodes > 1 ? { ...config, rabbitmq: rabbitmqOf(config, rabbitNodeSpecs(dir, rabbitNodes)) } : config;
+  // The cluster's nodes carry their plugins in their own enabled_plugins file.
+  const rabbit = cluster
+    ? cluster.then(() => setupRabbitmq(rcfg, log, { enablePlugins: false }))
+    : setupRabbitmq(config, log);
   // Let both run while the JVMs start; surface their errors after.
   pg.catch(() => undefined);
   rabbit.catch(() => undefined);
@@ -98,6 +118,14 @@ export async function stackUp(config: OrderbusConfig, options: StackUpOptions = 
     ...(previous?.startedRabbitmq ? { startedRabbitmq: true } : {}),
     updatedAt: '',
   };
+  if (cluster) {
+    const nodes = await cluster;
+    for (const n of nodes)
+      if (!previous?.rabbit?.some((p) => p.node === n.node && p.pid === n.pid))
+        changed.push(`rabbitmq node ${n.node} (pid ${n.pid})`);
+    state.rabbit = nodes;
+    writeState(dir, state);
+  }
   for (const spec of specs) {
     const current =
       previous?.brokers === brokers ? previous.kafka.find((n) => n.nodeId === spec.nodeId) : undefined;
@@ -135,10 +163,29 @@ export async function stackUp(config: OrderbusConfig, options: StackUpOptions = 
   return {
     mode: 'local',
     brokers,
+    rabbitNodes,
     changed,
-    endpoints: endpoints(config, kcfg.kafka.brokers),
+    endpoints: endpoints(rcfg, kcfg.kafka.brokers),
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** The config's RabbitMQ section pointed at the private cluster (the local-stack layer says the same). */
+function rabbitmqOf(config: OrderbusConfig, nodes: ReturnType<typeof rabbitNodeSpecs>) {
+  return { ...config.rabbitmq, ...rabbitClusterConfig(nodes) };
+}
+
+function refuseRabbitShapeChange(previous: StackState | undefined, rabbitNodes: number): void {
+  const running = (previous?.rabbit ?? []).length;
+  if (running === 0 || running === rabbitNodes) return;
+  throw new OrderbusError(
+    'STACK_SHAPE_MISMATCH',
+    `a ${running}-node RabbitMQ cluster is running; refusing to ${rabbitNodes === 1 ? 'use the machine node' : `start a ${rabbitNodes}-node one`} beside it`,
+    {
+      hint: `orderbus stack down, then orderbus stack up --rabbit-nodes ${rabbitNodes}`,
+      exitCode: ExitCode.unsafe,
+    },
+  );
 }
 
 async function createTopics(kcfg: OrderbusConfig, brokers: number): Promise<string[]> {
@@ -156,12 +203,12 @@ function endpoints(config: OrderbusConfig, brokers: string[]): Record<string, st
   const mgmt = new URL(config.rabbitmq.managementUrl);
   mgmt.username = '';
   mgmt.password = '';
-  const amqp = new URL(config.rabbitmq.url);
+  const amqp = [config.rabbitmq.url, ...config.rabbitmq.failoverUrls].map((u) => new URL(u));
   const db = new URL(config.database.url);
   return {
     kafka: brokers.join(','),
     registry: config.registry.url,
-    rabbitmq: `${amqp.protocol}//${amqp.host}`,
+    rabbitmq: amqp.map((u) => `${u.protocol}//${u.host}`).join(','),
     'rabbitmq-management': mgmt.toString(),
     postgres: `${db.protocol}//${db.host}${db.pathname}`,
   };
@@ -195,9 +242,14 @@ export async function stackDown(
       stopped.push(`kafka node ${node.nodeId} (pid ${node.pid})`);
     }
   }
-  if (state) writeState(dir, { ...state, kafka: [], updatedAt: '' });
+  stopped.push(...(await stopRabbitCluster(state?.rabbit ?? [])));
+  if (state) {
+    const { rabbit: _stopped, ...rest } = state;
+    writeState(dir, { ...rest, kafka: [], updatedAt: '' });
+  }
   if (options.purge) {
     for (const b of [1, 3]) rmSync(clusterDir(dir, b), { recursive: true, force: true });
+    rmSync(`${dir}/rabbit-3node`, { recursive: true, force: true });
     rmSync(`${dir}/registry`, { recursive: true, force: true });
     rmSync(`${dir}/stack.json`, { force: true });
     rmSync(`${dir}/local-stack.config.json`, { force: true });
@@ -219,7 +271,10 @@ export async function stackStatus(config: OrderbusConfig): Promise<StackStatus> 
   const dir = dataDir(config);
   const state = readState(dir);
   const [kafka, ...others] = await componentHealth(config, COMPONENTS);
-  const components = [await withKafkaNodes(kafka!, state), ...others.map((c) => withRegistryPid(c, state))];
+  const components = [
+    await withKafkaNodes(kafka!, state),
+    ...(await Promise.all(others.map((c) => withRabbitNodes(withRegistryPid(c, state), state?.rabbit)))),
+  ];
   return { mode: state?.mode ?? 'none', healthy: components.every((c) => c.status === 'up'), components };
 }
 
@@ -246,6 +301,28 @@ async function withKafkaNodes(
         ? 'up'
         : 'degraded';
   return { ...kafka, status, brokers: nodeStatus, pid: nodes[0]?.pid };
+}
+
+/** The cluster's nodes (as `brokers`, numbered 1…): degraded while one is down. */
+async function withRabbitNodes(
+  c: ComponentStatus,
+  nodes: RabbitNodeState[] | undefined,
+): Promise<ComponentStatus> {
+  if (c.name !== 'rabbitmq' || !nodes || nodes.length === 0) return c;
+  const nodeStatus = await Promise.all(
+    nodes.map(async (n) => ({
+      nodeId: n.index,
+      address: `${n.node} 127.0.0.1:${n.amqpPort}`,
+      pid: n.pid,
+      status:
+        (await portOpen(n.amqpPort, '127.0.0.1', 500)) && rabbitNodeAlive(n)
+          ? ('up' as const)
+          : ('down' as const),
+    })),
+  );
+  const status =
+    c.status === 'down' ? 'down' : nodeStatus.every((n) => n.status === 'up') ? 'up' : 'degraded';
+  return { ...c, status, brokers: nodeStatus, pid: nodes[0]?.pid };
 }
 
 function withRegistryPid(c: ComponentStatus, state: StackState | undefined): ComponentStatus {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rabbitClusterConfig, type RabbitNodeState } from './rabbit-cluster.js';
 
 /** What `stack up` started, so `down` stops only that. Written atomically. */
 export interface KafkaNodeState {
@@ -18,6 +19,8 @@ export interface StackState {
   kafka: KafkaNodeState[];
   registry?: { pid: number; port: number; logFile: string };
   startedRabbitmq?: boolean;
+  /** The private RabbitMQ cluster of `stack up --rabbit-nodes 3` (the machine's node otherwise). */
+  rabbit?: RabbitNodeState[];
   updatedAt: string;
 }
 
@@ -45,15 +48,23 @@ export function writeState(dir: string, state: StackState): void {
 
 /**
  * The config layer other commands read (src/config.ts): a multi-broker local stack's bootstrap
- * list and replication factor. Removed when the stack has no such values.
+ * list and replication factor, a RabbitMQ cluster's nodes and queue type. Removed when the stack
+ * has no such values.
  */
-function writeLocalStackConfig(dir: string, state: StackState): void {
-  const file = join(dir, 'local-stack.config.json');
-  const layer: { kafka?: { brokers: string[] }; topics?: { replicationFactor: number } } = {};
+export function localStackLayer(state: StackState): Record<string, unknown> {
+  const layer: Record<string, unknown> = {};
   if (state.mode === 'local' && state.kafka.length > 1)
     layer.kafka = { brokers: state.kafka.map((n) => `127.0.0.1:${n.port}`) };
   if (state.brokers >= 3) layer.topics = { replicationFactor: 3 };
-  if (!layer.kafka && !layer.topics) {
+  if (state.mode === 'local' && (state.rabbit?.length ?? 0) > 0)
+    layer.rabbitmq = rabbitClusterConfig(state.rabbit ?? []);
+  return layer;
+}
+
+function writeLocalStackConfig(dir: string, state: StackState): void {
+  const file = join(dir, 'local-stack.config.json');
+  const layer = localStackLayer(state);
+  if (Object.keys(layer).length === 0) {
     rmSync(file, { force: true });
     return;
   }

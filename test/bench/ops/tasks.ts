@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { providerAdmin } from '../../../src/providers/client.js';
 import { toMessage } from '../../../src/tasks/dispatcher.js';
 import { ConfirmedPublisher } from '../../../src/tasks/publisher.js';
+import type { OrderbusConfig } from '../../../src/config.js';
+import { rabbitClusterConfig } from '../../../src/devstack/stack/rabbit-cluster.js';
 import type { TaskTopology } from '../../../src/tasks/topology.js';
+import { startDrillRabbitCluster } from '../../support/drill-rabbit-cluster.js';
 import { startTestPipeline, type TestPipeline } from '../../support/pipeline.js';
 import type { Benchmark, Sample } from '../harness.js';
 import { amqpPublishConfirmLoop } from '../references.js';
@@ -53,11 +56,16 @@ async function performed(p: TestPipeline, kind: Kind): Promise<number> {
   return ledger.counts[kind === 'email' ? 'email' : 'delivery'] ?? 0;
 }
 
-async function drainRate(kind: Kind): Promise<number> {
+/** `rabbitmq`: the RabbitMQ section to use instead of the shared node's (a 3-node cluster). */
+async function drainRate(kind: Kind, rabbitmq?: Partial<OrderbusConfig['rabbitmq']>): Promise<number> {
   const p = await startTestPipeline({
     label: `bench-${kind}`,
     services: [`${kind}-worker`],
-    extra: (c) => ({ ...c, workers: { ...c.workers, emailRatePerSecond: 100_000 } }),
+    extra: (c) => ({
+      ...c,
+      rabbitmq: { ...c.rabbitmq, ...rabbitmq },
+      workers: { ...c.workers, emailRatePerSecond: 100_000 },
+    }),
   });
   try {
     const pub = new ConfirmedPublisher(p.config, 'bench', () => undefined);
@@ -79,9 +87,12 @@ async function drainRate(kind: Kind): Promise<number> {
   }
 }
 
+/** A private 3-node cluster beside the shared node, on ports of its own. */
+const CLUSTER_BASE_PORT = 5712;
+
 export const tasksBench: Benchmark = {
   name: 'tasks',
-  description: `tasks/s per worker type: ${TASKS_N} tasks published with confirms and drained by one worker (in the benchmark's process, beside the simulated providers; providers at zero latency, e-mail rate limit lifted), against a plain amqplib publish-with-confirms loop`,
+  description: `tasks/s per worker type: ${TASKS_N} tasks published with confirms and drained by one worker (in the benchmark's process, beside the simulated providers; providers at zero latency, e-mail rate limit lifted), against a plain amqplib publish-with-confirms loop; then the same on a private 3-node RabbitMQ cluster with quorum queues, against the single node of the same run`,
   runs: 2,
   async run(): Promise<Sample[]> {
     const reference = await amqpPublishConfirmLoop(
@@ -91,15 +102,33 @@ export const tasksBench: Benchmark = {
       Buffer.alloc(300, 120),
     );
     const out: Sample[] = [];
+    const single: Partial<Record<Kind, number>> = {};
     for (const kind of ['email', 'webhook', 'analytics'] as const) {
+      single[kind] = await drainRate(kind);
       out.push({
         metric: `${kind} worker: publish + deliver + ack, ${TASKS_N} tasks`,
-        value: await drainRate(kind),
+        value: single[kind],
         unit: 'tasks/s',
         better: 'higher',
         reference: { name: 'amqplib publish + confirms loop (no consumer)', value: reference },
         command: `npm run bench -- tasks (${kind}.tasks, worker prefetch ${config.workers.prefetch})`,
       });
+    }
+    const cluster = await startDrillRabbitCluster(CLUSTER_BASE_PORT);
+    try {
+      const rabbitmq = rabbitClusterConfig(cluster.nodes);
+      for (const kind of ['email', 'webhook', 'analytics'] as const) {
+        out.push({
+          metric: `${kind} worker on a 3-node cluster (quorum queues): publish + deliver + ack, ${TASKS_N} tasks`,
+          value: await drainRate(kind, rabbitmq),
+          unit: 'tasks/s',
+          better: 'higher',
+          reference: { name: `the same on the single node, same run`, value: single[kind] ?? 0 },
+          command: `npm run bench -- tasks (${kind}.tasks on orderbus-rabbit 1..3, quorum)`,
+        });
+      }
+    } finally {
+      await cluster.stop();
     }
     return out;
   },
