@@ -11,10 +11,16 @@ export function defineRun(program: Command): void {
     )
     .option('--service <name...>', 'only these services (repeatable)')
     .option('--no-providers', 'do not start the simulated providers')
-    .action(async (opts: { service?: string[]; providers: boolean }, cmd: Command) => {
+    .option(
+      '--nice <n>',
+      "lower this process's CPU priority (0-19), e.g. consumers beside checkout-api",
+      Number,
+    )
+    .action(async (opts: { service?: string[]; providers: boolean; nice?: number }, cmd: Command) => {
       const { runServices } = await import('../src/runtime/runner.js');
       const { stop, services } = await runServices(configFrom(cmd), opts.service ?? [], {
         exclude: opts.providers ? [] : ['providers'],
+        nice: opts.nice,
       });
       log(`running: ${services.map((s) => s.name).join(', ')} (Ctrl-C stops)`);
       await untilSignalThenStop(stop);

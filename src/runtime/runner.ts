@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { OrderbusError, unknownNameError, usageError } from '../errors.js';
 import type { OrderbusConfig } from '../config.js';
 import { stderrLogger, type Service } from './service.js';
@@ -7,9 +9,10 @@ import { SERVICES, serviceNames } from './services.js';
 export async function runServices(
   config: OrderbusConfig,
   names: string[],
-  options: { exclude?: string[] } = {},
+  options: { exclude?: string[]; nice?: number } = {},
 ): Promise<{ services: Service[]; stop: () => Promise<string[]> }> {
   const known = serviceNames();
+  if (options.nice !== undefined) lowerPriority(options.nice);
   for (const n of names)
     if (!SERVICES[n])
       throw unknownNameError('service', n, known, `orderbus run --help (services: ${known.join(', ')})`);
@@ -89,4 +92,32 @@ export function poolSizes(config: OrderbusConfig, names: string[]): Map<string, 
   const total = nominal.reduce((s, [, c]) => s + c, 0);
   const scale = total > config.database.processConnections ? config.database.processConnections / total : 1;
   return new Map(nominal.map(([n, c]) => [n, Math.max(2, Math.floor(c * scale))]));
+}
+
+/**
+ * Gives this process the nice value `nice` (0–19), every thread of it: Linux keeps one per thread,
+ * and the process's alone would leave libuv's pool and V8's threads where they were. For the
+ * consumers' process beside checkout-api on one machine: under a burst the consumers working off
+ * its orders otherwise take the CPU checkout's answers wait for.
+ */
+export function lowerPriority(nice: number): void {
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19)
+    throw usageError(
+      'BAD_NICE',
+      `--nice must be a whole number from 0 to 19, not ${nice}`,
+      'orderbus run --nice 10',
+    );
+  setProcessNice('self', nice);
+}
+
+/** Sets the nice value of every thread of process `pid` (throws where it may not or is gone). */
+export function setProcessNice(pid: number | 'self', nice: number): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch (e) {
+    if (pid !== 'self') throw e;
+    tids = ['0']; // no /proc: the calling thread, which the threads started later inherit from
+  }
+  for (const tid of tids) setPriority(Number(tid), nice);
 }

@@ -6,7 +6,7 @@ import { median, type Benchmark, type Sample } from '../harness.js';
 import { renice, spawnOrderbus, spawnSupervised, supervisedBenchmark } from './processes.js';
 import { pipelineCaughtUp, warmUp } from './progress.js';
 import { spawnCheckout, spawnProviders } from './services.js';
-import { RUNS } from './settings.js';
+import { CONSUMER_NICE, RUNS } from './settings.js';
 
 /**
  * checkout: latency at a steady rate, in a 10× burst and in a shipping outage, against a trivial
@@ -42,12 +42,6 @@ async function spawnReferenceServer(): Promise<string> {
 }
 
 const STEADY_RATE = 50;
-/**
- * The nice value of the core pipeline's process (checkout stays at 0): under a burst the consumers
- * working off its orders take the CPU checkout's answers wait for. ORDERBUS_BENCH_CONSUMER_NICE=0,10
- * alternates the values round by round (an A/B in the same run).
- */
-const CONSUMER_NICE = (process.env.ORDERBUS_BENCH_CONSUMER_NICE ?? '10').split(',').map(Number);
 const BURST_RATE = 500;
 const cmd = 'npm run bench -- checkout';
 

@@ -1,11 +1,12 @@
+import type { ChildProcess } from 'node:child_process';
 import { CORE, startTestPipeline, type TestPipeline } from '../../support/pipeline.js';
 import type { Benchmark, Sample } from '../harness.js';
 import { chainSustained } from './chain.js';
 import { e2eRun } from './e2e-run.js';
-import { spawnOrderbus, supervisedBenchmark } from './processes.js';
+import { renice, spawnOrderbus, supervisedBenchmark } from './processes.js';
 import { warmUp } from './progress.js';
 import { spawnCheckout, spawnProviders } from './services.js';
-import { E2E_RATE, E2E_SECONDS, RUNS } from './settings.js';
+import { CONSUMER_NICE, E2E_RATE, E2E_SECONDS, RUNS } from './settings.js';
 import { measureIdle, type SustainedResult } from './sustained.js';
 
 /**
@@ -20,15 +21,18 @@ export function e2eBenchmark(): Benchmark {
   let p: TestPipeline | undefined;
   let url = '';
   let runNo = 0;
+  let consumers: ChildProcess[] = [];
   return supervisedBenchmark({
     name: 'e2e',
-    description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service, providers at zero latency; ${E2E_RATE} orders/s offered for ${E2E_SECONDS} s (ORDERBUS_BENCH_E2E_RATE, ORDERBUS_BENCH_E2E_SECONDS), completions counted per 10 s window, then drained; reference, same run and rate: the four hops (payment, inventory, shipping, saga) as bare kafkajs consumers that produce the next event (one process each, acks=all) with no database, providers or registry, fed by a producer in the benchmark`,
+    description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service (the consumers and the relay at nice ${CONSUMER_NICE.join(' / ')}), providers at zero latency; ${E2E_RATE} orders/s offered for ${E2E_SECONDS} s (ORDERBUS_BENCH_E2E_RATE, ORDERBUS_BENCH_E2E_SECONDS), completions counted per 10 s window, then drained; reference, same run and rate: the four hops (payment, inventory, shipping, saga) as bare kafkajs consumers that produce the next event (one process each, acks=all) with no database, providers or registry, fed by a producer in the benchmark`,
     runs: RUNS,
     async setup() {
       p = await startTestPipeline({ label: 'bench-e2e', partitions: 12 });
       await spawnProviders(p);
       url = (await spawnCheckout(p)).url;
-      for (const s of CORE.filter((n) => n !== 'checkout-api')) spawnOrderbus(p, ['run', '--service', s]);
+      consumers = CORE.filter((n) => n !== 'checkout-api').map((s) =>
+        spawnOrderbus(p as TestPipeline, ['run', '--service', s]),
+      );
       await warmUp(p, url);
     },
     async cleanup() {
@@ -36,6 +40,10 @@ export function e2eBenchmark(): Benchmark {
     },
     async run() {
       if (!p) throw new Error('setup did not run');
+      const nice = CONSUMER_NICE[runNo % CONSUMER_NICE.length] ?? 0;
+      if (!consumers.every((c) => renice(c, nice)))
+        throw new Error("could not set the consumers' nice value");
+      process.stderr.write(`    run ${runNo + 1}: consumer processes at nice ${nice}\n`);
       const ours = await e2eRun(p, url, E2E_RATE, await measureIdle('pipeline'));
       // The reference, right after on the same machine (the pipeline's processes idle meanwhile):
       // the bare chain on its own topic, same rate and time, drained, then stopped.

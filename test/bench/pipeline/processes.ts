@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/paths.js';
+import { setProcessNice } from '../../../src/runtime/runner.js';
 import type { TestPipeline } from '../../support/pipeline.js';
 import { processCpuSeconds, type Benchmark } from '../harness.js';
 
@@ -75,13 +74,12 @@ export function spawnOrderbus(
 }
 
 /**
- * Sets the nice value of every thread of `child` (Linux keeps one per thread: the process's
- * alone would leave libuv's pool and V8's GC threads at their own), so a running process can be
- * lowered and raised again between measurements. Returns false where it could not.
+ * Sets the nice value of every thread of `child` (as `orderbus run --nice` does its own), so a
+ * running process can be lowered and raised again between measurements. False where it could not.
  */
 export function renice(child: ChildProcess, nice: number): boolean {
   try {
-    for (const tid of readdirSync(`/proc/${child.pid}/task`)) setPriority(Number(tid), nice);
+    setProcessNice(child.pid as number, nice);
     return true;
   } catch {
     return false;
