@@ -41,7 +41,8 @@ interface ApiQueue {
 export function queueRole(name: string): QueueRole {
   if (name.endsWith('.dlq')) return 'dlq';
   if (/\.retry\.\d+$/.test(name)) return 'retry';
-  if (name.endsWith('.tasks')) return 'work';
+  // email.tasks.priority: order confirmations on a cluster, where quorum queues have no priorities.
+  if (name.endsWith('.tasks') || name.endsWith('.tasks.priority')) return 'work';
   return 'other';
 }
 

@@ -1,5 +1,9 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { managementApi } from '../../src/adapters/rabbitmq.js';
+import { defaultConfig, loadConfig } from '../../src/config.js';
+import { queueRole } from '../../src/ops/queues.js';
 import { rabbitClusterConfig, rabbitNodeSpecs } from '../../src/devstack/stack/rabbit-cluster.js';
 import { localStackLayer } from '../../src/devstack/stack/state.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
@@ -89,5 +93,34 @@ describe('task topology: classic on one node, quorum on a cluster', () => {
     expect(() => loadConfig({ env: { ORDERBUS_RABBITMQ_QUEUE_TYPE: 'stream' } })).toThrow(
       /classic or quorum/,
     );
+  });
+
+  it('the e-mail priority queue is a work queue in `orderbus queues`', () => {
+    expect(queueRole('p.email.tasks.priority')).toBe('work');
+    expect(queueRole('p.email.tasks')).toBe('work');
+  });
+
+  it('the management API fails over to the next node when one refuses the connection', async () => {
+    const listen = (s: Server) =>
+      new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+    const gone = createServer();
+    const refusedPort = await listen(gone);
+    await new Promise((r) => gone.close(r));
+    const live = createServer((_req, res) => res.end(JSON.stringify({ rabbitmq_version: '3.10.8' })));
+    const port = await listen(live);
+    try {
+      const c = defaultConfig();
+      c.rabbitmq.managementUrl = `http://guest:guest@127.0.0.1:${refusedPort}`;
+      c.rabbitmq.managementFailoverUrls = [`http://guest:guest@127.0.0.1:${port}`];
+      expect(await managementApi<{ rabbitmq_version: string }>(c, '/overview')).toEqual({
+        rabbitmq_version: '3.10.8',
+      });
+      c.rabbitmq.managementFailoverUrls = [];
+      await expect(managementApi(c, '/overview')).rejects.toMatchObject({
+        code: 'RABBITMQ_MANAGEMENT_UNREACHABLE',
+      });
+    } finally {
+      live.close();
+    }
   });
 });
