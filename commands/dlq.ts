@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ExitCode, OrderbusError, usageError } from '../src/errors.js';
-import type { DlqMessage, RedriveResult } from '../src/ops/dlq/index.js';
+import type { DlqMessage, RedriveResult, ShowResult } from '../src/ops/dlq/index.js';
 import type { Json } from '../src/ops/dlq/edits.js';
 import { launchEditor } from '../src/ops/editor.js';
 import { OUTBOX_DLQ } from '../src/ops/dlq/outbox-name.js';
@@ -48,6 +48,38 @@ function renderParked(m: DlqMessage): string {
       .split('\n')
       .map((l) => `  ${l}`),
   ].join('\n');
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** How far `dlq show` read: the letters shown, of how many, and how many it read to find them. */
+function showFooter(name: string, r: ShowResult, limit: number, filtered: boolean): string {
+  if (!filtered)
+    return r.messages.length < r.count
+      ? `the first ${n(r.messages.length)} of ${n(r.count)} dead letters in ${name} (--limit N shows more)`
+      : `${n(r.count)} dead letter(s) in ${name}`;
+  const found = `${n(r.messages.length)} matching`;
+  return r.stopped === 'end'
+    ? `${found}: read all ${n(r.read)} of ${n(r.count)} dead letters in ${name}`
+    : `${found} in the first ${n(r.read)} of ${n(r.count)} dead letters in ${name} (--limit ${limit * 2} reads on)`;
+}
+
+/** While a filter reads on, how far it is (on stderr, on a terminal, every 2 s at most). */
+function readProgress(name: string, on: boolean) {
+  const tty = on && process.stderr.isTTY;
+  let last = Date.now();
+  let drawn = false;
+  return {
+    update: (read: number) => {
+      if (!tty || Date.now() - last < 2000) return;
+      last = Date.now();
+      drawn = true;
+      process.stderr.write(`\r${paint.dim(`read ${n(read)} dead letters of ${name}…`)}`);
+    },
+    done: () => {
+      if (drawn) process.stderr.write('\r\x1b[K');
+    },
+  };
 }
 
 /** Items (with their diffs) a dry run prints unless --diff all. */
@@ -146,10 +178,11 @@ export function defineDlq(program: Command): void {
             d.count,
             d.oldest,
             d.newest,
-            Object.entries(d.byClass)
-              .sort((a, b) => b[1] - a[1])
-              .map(([k, v]) => `${k}: ${v}`)
-              .join(', '),
+            (d.scanned < d.count ? `in a sample of ${n(d.scanned)}: ` : '') +
+              Object.entries(d.byClass)
+                .sort((a, b) => b[1] - a[1])
+                .map(([k, v]) => `${k}: ${v}`)
+                .join(', '),
           ]),
         )}\n`,
       );
@@ -167,16 +200,25 @@ export function defineDlq(program: Command): void {
       const { parseFilter } = await import('../src/ops/dlq/edits.js');
       parseFilter(opts.filter);
       const { withOps } = await import('../src/ops/context.js');
-      const { showDlq } = await import('../src/ops/dlq/index.js');
-      const msgs = await withOps(config, (ctx) =>
-        showDlq(ctx, name, { limit, ...(opts.filter ? { filter: opts.filter } : {}) }),
+      const { browseDlq } = await import('../src/ops/dlq/index.js');
+      let shown = 0;
+      // Table output streams: each letter as it is read (a filter that matches few may read far).
+      const onMessage = (m: DlqMessage) =>
+        process.stdout.write(`${shown++ > 0 ? '\n' : ''}${renderMessage(m)}\n`);
+      const progress = readProgress(name, Boolean(opts.filter) && !opts.json);
+      const r = await withOps(config, (ctx) =>
+        browseDlq(ctx, name, {
+          limit,
+          ...(opts.filter ? { filter: opts.filter } : {}),
+          ...(opts.json ? {} : { onMessage }),
+          onRead: progress.update,
+        }),
       );
-      if (opts.json) return printJson(msgs);
-      process.stdout.write(
-        msgs.length
-          ? `${msgs.map(renderMessage).join('\n\n')}\n`
-          : `no dead letters${opts.filter ? ' match' : ''} in ${name}\n`,
-      );
+      progress.done();
+      if (opts.json) return printJson(r.messages);
+      if (r.messages.length === 0)
+        process.stdout.write(`no dead letters${opts.filter ? ' match' : ''} in ${name}\n`);
+      process.stdout.write(`${paint.dim(showFooter(name, r, limit, opts.filter !== undefined))}\n`);
     });
 
   dlq

@@ -13,6 +13,9 @@ import { getPath, parsePath } from './paths.js';
  */
 export type Predicate = (view: Record<string, unknown>) => boolean;
 
+/** A parsed filter, with the view's top-level fields its conditions read (`payload` for `payload.url`). */
+export type Filter = Predicate & { readonly fields: ReadonlySet<string> };
+
 const EXAMPLE = `orderbus dlq show DLQ --filter 'errorClass=HttpGone && payload.note = "a && b" || reason=expired'`;
 const OPS = ['!=', '!~', '>=', '<=', '=', '~', '>', '<'] as const;
 type Op = (typeof OPS)[number];
@@ -62,6 +65,8 @@ function condition(path: string, op: Op, value: string, source: string): Predica
 /** Reads the expression left to right: conditions and the `&&` / `||` between them. */
 class Scanner {
   private i = 0;
+  /** The top-level fields the conditions read so far. */
+  readonly fields = new Set<string>();
   constructor(private readonly s: string) {}
 
   done(): boolean {
@@ -110,6 +115,7 @@ class Scanner {
       value = this.s.slice(this.i, end).trim();
       this.i = end;
     }
+    this.fields.add(parsePath(path)[0] ?? path);
     return condition(path, op, value, this.s.slice(start, this.i).trim());
   }
 
@@ -127,8 +133,9 @@ class Scanner {
   }
 }
 
-export function parseFilter(expr: string | undefined): Predicate {
-  if (expr === undefined || expr.trim() === '') return () => true;
+export function parseFilter(expr: string | undefined): Filter {
+  if (expr === undefined || expr.trim() === '')
+    return Object.assign(() => true, { fields: new Set<string>() });
   const sc = new Scanner(expr);
   // Disjunction of conjunctions: `a && b || c` is `(a && b) || c`.
   const any: Predicate[][] = [[sc.condition()]];
@@ -138,5 +145,6 @@ export function parseFilter(expr: string | undefined): Predicate {
     if (j === '||') any.push([]);
     (any[any.length - 1] as Predicate[]).push(sc.condition());
   }
-  return (view) => any.some((all) => all.every((c) => c(view)));
+  const pred: Predicate = (view) => any.some((all) => all.every((c) => c(view)));
+  return Object.assign(pred, { fields: sc.fields });
 }

@@ -4,7 +4,7 @@
  * outbox-engine.ts) behind `DlqEngine`; discovery finds a DLQ's engine by name; planning and
  * payload edits are shared by all.
  */
-export { listDlqs, showDlq, type ShowOptions } from './browse.js';
+export { browseDlq, listDlqs, showDlq, type ShowOptions, type ShowResult } from './browse.js';
 export { redriveDlq } from './redrive.js';
 export { purgeDlq } from './purge.js';
 export { redriveExitCode } from './plan.js';

@@ -8,10 +8,10 @@ import type { OpsContext } from '../context.js';
 import { kafkaOutstanding, moveCursor, outstandingCount, type KafkaRange } from './kafka-cursor.js';
 import { kafkaDlqNames } from './dlq-names.js';
 import { kafkaRedriveHeaders, kafkaRedrivePartition, planKafkaRecord } from './kafka-redrive-record.js';
-import { kafkaView } from './message-view.js';
+import { kafkaHeadView, kafkaView, withPayload } from './message-view.js';
 import { Pacer } from './pacer.js';
 import { keepHash, newRun, record } from './plan.js';
-import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
+import type { BrowseOptions, DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
 
 /**
  * Kafka `*.dlq` topics. Records are never deleted: redrive and purge move the DLQ's cursor
@@ -21,27 +21,124 @@ import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from 
  */
 const codecOf = (ctx: OpsContext) => EventCodec.fromConfig(ctx.config, ctx.config.topics.orderEvents);
 
-/** Calls `fn` for the outstanding records of `ranges` in order, until it returns false or `cap` were read. */
+/** A stretch [from, until) of one partition that a browse reads, skipping the handled offsets. */
+interface Run {
+  partition: number;
+  from: number;
+  until: number;
+  handled: Set<number>;
+}
+
+/** Letters a run holds when a browse spreads its cap over the DLQ. */
+const SPREAD_RUN = 250;
+
+/**
+ * The runs a browse reads: the outstanding ranges, or (`spread`, more outstanding than `cap`)
+ * `cap` letters as evenly spaced runs over them, each partition's share by its size, its first
+ * and last letters among them — a sample of the whole DLQ (oldest and newest included) at the
+ * cost of a few fetches, never a scan.
+ */
+export function browseRuns(ranges: KafkaRange[], cap: number, spread: boolean): Run[] {
+  const open = ranges.filter((r) => r.from < r.until);
+  const total = outstandingCount(open);
+  if (!spread || total <= cap) return open;
+  const out: Run[] = [];
+  for (const r of open) {
+    const n = r.until - r.from;
+    const mine = Math.max(2, Math.round((cap * n) / total));
+    if (mine >= n) {
+      out.push(r);
+      continue;
+    }
+    const runs = Math.max(2, Math.ceil(mine / SPREAD_RUN));
+    const len = Math.max(1, Math.floor(mine / runs));
+    for (let k = 0; k < runs; k++) {
+      const from = r.from + Math.floor(((n - len) * k) / (runs - 1));
+      out.push({ partition: r.partition, from, until: from + len, handled: r.handled });
+    }
+  }
+  return out;
+}
+
+/** Records a run's first fetch asks for, growing 4× a fetch up to FETCH_MAX: a first page costs one small fetch. */
+const FETCH_FIRST = 100;
+const FETCH_MAX = 20_000;
+/** Bytes asked per record (a dead letter with its failure headers is about 1 KB), up to 4 MB a fetch. */
+const FETCH_BYTES_PER_RECORD = 2048;
+
+/** Hands `onBatch` the records of `run` in order, in growing fetches, until it returns false or the run ends. */
+async function readRun(
+  ctx: OpsContext,
+  topic: string,
+  run: Run,
+  onBatch: (records: KafkaRecord[]) => Promise<boolean>,
+): Promise<void> {
+  let next = run.from;
+  let want = FETCH_FIRST;
+  while (next < run.until) {
+    let go = true;
+    let last = next - 1;
+    const got = await ctx.reader().readRange(
+      topic,
+      run.partition,
+      next,
+      run.until,
+      async (batch) => {
+        if (!go) return;
+        last = batch[batch.length - 1]?.offset ?? last;
+        go = await onBatch(batch);
+      },
+      { maxRecords: want, maxBytes: Math.min(4 * 1024 * 1024, want * FETCH_BYTES_PER_RECORD) },
+    );
+    if (got === 0 || !go) return;
+    next = last + 1;
+    want = Math.min(FETCH_MAX, want * 4);
+  }
+}
+
+/**
+ * Calls `fn` for the outstanding records of `runs` in order, until it returns false or `cap`
+ * were read (a prefiltered record counts as read, and is not decoded); resolves to the records read.
+ */
 async function eachDead(
   ctx: OpsContext,
   topic: string,
-  ranges: KafkaRange[],
+  runs: Run[],
   fn: (m: DlqMessage, r: KafkaRecord) => boolean | void,
-  cap = Number.POSITIVE_INFINITY,
-): Promise<void> {
+  options: Pick<BrowseOptions, 'cap' | 'prefilter' | 'onRead' | 'headsOnly'> = {},
+): Promise<number> {
   const codec = codecOf(ctx);
-  let seen = 0;
-  let stop = false;
-  for (const range of ranges) {
-    if (stop || range.from >= range.until) continue;
-    await ctx.reader().readRange(topic, range.partition, range.from, range.until, async (batch) => {
+  const cap = options.cap ?? Number.POSITIVE_INFINITY;
+  let read = 0;
+  let stop = read >= cap;
+  for (const run of runs) {
+    if (stop) break;
+    await readRun(ctx, topic, run, async (batch) => {
       for (const r of batch) {
-        if (stop) return;
-        if (range.handled.has(r.offset)) continue;
-        if (fn(await kafkaView(codec, topic, r), r) === false || ++seen >= cap) stop = true;
+        if (run.handled.has(r.offset)) continue;
+        read++;
+        const head = kafkaHeadView(topic, r);
+        if (!options.prefilter || options.prefilter(head))
+          stop = fn(options.headsOnly ? head : await withPayload(codec, head, r), r) === false;
+        if (stop || read >= cap) {
+          stop = true;
+          break;
+        }
       }
+      options.onRead?.(read);
+      return !stop;
     });
   }
+  return read;
+}
+
+/** Each range from its first record written at or after `since` (ListOffsets by timestamp). */
+async function rangesSince(ctx: OpsContext, topic: string, ranges: KafkaRange[], since: number) {
+  const at = await (await ctx.admin()).fetchTopicOffsetsByTimestamp(topic, since);
+  return ranges.map((r) => {
+    const o = Number(at.find((x) => x.partition === r.partition)?.offset ?? r.until);
+    return { ...r, from: Math.min(r.until, Math.max(r.from, o)) };
+  });
 }
 
 async function redrive(ctx: OpsContext, topic: string, job: RedriveJob): Promise<RedriveRun> {
@@ -130,10 +227,15 @@ export const kafkaEngine: DlqEngine = {
 
   list: kafkaDlqNames,
 
-  async browse(ctx, name, fn, cap) {
+  async browse(ctx, name, fn, options = {}) {
     const ranges = await kafkaOutstanding(ctx, name);
-    await eachDead(ctx, name, ranges, fn, cap);
-    return outstandingCount(ranges);
+    const count = outstandingCount(ranges);
+    const from = options.since === undefined ? ranges : await rangesSince(ctx, name, ranges, options.since);
+    const cap = options.cap ?? Number.POSITIVE_INFINITY;
+    const runs = browseRuns(from, cap, options.spread ?? false);
+    // A spread sample reads its runs whole: the cap is in their lengths.
+    const read = await eachDead(ctx, name, runs, fn, { ...options, cap: options.spread ? Infinity : cap });
+    return { count, read };
   },
 
   redrive,
@@ -151,7 +253,7 @@ export const kafkaEngine: DlqEngine = {
       ]),
     );
     let count = 0;
-    await eachDead(ctx, name, ranges, (m, r) => {
+    await eachDead(ctx, name, browseRuns(ranges, Infinity, false), (m, r) => {
       const mark = marks.get(r.partition);
       if (!mark) return;
       if (only && !only.selects(m)) {

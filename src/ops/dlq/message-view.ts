@@ -65,27 +65,38 @@ function kafkaContext(r: KafkaRecord): FailureContext {
   return { ...kafkaFailure(h, r.timestamp), format: 'unknown' };
 }
 
-export async function kafkaView(codec: EventCodec, dlq: string, r: KafkaRecord): Promise<DlqMessage> {
+/**
+ * A Kafka dead letter as its key and headers tell it, the payload not decoded (null): enough for
+ * its failure class, times, origin and (by key) order, at a fraction of a decode's cost.
+ */
+export function kafkaHeadView(dlq: string, r: KafkaRecord): DlqMessage {
   const failure = kafkaContext(r);
-  // Spring's and Connect's letters are not orderbus events: their values are shown as they are.
-  const foreign = failure.format === 'spring-kafka' || failure.format === 'kafka-connect';
-  const { payload, error } = foreign
-    ? parseJson(r.value?.toString('utf8') ?? '')
-    : await decodeEvent(codec, r);
   const h = r.headers;
   return {
     id: `${r.partition}:${r.offset}`,
     dlq,
     kind: 'kafka',
-    orderId: r.key?.toString('utf8') ?? orderIdOf(payload),
-    payload,
+    orderId: r.key?.toString('utf8') ?? null,
+    payload: null,
     raw: r.value?.toString('utf8') ?? '',
-    decodeError: error,
+    decodeError: null,
     headers: h,
     ...failure,
     destination: failure.origin?.broker === 'kafka' ? failure.origin.topic : null,
     redriveCount: headerNumber(h[KafkaDlqHeaders.redriveCount]) ?? 0,
   };
+}
+
+/** The payload of a head view, decoded. */
+export async function withPayload(codec: EventCodec, head: DlqMessage, r: KafkaRecord): Promise<DlqMessage> {
+  // Spring's and Connect's letters are not orderbus events: their values are shown as they are.
+  const foreign = head.format === 'spring-kafka' || head.format === 'kafka-connect';
+  const { payload, error } = foreign ? parseJson(head.raw) : await decodeEvent(codec, r);
+  return { ...head, orderId: head.orderId ?? orderIdOf(payload), payload, decodeError: error };
+}
+
+export async function kafkaView(codec: EventCodec, dlq: string, r: KafkaRecord): Promise<DlqMessage> {
+  return withPayload(codec, kafkaHeadView(dlq, r), r);
 }
 
 function amqpHeaders(h: Record<string, unknown> | undefined): Record<string, string> {

@@ -123,12 +123,13 @@ export const outboxEngine: DlqEngine = {
     return name === OUTBOX_DLQ && ctx.config.components.includes('postgres') && withOutbox(ctx, hasOutbox);
   },
 
-  browse(ctx, _name, fn, cap = Number.POSITIVE_INFINITY) {
+  browse(ctx, _name, fn, options = {}) {
+    const cap = options.cap ?? Number.POSITIVE_INFINITY;
     return withOutbox(ctx, async (pool) => {
       const snap = await snapshotOf(pool);
       let read = 0;
-      await eachParked(ctx, pool, snap, (m) => fn(m) !== false && ++read < cap);
-      return snap.count;
+      if (cap > 0) await eachParked(ctx, pool, snap, (m) => fn(m) !== false && ++read < cap);
+      return { count: snap.count, read };
     });
   },
 

@@ -17,7 +17,7 @@ async function planPurge(ctx: OpsContext, name: string, engine: DlqEngine, cap?:
       remember(m);
       print.add(m.id, letterHash(m.raw), 'purge');
     },
-    cap,
+    cap === undefined ? {} : { cap },
   );
   return { planId: print.id(), letters };
 }

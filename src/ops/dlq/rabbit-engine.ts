@@ -202,13 +202,17 @@ export const rabbitEngine: DlqEngine = {
    */
   list: (ctx) => (ctx.config.components.includes('rabbitmq') ? rabbitDlqNames(ctx) : Promise.resolve([])),
 
-  async browse(ctx, name, fn, cap = Number.POSITIVE_INFINITY) {
+  async browse(ctx, name, fn, options = {}) {
+    const cap = options.cap ?? Number.POSITIVE_INFINITY;
     // Letters another browse or plan holds (unacked) are dead letters too: the count is ready +
     // unacked, as `status`, `queues` and the console count them. Read before this browse holds
     // any (the management figures lag a few seconds and would count ours twice after).
     const [count, held] = await Promise.all([depth(ctx, name), heldElsewhere(ctx, name)]);
-    await holdEach(ctx, name, Math.min(count, cap), (msg, position) => fn(rabbitView(name, msg, position)));
-    return count + held;
+    const read = await holdEach(ctx, name, Math.min(count, cap), (msg, position) => {
+      if (position % 1000 === 999) options.onRead?.(position + 1);
+      return fn(rabbitView(name, msg, position));
+    });
+    return { count: count + held, read };
   },
 
   redrive,

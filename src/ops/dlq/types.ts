@@ -111,6 +111,36 @@ export interface PurgeResult {
 /** sha256 of a payload before (and after an edit), for the audit record. */
 export type PayloadHash = NonNullable<AuditRecord['payloadHashes']>[number];
 
+/** How much of a DLQ a browse reads, and where. */
+export interface BrowseOptions {
+  /** Letters read at most. */
+  cap?: number;
+  /**
+   * Kafka: the `cap` letters are evenly spaced runs over the whole DLQ, each partition's first
+   * and last letters among them (what a summary samples), not the first `cap`. Queues, whose
+   * letters can only be read from the head, read the first `cap`.
+   */
+  spread?: boolean;
+  /** Kafka: each partition from its first letter written at or after this time (ms), found by ListOffsets. */
+  since?: number;
+  /**
+   * Kafka: a letter whose failure context (headers, key; payload not decoded) this rejects is
+   * counted as read and skipped without decoding its payload. Only ever rejects what `fn` would.
+   */
+  prefilter?: (m: DlqMessage) => boolean;
+  /** Kafka: `fn` gets each letter without its payload decoded (null): what a summary needs. */
+  headsOnly?: boolean;
+  /** Letters read so far, after each fetch. */
+  onRead?: (read: number) => void;
+}
+
+export interface BrowseResult {
+  /** Outstanding dead letters when it started. */
+  count: number;
+  /** Letters read (handed to `fn`, or skipped by the prefilter). */
+  read: number;
+}
+
 /** What an engine is asked to redrive. */
 export interface RedriveJob {
   options: RedriveOptions;
@@ -148,10 +178,16 @@ export interface DlqEngine {
    */
   owns?(ctx: OpsContext, name: string): Promise<boolean>;
   /**
-   * Reads the outstanding dead letters in order without removing any, at most `cap`, until `fn`
-   * returns false; resolves to how many were outstanding when it started.
+   * Reads the outstanding dead letters in order without removing any, at most `options.cap`,
+   * until `fn` returns false; resolves to how many were outstanding when it started and how many
+   * it read.
    */
-  browse(ctx: OpsContext, name: string, fn: (m: DlqMessage) => boolean | void, cap?: number): Promise<number>;
+  browse(
+    ctx: OpsContext,
+    name: string,
+    fn: (m: DlqMessage) => boolean | void,
+    options?: BrowseOptions,
+  ): Promise<BrowseResult>;
   redrive(ctx: OpsContext, name: string, job: RedriveJob): Promise<RedriveRun>;
   /**
    * Counts (dry run) or removes (execute) every outstanding dead letter, or only those `selects`
