@@ -6,7 +6,7 @@ import { median, type Benchmark, type Sample } from '../harness.js';
 import { renice, spawnOrderbus, spawnSupervised, supervisedBenchmark } from './processes.js';
 import { pipelineCaughtUp, warmUp } from './progress.js';
 import { spawnCheckout, spawnProviders } from './services.js';
-import { CONSUMER_NICE, RUNS } from './settings.js';
+import { consumerNice, RUNS } from './settings.js';
 
 /**
  * checkout: latency at a steady rate, in a 10× burst and in a shipping outage, against a trivial
@@ -42,6 +42,8 @@ async function spawnReferenceServer(): Promise<string> {
 }
 
 const STEADY_RATE = 50;
+/** Checkout's CPU protected from the consumers by default (settings.ts). */
+const CONSUMER_NICE = consumerNice('10');
 const BURST_RATE = 500;
 const cmd = 'npm run bench -- checkout';
 

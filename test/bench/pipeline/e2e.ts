@@ -6,7 +6,7 @@ import { e2eRun } from './e2e-run.js';
 import { renice, spawnOrderbus, supervisedBenchmark } from './processes.js';
 import { warmUp } from './progress.js';
 import { spawnCheckout, spawnProviders } from './services.js';
-import { CONSUMER_NICE, E2E_RATE, E2E_SECONDS, RUNS } from './settings.js';
+import { consumerNice, E2E_RATE, E2E_SECONDS, RUNS } from './settings.js';
 import { measureIdle, type SustainedResult } from './sustained.js';
 
 /**
@@ -16,6 +16,11 @@ import { measureIdle, type SustainedResult } from './sustained.js';
  */
 
 const cmd = 'npm run bench -- e2e';
+/**
+ * Nice 0 by default: on a machine shared with other work a lower priority starves the consumers
+ * against that work, not only against checkout (settings.ts).
+ */
+const CONSUMER_NICE = consumerNice('0');
 
 export function e2eBenchmark(): Benchmark {
   let p: TestPipeline | undefined;

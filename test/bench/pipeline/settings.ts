@@ -10,9 +10,10 @@ export const E2E_SECONDS = Number(process.env.ORDERBUS_BENCH_E2E_SECONDS ?? 120)
 /** Completions are counted per window of this length. */
 export const E2E_WINDOW_MS = 10_000;
 /**
- * The nice value of the core pipeline's consumer processes (checkout-api and the providers stay at
- * 0): under load the consumers working off orders take the CPU checkout's answers wait for (as
- * `orderbus run --nice` sets it). ORDERBUS_BENCH_CONSUMER_NICE=0,10 alternates the values run by
- * run (checkout: round by round), an A/B in the same benchmark.
+ * The nice values of the core pipeline's consumer processes (checkout-api and the providers stay
+ * at 0), as `orderbus run --nice` sets them: under load the consumers working off orders take the
+ * CPU checkout's answers wait for. ORDERBUS_BENCH_CONSUMER_NICE=0,10 alternates the values run by
+ * run (checkout: round by round), an A/B in the same benchmark; `fallback` when it is not set.
  */
-export const CONSUMER_NICE = (process.env.ORDERBUS_BENCH_CONSUMER_NICE ?? '10').split(',').map(Number);
+export const consumerNice = (fallback: string): number[] =>
+  (process.env.ORDERBUS_BENCH_CONSUMER_NICE ?? fallback).split(',').map(Number);
