@@ -176,7 +176,7 @@ function rabbitmqOf(config: OrderbusConfig, nodes: ReturnType<typeof rabbitNodeS
 }
 
 function refuseRabbitShapeChange(previous: StackState | undefined, rabbitNodes: number): void {
-  const running = (previous?.rabbit ?? []).length;
+  const running = (previous?.rabbit ?? []).filter(rabbitNodeAlive).length;
   if (running === 0 || running === rabbitNodes) return;
   throw new OrderbusError(
     'STACK_SHAPE_MISMATCH',
