@@ -168,6 +168,9 @@ export class RawKafka {
 }
 
 /** A fetch that failed on the broker's side: 3 attempts, 300 then 600 ms apart, each with a fresh client. */
+/** Partitions whose time-lag records are fetched and decoded at once (timestamps). */
+const PARTITIONS_PER_ROUND = 1000;
+
 export const FETCH_RETRY: RetryPolicy = { initialMs: 300, maxMs: 600, maxAttempts: 3 };
 
 export class KafkaLogReader {
@@ -186,12 +189,27 @@ export class KafkaLogReader {
   async timestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (probes.length === 0) return out;
-    const byTp = new Map<string, OffsetProbe[]>();
+    const all = new Map<string, OffsetProbe[]>();
     for (const p of new Map(probes.map((x) => [probeKey(x), x])).values()) {
       const tp = `${p.topic}/${p.partition}`;
-      byTp.set(tp, [...(byTp.get(tp) ?? []), p]);
+      const list = all.get(tp);
+      if (list) list.push(p);
+      else all.set(tp, [p]);
     }
-    for (const list of byTp.values()) list.sort((a, b) => a.offset - b.offset);
+    for (const list of all.values()) list.sort((a, b) => a.offset - b.offset);
+    // A slice of partitions at a time: the records of ten thousand partitions at once are
+    // hundreds of megabytes decoded, and only one timestamp of each is kept.
+    const tps = [...all.keys()];
+    for (let i = 0; i < tps.length; i += PARTITIONS_PER_ROUND) {
+      const byTp = new Map(
+        tps.slice(i, i + PARTITIONS_PER_ROUND).map((tp) => [tp, all.get(tp) as OffsetProbe[]]),
+      );
+      await this.resolveTimestamps(byTp, out);
+    }
+    return out;
+  }
+
+  private async resolveTimestamps(byTp: Map<string, OffsetProbe[]>, out: Map<string, number>): Promise<void> {
     while (byTp.size > 0) {
       const round = [...byTp.values()].map((list) => list[0] as OffsetProbe);
       const results = await this.fetchMany(round, 64 * 1024);
@@ -209,7 +227,6 @@ export class KafkaLogReader {
         else byTp.delete(tp);
       }
     }
-    return out;
   }
 
   /**
@@ -287,17 +304,21 @@ export class KafkaLogReader {
     const byLeader = new Map<string, OffsetProbe[]>();
     for (const p of probes) {
       const leader = await this.raw.leaderId(cluster, p.topic, p.partition);
-      byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
+      const list = byLeader.get(leader);
+      if (list) list.push(p);
+      else byLeader.set(leader, [p]);
     }
     await Promise.all(
       [...byLeader].map(async ([nodeId, ps]) => {
         const broker = await cluster.findBroker({ nodeId });
-        const topics = [...new Set(ps.map((p) => p.topic))].map((topic) => ({
-          topic,
-          partitions: ps
-            .filter((p) => p.topic === topic)
-            .map((p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes })),
-        }));
+        const byTopic = new Map<string, { partition: number; fetchOffset: string; maxBytes: number }[]>();
+        for (const p of ps) {
+          const wanted = { partition: p.partition, fetchOffset: String(p.offset), maxBytes };
+          const list = byTopic.get(p.topic);
+          if (list) list.push(wanted);
+          else byTopic.set(p.topic, [wanted]);
+        }
+        const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
         const res = await broker.fetch({
           replicaId: -1,
           isolationLevel: 1,

@@ -1,7 +1,18 @@
 import { createRequire } from 'node:module';
 import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
-import { whileCoordinatorLoads } from './kafka.js';
+import { chunks, mapLimit } from '../map-limit.js';
+import { retriableFlag, retry } from '../retry.js';
+import { COORDINATOR_RETRY, unknownTopic, whileCoordinatorLoads } from './kafka.js';
 import { RawKafka } from './kafka-fetch.js';
+import {
+  FIND_COORDINATOR,
+  findGroupCoordinatorsV4,
+  OFFSET_FETCH,
+  offsetFetchV8,
+  type CoordinatorAnswer,
+  type GroupOffsets,
+} from './kafka-group-requests.js';
+import { compactArray, compactString, flexibleRequest, type WireReader } from './kafka-wire.js';
 
 /**
  * Consumer groups of both protocols. Classic groups are described with DescribeGroups (kafkajs);
@@ -49,9 +60,22 @@ interface GroupBroker {
   versions: Record<number, { minVersion: number; maxVersion: number } | undefined> | null;
   connectionPool: { send(request: unknown): Promise<unknown> };
   listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }>;
+  describeGroups(args: { groupIds: string[] }): Promise<{ groups: KafkajsGroup[] }>;
+  listOffsets(args: {
+    replicaId: number;
+    isolationLevel: number;
+    topics: { topic: string; partitions: { partition: number; timestamp: number }[] }[];
+  }): Promise<{ responses: { topic: string; partitions: { partition: number; offset: string }[] }[] }>;
+}
+type KafkajsGroup = Awaited<ReturnType<Admin['describeGroups']>>['groups'][number];
+/** The groups one coordinator holds. */
+interface CoordinatorGroups {
+  broker: GroupBroker;
+  groupIds: string[];
 }
 interface GroupCluster {
   refreshMetadata(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
   brokerPool: { brokers: Record<string, unknown> };
   findBroker(args: { nodeId: string }): Promise<GroupBroker>;
   findGroupCoordinator(args: { groupId: string }): Promise<GroupBroker & { nodeId: number }>;
@@ -67,109 +91,19 @@ const CONSUMER_GROUP_DESCRIBE = 69;
 /** GROUP_ID_NOT_FOUND: ConsumerGroupDescribe's answer for a classic group or none at all. */
 const GROUP_ID_NOT_FOUND = 69;
 const UNSUPPORTED_VERSION = 35;
+/** ListOffsets' timestamps for the log start and the log end; read committed, as kafkajs' admin. */
+const EARLIEST = -2;
+const LATEST = -1;
+const READ_COMMITTED = 1;
+/** Groups per FindCoordinator or OffsetFetch request. */
+const KEYS_PER_REQUEST = 250;
+/** kafkajs' one-group requests in flight at once, where a broker lacks the batched ones. */
+const LOOKUPS_AT_ONCE = 16;
 
 const supports = (b: GroupBroker, apiKey: number, version: number): boolean => {
   const v = b.versions?.[apiKey];
   return v !== undefined && v.minVersion <= version && version <= v.maxVersion;
 };
-
-// ------------------------------------------------------------------ flexible-version wire format
-
-/** Reads the compact (KIP-482) encoding: unsigned varints, compact strings and arrays, tagged fields. */
-class WireReader {
-  private o = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  int8(): number {
-    return this.buf.readInt8((this.o += 1) - 1);
-  }
-  int16(): number {
-    return this.buf.readInt16BE((this.o += 2) - 2);
-  }
-  int32(): number {
-    return this.buf.readInt32BE((this.o += 4) - 4);
-  }
-  uvarint(): number {
-    let v = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = this.buf[this.o++];
-      if (b === undefined) throw new Error('truncated Kafka response');
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-    }
-  }
-  nullableString(): string | null {
-    const n = this.uvarint();
-    if (n === 0) return null;
-    this.o += n - 1;
-    return this.buf.toString('utf8', this.o - (n - 1), this.o);
-  }
-  string(): string {
-    return this.nullableString() ?? '';
-  }
-  array<T>(item: () => T): T[] {
-    const n = this.uvarint();
-    return Array.from({ length: Math.max(0, n - 1) }, item);
-  }
-  skip(bytes: number): void {
-    this.o += bytes;
-  }
-  /** A tagged-field section: none of its fields are needed here. */
-  tags(): void {
-    for (let n = this.uvarint(); n > 0; n--) {
-      this.uvarint();
-      this.skip(this.uvarint());
-    }
-  }
-}
-
-function uvarint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return out;
-}
-
-function compactString(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([Buffer.from(uvarint(b.length + 1)), b]);
-}
-
-/**
- * A flexible-version request for kafkajs' connection, which writes request header v1 (api key,
- * version, correlation id, client id) and then this payload: the payload starts with the empty
- * tagged fields that make it header v2. The response header v1 has tagged fields after the
- * correlation id, which kafkajs hands to `decode` with the body: `read` starts there.
- */
-function flexibleRequest<T>(
-  apiKey: number,
-  apiVersion: number,
-  apiName: string,
-  body: Buffer,
-  read: (r: WireReader) => T,
-) {
-  const payload = Buffer.concat([Buffer.from([0]), body]);
-  return {
-    request: {
-      apiKey,
-      apiVersion,
-      apiName,
-      expectResponse: () => true,
-      encode: async () => ({ buf: payload, buffer: payload, size: () => payload.length }),
-    },
-    response: {
-      decode: async (raw: Buffer) => {
-        const r = new WireReader(raw);
-        r.tags();
-        return { value: read(r) };
-      },
-      parse: async (data: { value: T }) => data.value,
-    },
-  };
-}
 
 // ------------------------------------------------------------------ ListGroups v5 (KIP-848)
 
@@ -228,8 +162,7 @@ interface ConsumerGroupAnswer {
  */
 function consumerGroupDescribeV0(groupIds: string[]) {
   const body = Buffer.concat([
-    Buffer.from(uvarint(groupIds.length + 1)),
-    ...groupIds.map(compactString),
+    compactArray(groupIds, compactString),
     Buffer.from([0, 0]), // include authorized operations: false; tagged fields
   ]);
   const assignment = (r: WireReader) => {
@@ -336,28 +269,7 @@ export class GroupReader {
     const maybeConsumer = groupIds.filter((g) => (types.get(g) ?? 'consumer') === 'consumer');
     for (const g of await this.describeConsumerGroups(maybeConsumer)) out.set(g.groupId, g);
     const classic = groupIds.filter((g) => !out.has(g));
-    if (classic.length > 0) {
-      const { groups } = await (await this.admin()).describeGroups(classic);
-      for (const d of groups)
-        out.set(d.groupId, {
-          groupId: d.groupId,
-          protocol: 'classic',
-          state: d.state,
-          members: d.members.map((m) => ({
-            memberId: m.memberId,
-            clientId: m.clientId,
-            host: m.clientHost,
-            memberEpoch: null,
-            assignment: Object.entries(
-              m.memberAssignment.length > 0
-                ? (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {})
-                : {},
-            ).map(([topic, partitions]) => ({ topic, partitions })),
-          })),
-          groupEpoch: null,
-          assignmentEpoch: null,
-        });
-    }
+    for (const d of await this.describeClassicGroups(classic)) out.set(d.groupId, d);
     return out;
   }
 
@@ -368,17 +280,11 @@ export class GroupReader {
   }
 
   private async describeConsumerGroupsOnce(groupIds: string[]): Promise<DescribedGroup[]> {
-    const cluster = await this.cluster();
-    const byCoordinator = new Map<number, { broker: GroupBroker; groupIds: string[] }>();
-    for (const groupId of groupIds) {
-      const broker = await cluster.findGroupCoordinator({ groupId });
-      if (!supports(broker, CONSUMER_GROUP_DESCRIBE, 0)) continue;
-      const entry = byCoordinator.get(broker.nodeId) ?? { broker, groupIds: [] };
-      entry.groupIds.push(groupId);
-      byCoordinator.set(broker.nodeId, entry);
-    }
+    const byCoordinator = (await this.coordinators(groupIds)).filter(({ broker }) =>
+      supports(broker, CONSUMER_GROUP_DESCRIBE, 0),
+    );
     const answers = await Promise.all(
-      [...byCoordinator.values()].map(
+      byCoordinator.map(
         async ({ broker, groupIds: ids }) =>
           (await broker.connectionPool.send(consumerGroupDescribeV0(ids))) as ConsumerGroupAnswer[],
       ),
@@ -391,7 +297,176 @@ export class GroupReader {
     });
   }
 
+  /** Classic groups with DescribeGroups, one request per coordinator. */
+  private async describeClassicGroups(groupIds: string[]): Promise<DescribedGroup[]> {
+    if (groupIds.length === 0) return [];
+    const answers = await whileCoordinatorLoads(async () =>
+      Promise.all(
+        (await this.coordinators(groupIds)).map(
+          async ({ broker, groupIds: ids }) => (await broker.describeGroups({ groupIds: ids })).groups,
+        ),
+      ),
+    );
+    return answers.flat().map((d) => ({
+      groupId: d.groupId,
+      protocol: 'classic',
+      state: d.state,
+      members: d.members.map((m) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        host: m.clientHost,
+        memberEpoch: null,
+        assignment: Object.entries(
+          m.memberAssignment.length > 0
+            ? (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {})
+            : {},
+        ).map(([topic, partitions]) => ({ topic, partitions })),
+      })),
+      groupEpoch: null,
+      assignmentEpoch: null,
+    }));
+  }
+
+  /**
+   * The log-start and log-end offsets of `topics` (each existing one; a topic deleted since a group
+   * committed to it has none): two ListOffsets per partition leader for all of them, where
+   * kafkajs' admin.fetchTopicOffsets sends two per topic and refreshes the metadata for each.
+   */
+  async watermarks(topics: string[]): Promise<Map<string, Map<number, { low: number; high: number }>>> {
+    const out = new Map<string, Map<number, { low: number; high: number }>>();
+    if (topics.length === 0) return out;
+    let wanted = topics;
+    const connect = async (names: string[]) => (await this.raw.connect(names)) as unknown as GroupCluster;
+    const cluster = await connect(wanted).catch(async (e: unknown) => {
+      if (!unknownTopic(e)) throw e;
+      const existing = new Set(await (await this.admin()).listTopics());
+      wanted = topics.filter((t) => existing.has(t));
+      return connect(wanted);
+    });
+    // A leader that moved (a broker restarting) answers NOT_LEADER: new metadata, and again.
+    await retry(
+      async (attempt) => {
+        if (attempt > 1) await cluster.refreshMetadata();
+        const byLeader = new Map<number, Map<string, number[]>>();
+        for (const topic of wanted)
+          for (const p of cluster.findTopicPartitionMetadata(topic)) {
+            const topics = byLeader.get(p.leader) ?? new Map<string, number[]>();
+            byLeader.set(p.leader, topics);
+            const partitions = topics.get(topic) ?? [];
+            topics.set(topic, partitions);
+            partitions.push(p.partitionId);
+          }
+        await Promise.all(
+          [...byLeader].flatMap(([nodeId, topics]) =>
+            [EARLIEST, LATEST].map(async (timestamp) => {
+              const broker = await brokerById(cluster, nodeId);
+              const { responses } = await broker.listOffsets({
+                replicaId: -1,
+                isolationLevel: READ_COMMITTED,
+                topics: [...topics].map(([topic, ps]) => ({
+                  topic,
+                  partitions: ps.map((partition) => ({ partition, timestamp })),
+                })),
+              });
+              for (const t of responses) {
+                const marks = out.get(t.topic) ?? new Map<number, { low: number; high: number }>();
+                out.set(t.topic, marks);
+                for (const p of t.partitions) {
+                  const w = marks.get(p.partition) ?? { low: 0, high: 0 };
+                  marks.set(p.partition, w);
+                  if (timestamp === EARLIEST) w.low = Number(p.offset);
+                  else w.high = Number(p.offset);
+                }
+              }
+            }),
+          ),
+        );
+      },
+      COORDINATOR_RETRY,
+      { retriable: (e) => retriableFlag(e) === true },
+    );
+    return out;
+  }
+
+  /**
+   * The groups by coordinator: one FindCoordinator v4 for all of them where the cluster speaks it
+   * (kafkajs asks once per group, and asks again for every request it sends a group).
+   */
+  private async coordinators(groupIds: string[]): Promise<CoordinatorGroups[]> {
+    const cluster = await this.cluster();
+    const byNode = new Map<number, CoordinatorGroups>();
+    const add = async (nodeId: number, groupId: string) => {
+      let entry = byNode.get(nodeId);
+      if (!entry) {
+        entry = { broker: await brokerById(cluster, nodeId), groupIds: [] };
+        byNode.set(nodeId, entry);
+      }
+      entry.groupIds.push(groupId);
+    };
+    const any = await brokerById(cluster);
+    if (!supports(any, FIND_COORDINATOR, 4)) {
+      const found = await mapLimit(groupIds, LOOKUPS_AT_ONCE, (groupId) =>
+        cluster.findGroupCoordinator({ groupId }),
+      );
+      for (const [i, broker] of found.entries()) await add(broker.nodeId, groupIds[i] as string);
+      return [...byNode.values()];
+    }
+    for (const ids of chunks(groupIds, KEYS_PER_REQUEST)) {
+      const answers = (await any.connectionPool.send(findGroupCoordinatorsV4(ids))) as CoordinatorAnswer[];
+      for (const a of answers) {
+        if (a.errorCode !== 0) throw kafkaErrors.createErrorFromCode(a.errorCode);
+        await add(a.nodeId, a.key);
+      }
+    }
+    return [...byNode.values()];
+  }
+
+  /**
+   * Each group's committed offsets, by group: one OffsetFetch v8 per coordinator for up to
+   * KEYS_PER_REQUEST groups where the coordinator speaks it, else kafkajs' one per group.
+   */
+  offsets(groupIds: string[]): Promise<Map<string, GroupOffsets['topics']>> {
+    if (groupIds.length === 0) return Promise.resolve(new Map());
+    return whileCoordinatorLoads(() => this.offsetsOnce(groupIds));
+  }
+
+  private async offsetsOnce(groupIds: string[]): Promise<Map<string, GroupOffsets['topics']>> {
+    const out = new Map<string, GroupOffsets['topics']>();
+    const requests = (await this.coordinators(groupIds)).flatMap(({ broker, groupIds: ids }) =>
+      chunks(ids, KEYS_PER_REQUEST).map((slice) => ({ broker, ids: slice })),
+    );
+    await Promise.all(
+      requests.map(async ({ broker, ids }) => {
+        if (!supports(broker, OFFSET_FETCH, 8)) {
+          const admin = await this.admin();
+          await mapLimit(ids, LOOKUPS_AT_ONCE, async (groupId) =>
+            out.set(groupId, await admin.fetchOffsets({ groupId })),
+          );
+          return;
+        }
+        const answers = (await broker.connectionPool.send(offsetFetchV8(ids))) as GroupOffsets[];
+        for (const a of answers) {
+          const code = a.errorCode || a.partitionErrorCode;
+          if (code !== 0) throw kafkaErrors.createErrorFromCode(code);
+          out.set(a.groupId, a.topics);
+        }
+      }),
+    );
+    return out;
+  }
+
   async close(): Promise<void> {
     await this.raw.close();
   }
+}
+
+/** Broker `nodeId` (or any broker), metadata refreshed once if the client does not know it yet. */
+async function brokerById(cluster: GroupCluster, nodeId?: number): Promise<GroupBroker> {
+  const pick = () => (nodeId === undefined ? Object.keys(cluster.brokerPool.brokers)[0] : String(nodeId));
+  let id = pick();
+  if (id === undefined || !(id in cluster.brokerPool.brokers)) {
+    await cluster.refreshMetadata();
+    id = pick();
+  }
+  return cluster.findBroker({ nodeId: id ?? '' });
 }

@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { DescribedGroup, ListedGroup } from '../adapters/kafka-groups.js';
 import { unknownNameError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import type { OpsContext } from './context.js';
 import { LagMonitor, sortWorstFirst } from './lag-monitor.js';
 import type { GroupSample, LagQuery, LagReport, LagSnapshot, PartitionOwner } from './lag-types.js';
@@ -17,20 +18,6 @@ export { LagMonitor, sortWorstFirst } from './lag-monitor.js';
 export { STALL_MIN_WINDOW_MS, worstStatus } from './lag-rules.js';
 
 const CONCURRENCY = 16;
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (i < items.length) {
-        const idx = i++;
-        out[idx] = await fn(items[idx] as T);
-      }
-    }),
-  );
-  return out;
-}
 
 /**
  * Each group's committed offsets (of `topics`, or all), one OffsetFetch per group, 16 groups at a
@@ -92,24 +79,12 @@ export async function assertTopicExists(admin: Admin, topic: string): Promise<vo
     );
 }
 
-/** Watermarks of topics, one ListOffsets round per topic. */
-export async function watermarks(
-  admin: Admin,
+/** Watermarks of topics (a topic deleted since has none): two ListOffsets per partition leader. */
+export function watermarks(
+  ctx: OpsContext,
   topics: string[],
 ): Promise<Map<string, Map<number, { low: number; high: number }>>> {
-  const out = new Map<string, Map<number, { low: number; high: number }>>();
-  let existing: Promise<string[]> | undefined;
-  await mapLimit(topics, CONCURRENCY, async (t) => {
-    try {
-      const offs = await admin.fetchTopicOffsets(t);
-      out.set(t, new Map(offs.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }])));
-    } catch (e) {
-      // Groups keep commits for topics deleted since; such a topic has no lag to show.
-      existing ??= admin.listTopics();
-      if ((await existing).includes(t)) throw e;
-    }
-  });
-  return out;
+  return ctx.groups().watermarks(topics);
 }
 
 /** Who owns each `topic/partition`, from the members' assignments. */
@@ -143,9 +118,10 @@ const splitKey = (k: string) => {
 };
 
 /**
- * One snapshot: one ListGroups per broker, a describe per coordinator and protocol (DescribeGroups
- * for classic groups, ConsumerGroupDescribe for consumer-protocol ones), one OffsetFetch per group,
- * one ListOffsets per topic.
+ * One snapshot: one ListGroups per broker, one FindCoordinator for all groups (per request kind),
+ * a describe per coordinator and protocol (DescribeGroups for classic groups, ConsumerGroupDescribe
+ * for consumer-protocol ones), one OffsetFetch per coordinator (for up to 250 groups), two
+ * ListOffsets per partition leader.
  */
 export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promise<LagSnapshot> {
   const admin = await ctx.admin();
@@ -154,15 +130,12 @@ export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promis
   const at = Date.now();
   const [described, committed] = await Promise.all([
     describeGroups(ctx, listed),
-    committedOffsets(
-      admin,
-      listed.map((g) => g.groupId),
-    ),
+    ctx.groups().offsets(listed.map((g) => g.groupId)),
   ]);
-  const perGroup = listed.map(({ groupId: group }, i) => {
+  const perGroup = listed.map(({ groupId: group }) => {
     const d = described.get(group);
     const owners = ownersOf(d);
-    const commits = commitsOf(committed[i]);
+    const commits = commitsOf(committed.get(group));
     const keys = new Set([...owners.keys(), ...commits.keys()]);
     return {
       group,
@@ -180,7 +153,7 @@ export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promis
       const { topic } = splitKey(k);
       if (!query.topic || topic === query.topic) topics.add(topic);
     }
-  const marks = await watermarks(admin, [...topics]);
+  const marks = await watermarks(ctx, [...topics]);
   const groups: GroupSample[] = perGroup.map((g) => {
     const partitions = [...g.keys].flatMap((k) => {
       const { topic, partition } = splitKey(k);

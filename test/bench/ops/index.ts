@@ -1,5 +1,7 @@
 import type { Benchmark } from '../harness.js';
+import { bigClusterBench } from './big-cluster-bench.js';
 import { consoleBench } from './console-memory.js';
+import { dlqScaleBench } from './dlq-scale.js';
 import { lagBench } from './lag.js';
 import { redriveBench } from './redrive.js';
 import { replayBench } from './replay.js';
@@ -17,4 +19,6 @@ export const OPS_BENCHMARKS: Benchmark[] = [
   consoleBench,
   tasksBench,
   traceBench,
+  dlqScaleBench,
+  bigClusterBench,
 ];

@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { bin, exec, runId } from './timed.js';
+
+/**
+ * A long-running view (`lag --watch`, the console) over the big cluster: its CPU (utime + stime
+ * from /proc/PID/stat) and RSS (VmRSS) over minutes of 2-second refreshes, after a warm-up.
+ */
+export interface WatchFigures {
+  /** Average CPU over the measured span, in % of one core. */
+  cpuPercent: number;
+  rssAfterWarmupMb: number;
+  rssEndMb: number;
+  rssMinMb: number;
+  rssMaxMb: number;
+}
+
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / clockTick;
+  } catch {
+    return null;
+  }
+}
+
+function rssMb(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
+const clockTick = 100;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function measure(pid: number, warmupMs: number, spanMs: number, what: string): Promise<WatchFigures> {
+  await sleep(warmupMs);
+  const cpu0 = cpuSeconds(pid);
+  const rss0 = rssMb(pid);
+  if (cpu0 === null || rss0 === null) throw new Error(`${what} exited during its warm-up`);
+  const t0 = Date.now();
+  let min = rss0;
+  let max = rss0;
+  let last = rss0;
+  while (Date.now() - t0 < spanMs) {
+    await sleep(5000);
+    const v = rssMb(pid);
+    if (v === null) throw new Error(`${what} exited during the benchmark`);
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+    last = v;
+  }
+  const cpu1 = cpuSeconds(pid) ?? cpu0;
+  return {
+    cpuPercent: ((cpu1 - cpu0) / ((Date.now() - t0) / 1000)) * 100,
+    rssAfterWarmupMb: rss0,
+    rssEndMb: last,
+    rssMinMb: min,
+    rssMaxMb: max,
+  };
+}
+
+/** `orderbus lag --watch 2` with its screens written to /dev/null (a pipe: no terminal to redraw). */
+export async function measureLagWatch(
+  env: Record<string, string>,
+  warmupMs: number,
+  spanMs: number,
+): Promise<WatchFigures> {
+  const out = openSync('/dev/null', 'w');
+  const child = spawn(process.execPath, [bin, 'lag', '--watch', '2'], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', out, 'ignore'],
+  });
+  closeSync(out);
+  try {
+    if (!child.pid) throw new Error('lag --watch did not start');
+    return await measure(child.pid, warmupMs, spanMs, 'lag --watch');
+  } finally {
+    child.kill('SIGINT');
+  }
+}
+
+/** `orderbus console --refresh 2` in a pseudo-terminal (tmux, 120x40), as console-memory.ts runs it. */
+export async function measureConsole(
+  env: Record<string, string>,
+  warmupMs: number,
+  spanMs: number,
+): Promise<WatchFigures> {
+  const session = `bench-big-console-${runId}`;
+  await exec('tmux', [
+    ...['new-session', '-d', '-s', session, '-x', '120', '-y', '40'],
+    ...['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
+    ...[process.execPath, bin, 'console', '--refresh', '2'],
+  ]);
+  try {
+    let pid: number | undefined;
+    for (let i = 0; i < 50 && pid === undefined; i++) {
+      const { stdout } = await exec('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}']);
+      const p = Number(stdout.trim());
+      if (p > 0 && rssMb(p) !== null) pid = p;
+      else await sleep(200);
+    }
+    if (pid === undefined) throw new Error('console did not start');
+    return await measure(pid, warmupMs, spanMs, 'console');
+  } finally {
+    await exec('tmux', ['kill-session', '-t', session]).catch(() => undefined);
+  }
+}
