@@ -151,7 +151,7 @@ async function waitDrained(c: Chain): Promise<void> {
     'the reference backlog to drain',
     () => crashReason() !== undefined || c.done.size >= c.placed,
     {
-      timeoutMs: 180_000,
+      timeoutMs: 600_000,
       intervalMs: 1000,
     },
   );

@@ -35,6 +35,7 @@ async function waitNoneLeft(
   what: string,
   countSql: string,
   intervalMs: number,
+  timeoutMs = 180_000,
 ): Promise<void> {
   await waitUntil(
     what,
@@ -42,7 +43,7 @@ async function waitNoneLeft(
       const r = await p.db.pool.query<{ n: number }>(countSql);
       return crashReason() !== undefined || r.rows[0]?.n === 0;
     },
-    { timeoutMs: 180_000, intervalMs },
+    { timeoutMs, intervalMs },
   );
   assertAlive();
 }
@@ -57,13 +58,17 @@ export function pipelineCaughtUp(p: TestPipeline): Promise<void> {
   );
 }
 
-/** Waits until every order placed has shipping.created (the e2e run drained). */
+/**
+ * Waits until every order placed has shipping.created (the e2e run drained): up to 10 minutes, the
+ * backlog of 2 minutes at a rate the pipeline does not keep up with.
+ */
 export function allShipped(p: TestPipeline): Promise<void> {
   return waitNoneLeft(
     p,
     'the e2e backlog to drain',
     "SELECT count(*)::int AS n FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_timeline t WHERE t.order_id = o.id AND t.type = 'shipping.created')",
     1000,
+    600_000,
   );
 }
 
