@@ -20,15 +20,19 @@ export interface DrillRabbitCluster {
 }
 
 /**
- * A private 3-node RabbitMQ cluster (own node names, ports and data directory) with a stack state
+ * A private 3-node RabbitMQ cluster (or, `size` 1, one private node with classic queues: a
+ * reference as idle as the cluster) (own node names, ports and data directory) with a stack state
  * file, so the rabbitmq-node-kill drill can find, kill and restart its nodes. Kafka, PostgreSQL
  * and the registry stay the shared stack's.
  */
-export async function startDrillRabbitCluster(basePort: number): Promise<DrillRabbitCluster> {
+export async function startDrillRabbitCluster(
+  basePort: number,
+  size: 1 | 3 = 3,
+): Promise<DrillRabbitCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'orderbus-rabbit-cluster-'));
   // The nodes run as the rabbitmq user (the packaged scripts switch when started by root).
   chmodSync(dir, 0o755);
-  const specs = rabbitNodeSpecs(dir, 3, { basePort, name: `orderbus-drill-${process.pid}` });
+  const specs = rabbitNodeSpecs(dir, size, { basePort, name: `orderbus-drill-${process.pid}` });
   const stop = async () => {
     // The drill restarts a node: stop what the state file says runs now, then the rest.
     await stopRabbitCluster(readState(dir)?.rabbit ?? []);
@@ -53,7 +57,7 @@ export async function startDrillRabbitCluster(basePort: number): Promise<DrillRa
       ORDERBUS_RABBITMQ_MANAGEMENT_URL: c.managementUrl,
       ORDERBUS_RABBITMQ_FAILOVER_URLS: c.failoverUrls.join(','),
       ORDERBUS_RABBITMQ_MANAGEMENT_FAILOVER_URLS: c.managementFailoverUrls.join(','),
-      ORDERBUS_RABBITMQ_QUEUE_TYPE: 'quorum',
+      ORDERBUS_RABBITMQ_QUEUE_TYPE: size > 1 ? 'quorum' : 'classic',
     },
     stop,
   };
