@@ -7,6 +7,7 @@ import { isOrderbusError } from '../errors.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
 import { retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
+import { lostMembership } from './group-membership.js';
 import { isTransientDbError } from './outbox.js';
 
 /**
@@ -301,7 +302,8 @@ export class EventConsumer implements Service {
       });
       this.handled++;
     } catch (e) {
-      if (this.stopping) throw e; // leave it uncommitted; it is redelivered after restart
+      // Left uncommitted: redelivered after a restart, or to the partition's next owner.
+      if (this.stopping || lostMembership(e)) throw e;
       const cls = (e as { errorClass?: string }).errorClass ?? (e instanceof Error ? e.name : 'Error');
       const text = e instanceof Error ? e.message : String(e);
       await this.deadLetter(meta, message, cls, text, attempts, firstFailure);
@@ -330,7 +332,7 @@ export class EventConsumer implements Service {
       this.handled += events.length;
       return;
     } catch (e) {
-      if (this.stopping) throw e;
+      if (this.stopping || lostMembership(e)) throw e;
     }
     for (const event of events) {
       const message = sources.get(event);
@@ -359,7 +361,7 @@ export class EventConsumer implements Service {
       },
       this.options.backoff ?? CONSUMER_RETRY,
       {
-        retriable: (e, attempt) => isTransient(e) || attempt < attempts,
+        retriable: (e, attempt) => !lostMembership(e) && (isTransient(e) || attempt < attempts),
         stop: () => this.stopping,
         onRetry: ({ attempt, error }) => {
           if (attempt === 1 || attempt % 10 === 0)
