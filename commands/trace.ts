@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isOrderbusError, usageError } from '../src/errors.js';
-import type { TraceResult, TraceWindow } from '../src/ops/trace.js';
+import type { DeadLetterSearch, TraceResult, TraceWindow } from '../src/ops/trace.js';
 import { withCommandOps } from './context.js';
 import { parseTimeOrAgo } from './options.js';
 import { formatTable, paint, printResult } from './output.js';
@@ -12,6 +12,15 @@ export function renderWindow(w: TraceWindow): string {
   ];
   const read = `read ${w.records} records: offsets ${w.fromOffset}–${w.untilOffset} of ${w.partitionLow}–${w.partitionHigh}, from ${w.fromTime} to ${w.untilTime ?? 'the end'} (${basis})`;
   return w.widen ? `${read}\nevents outside it are not shown; to read more: ${w.widen}` : read;
+}
+
+/** A DLQ whose search stopped at the cap: how far it read, and the command that reads it all. */
+function renderSearch(d: DeadLetterSearch): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const from = d.since ? ` written since ${d.since}` : ' (oldest first)';
+  return paint.yellow(
+    `! ${d.dlq}: searched ${n(d.searched)} of ${n(d.total)} letters${from}; the rest: ${d.searchAll ?? '-'}`,
+  );
 }
 
 export function renderTrace(t: TraceResult): string {
@@ -30,7 +39,8 @@ export function renderTrace(t: TraceResult): string {
   );
   const window = t.scanned ? [`\n${paint.dim(renderWindow(t.scanned))}`] : [];
   const unavailable = t.unavailable.map((u) => paint.yellow(`! ${u.source} unavailable: ${u.error}`));
-  return [`${head}\n\n${entries}\n\n${groups}`, ...window, ...unavailable].join('\n');
+  const partial = (t.deadLetterSearch ?? []).filter((d) => !d.complete).map(renderSearch);
+  return [`${head}\n\n${entries}\n\n${groups}`, ...window, ...partial, ...unavailable].join('\n');
 }
 
 export function defineTrace(program: Command): void {

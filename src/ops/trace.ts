@@ -3,7 +3,7 @@ import { createPool, type Pool } from '../adapters/postgres.js';
 import { EventCodec } from '../events/codec.js';
 import { OrderbusError, usageError, errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
-import { showDlq } from './dlq/index.js';
+import { browseDlq } from './dlq/index.js';
 import { committedOffsets, resolveGroups } from './lag.js';
 import { listQueues } from './queues.js';
 
@@ -50,6 +50,26 @@ export interface TraceWindow {
   widen: string | null;
 }
 
+/**
+ * How much of one DLQ trace searched for the order's dead letters. A queue is read from its head
+ * (its oldest letter), at most DEAD_LETTER_SEARCH letters; the Kafka DLQ from the order's
+ * placement on (ListOffsets by timestamp), at most as many.
+ */
+export interface DeadLetterSearch {
+  dlq: string;
+  kind: 'kafka' | 'rabbitmq' | 'outbox';
+  /** Letters read. */
+  searched: number;
+  /** Letters in the DLQ. */
+  total: number;
+  /** Kafka: the search began at the first letter written at or after this time. */
+  since: string | null;
+  /** Whether every letter that could be the order's was read (false: the cap stopped it). */
+  complete: boolean;
+  /** The command that searches the whole DLQ, when this search did not. */
+  searchAll: string | null;
+}
+
 export interface TraceResult {
   orderId: string;
   topic: string;
@@ -63,6 +83,8 @@ export interface TraceResult {
   scannedRecords: number;
   /** Which stretch of the partition was read (traceOrder always says; optional for older readers). */
   scanned?: TraceWindow;
+  /** How much of each DLQ was searched for the order's dead letters (traceOrder always says). */
+  deadLetterSearch?: DeadLetterSearch[];
 }
 
 export interface TraceOptions {
@@ -79,6 +101,12 @@ export interface TraceOptions {
 export const SEEK_MARGIN_MS = 5 * 60_000;
 /** What a target without the order's row reads: the last day of the partition. */
 export const DEFAULT_WINDOW_MS = 24 * 3_600_000;
+/**
+ * Dead letters trace reads at most in each DLQ. A queue cannot be read from a point in time, only
+ * from its head: a deep one (tens of thousands after an outage) would be the whole wait. Past
+ * the cap trace says how far it read and which command reads the rest (`dlq show --filter`).
+ */
+export const DEAD_LETTER_SEARCH = 10_000;
 
 /** What the database says about when the order's events were published. */
 export interface OrderTimes {
@@ -147,8 +175,15 @@ export async function traceOrder(
   const entries: TraceEntry[] = [];
   const unavailable: TraceResult['unavailable'] = [];
   // The dead letters are read meanwhile (browsing queues can take seconds); the watermarks too.
-  const dead = { entries: [] as TraceEntry[], unavailable: [] as TraceResult['unavailable'] };
-  const deadLetters = deadLetterEntries(ctx, orderId, dead.entries, dead.unavailable);
+  const dead = {
+    entries: [] as TraceEntry[],
+    unavailable: [] as TraceResult['unavailable'],
+    searches: [] as DeadLetterSearch[],
+  };
+  // The Kafka DLQ is read from the order's placement on, known once the database answered.
+  let placed: (at: number | undefined) => void = () => undefined;
+  const placedAt = new Promise<number | undefined>((resolve) => (placed = resolve));
+  const deadLetters = deadLetterEntries(ctx, orderId, dead, placedAt);
   const marksRead = admin.fetchTopicOffsets(topic).catch((e: unknown) => {
     // kafkajs asks for the topic's metadata first: a missing topic is this, not a driver error.
     if (unknownTopic(e))
@@ -172,6 +207,7 @@ export async function traceOrder(
     ({ status, times } = await databaseTimeline(pool, orderId, entries, dbUnavailable));
     await pool.end().catch(() => undefined);
   }
+  placed(opts.since?.getTime() ?? (times ? times.createdAt.getTime() - SEEK_MARGIN_MS : undefined));
   const now = opts.now ?? Date.now();
   const since = opts.since ? { since: opts.since } : {};
   let window = traceWindowTimes(times, { ...since, deadLetters: false, now });
@@ -238,6 +274,7 @@ export async function traceOrder(
     unavailable,
     scannedRecords: scan.records,
     scanned,
+    deadLetterSearch: dead.searches.sort((a, b) => a.dlq.localeCompare(b.dlq)),
   };
 }
 
@@ -303,41 +340,66 @@ async function groupCommits(
   });
 }
 
-/** The order's dead letters (Kafka's DLQ, RabbitMQ's) into `entries`; true when there are any. */
+/**
+ * The order's dead letters (Kafka's DLQ, RabbitMQ's) into `into.entries`, every DLQ at once,
+ * each search bounded (DEAD_LETTER_SEARCH) and recorded in `into.searches`; true when there are any.
+ */
 async function deadLetterEntries(
   ctx: OpsContext,
   orderId: string,
-  entries: TraceEntry[],
-  unavailable: TraceResult['unavailable'],
+  into: { entries: TraceEntry[]; unavailable: TraceResult['unavailable']; searches: DeadLetterSearch[] },
+  placedAt: Promise<number | undefined>,
 ): Promise<boolean> {
-  const dlqNames: string[] = [ctx.config.topics.orderEventsDlq];
-  let found = false;
-  if (!ctx.config.components.includes('rabbitmq')) unavailable.push(notInTarget('rabbitmq', 'rabbitmq.url'));
+  const kafkaDlq = ctx.config.topics.orderEventsDlq;
+  const dlqNames: string[] = [kafkaDlq];
+  if (!ctx.config.components.includes('rabbitmq'))
+    into.unavailable.push(notInTarget('rabbitmq', 'rabbitmq.url'));
   else
     try {
       dlqNames.push(...(await listQueues(ctx)).filter((q) => q.role === 'dlq').map((q) => q.name));
     } catch (e) {
-      unavailable.push({ source: 'rabbitmq', error: errorMessage(e) });
+      into.unavailable.push({ source: 'rabbitmq', error: errorMessage(e) });
     }
-  for (const name of dlqNames) {
-    try {
-      for (const m of await showDlq(ctx, name, { filter: `orderId=${orderId}`, limit: 100 })) {
-        found = true;
-        entries.push(
-          entry(
-            m.kind === 'kafka' ? 'kafka-dlq' : 'rabbitmq-dlq',
-            `${name} ${m.id}`,
-            m.lastFailureAt,
-            `dead letter: ${m.errorClass ?? 'unknown'}${m.statusCode !== null ? ` (${m.statusCode})` : ''}`,
-            { errorMessage: m.errorMessage, attempts: m.attempts, destination: m.destination },
-          ),
-        );
+  const filter = `orderId=${orderId}`;
+  const found = await Promise.all(
+    dlqNames.map(async (name) => {
+      try {
+        const at = name === kafkaDlq ? await placedAt : undefined;
+        const r = await browseDlq(ctx, name, {
+          filter,
+          needle: orderId,
+          limit: 100,
+          maxRead: DEAD_LETTER_SEARCH,
+          ...(at !== undefined ? { since: new Date(at) } : {}),
+        });
+        const complete = r.stopped !== 'max-read';
+        into.searches.push({
+          dlq: name,
+          kind: r.kind,
+          searched: r.read,
+          total: r.count,
+          since: at !== undefined ? new Date(at).toISOString() : null,
+          complete,
+          searchAll: complete ? null : `orderbus dlq show ${name} --filter '${filter}'`,
+        });
+        for (const m of r.messages)
+          into.entries.push(
+            entry(
+              m.kind === 'kafka' ? 'kafka-dlq' : 'rabbitmq-dlq',
+              `${name} ${m.id}`,
+              m.lastFailureAt,
+              `dead letter: ${m.errorClass ?? 'unknown'}${m.statusCode !== null ? ` (${m.statusCode})` : ''}`,
+              { errorMessage: m.errorMessage, attempts: m.attempts, destination: m.destination },
+            ),
+          );
+        return r.messages.length > 0;
+      } catch (e) {
+        into.unavailable.push({ source: name, error: errorMessage(e) });
+        return false;
       }
-    } catch (e) {
-      unavailable.push({ source: name, error: errorMessage(e) });
-    }
-  }
-  return found;
+    }),
+  );
+  return found.some(Boolean);
 }
 
 /**

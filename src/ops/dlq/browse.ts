@@ -3,7 +3,7 @@ import { allDlqs, locateDlq, type DlqLocation } from './discovery.js';
 import { parseFilter, type Filter } from './filter.js';
 import { failureClass } from './failure.js';
 import { filterView } from './message-view.js';
-import type { DlqMessage, DlqSummary } from './types.js';
+import type { DlqKind, DlqMessage, DlqSummary } from './types.js';
 
 /** Reading dead letters without removing any: `dlq list` and `dlq show`. */
 
@@ -58,6 +58,8 @@ export interface ShowOptions {
   filter?: string;
   /** Kafka: from the first letter written at or after this time. */
   since?: Date;
+  /** Only letters whose bytes hold this text can match the filter (an order id): the others are not parsed. */
+  needle?: string;
   /** Letters read at most (a filter that matches few letters stops here, saying so). */
   maxRead?: number;
   /** Each matching letter as soon as it is read. */
@@ -69,6 +71,7 @@ export interface ShowOptions {
 /** What a browse found, and how far it read. */
 export interface ShowResult {
   messages: DlqMessage[];
+  kind: DlqKind;
   /** Outstanding dead letters when it started. */
   count: number;
   /** Letters read to find them: `limit` when the first ones match, all `count` when few or none do. */
@@ -119,11 +122,12 @@ export async function browseDlq(
       cap: maxRead,
       ...(options.since ? { since: options.since.getTime() } : {}),
       ...(prefilter ? { prefilter } : {}),
+      ...(options.needle !== undefined ? { needle: options.needle } : {}),
       ...(options.onRead ? { onRead: options.onRead } : {}),
     },
   );
   const stopped = messages.length >= limit ? 'limit' : read >= maxRead && read < count ? 'max-read' : 'end';
-  return { messages, count, read, stopped };
+  return { messages, kind: engine.kind, count, read, stopped };
 }
 
 /** Browses without removing anything: the letters only. */

@@ -96,6 +96,12 @@ async function readRun(
   }
 }
 
+/** Whether a record's key, value or a header value holds `needle` (before it is viewed). */
+function recordHolds(r: KafkaRecord, needle: string): boolean {
+  if (r.key?.includes(needle) || r.value?.includes(needle)) return true;
+  return Object.values(r.rawHeaders).some((vs) => vs.some((v) => v.includes(needle)));
+}
+
 /**
  * Calls `fn` for the outstanding records of `runs` in order, until it returns false or `cap`
  * were read (a prefiltered record counts as read, and is not decoded); resolves to the records read.
@@ -105,7 +111,7 @@ async function eachDead(
   topic: string,
   runs: Run[],
   fn: (m: DlqMessage, r: KafkaRecord) => boolean | void,
-  options: Pick<BrowseOptions, 'cap' | 'prefilter' | 'onRead' | 'headsOnly'> = {},
+  options: Pick<BrowseOptions, 'cap' | 'prefilter' | 'onRead' | 'headsOnly' | 'needle'> = {},
 ): Promise<number> {
   const codec = codecOf(ctx);
   const cap = options.cap ?? Number.POSITIVE_INFINITY;
@@ -117,6 +123,7 @@ async function eachDead(
       for (const r of batch) {
         if (run.handled.has(r.offset)) continue;
         read++;
+        if (options.needle !== undefined && !recordHolds(r, options.needle)) continue;
         const head = kafkaHeadView(topic, r);
         if (!options.prefilter || options.prefilter(head))
           stop = fn(options.headsOnly ? head : await withPayload(codec, head, r), r) === false;

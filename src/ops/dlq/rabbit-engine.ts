@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import { OrderbusError } from '../../errors.js';
 import { managementApi } from '../../adapters/rabbitmq.js';
-import { validateTask } from '../../tasks/task-schema.js';
 import { TaskHeaders } from '../../tasks/topology.js';
 import { sha256 } from '../audit.js';
 import type { OpsContext } from '../context.js';
@@ -33,9 +32,14 @@ const WINDOW = 500;
 const windowFor = (rate: number | undefined): number =>
   rate ? Math.max(1, Math.min(WINDOW, Math.ceil(rate))) : WINDOW;
 
-/** A task must validate (another application's letter need not) and have somewhere to go back to. */
+type TaskValidator = (p: Json) => string[];
+
+/**
+ * A task must validate (another application's letter need not) and have somewhere to go back to.
+ * The task schemas compile as their module loads: loaded by a redrive, not by every browse.
+ */
 const validatorFor =
-  (queue: string, view: DlqMessage) =>
+  (validateTask: TaskValidator, queue: string, view: DlqMessage) =>
   (p: Json): string[] => [
     ...(isForeignLetter(view) ? [] : validateTask(p)),
     ...(rabbitDestination(view.headers, queue) ? [] : ['no original destination in its headers']),
@@ -78,6 +82,7 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
   const run = newRun(queue, 'rabbitmq', execute, options.itemsKept);
   const { result } = run;
   const limit = redriveLimit(job);
+  const { validateTask } = await import('../../tasks/task-schema.js');
   const snapshot = await depth(ctx, queue);
   result.snapshot = snapshot;
   const goal = Math.min(snapshot, limit);
@@ -85,7 +90,7 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
   const plan = (msg: ConsumeMessage, position: number) => {
     const view = rabbitView(queue, msg, position);
     if (result.selected >= limit || !selects(view)) return null;
-    const d = decide(plannedView(view), options, validatorFor(queue, view), keepsItems(result));
+    const d = decide(plannedView(view), options, validatorFor(validateTask, queue, view), keepsItems(result));
     record(result, d);
     return { view, d };
   };
@@ -192,6 +197,13 @@ async function heldElsewhere(ctx: OpsContext, queue: string): Promise<number> {
   );
 }
 
+/** Whether a letter's body or a text header holds `needle` (before it is parsed into a view). */
+function letterHolds(msg: ConsumeMessage, needle: string): boolean {
+  if (msg.content.includes(needle)) return true;
+  const h = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  return Object.values(h).some((v) => (typeof v === 'string' || Buffer.isBuffer(v)) && v.includes(needle));
+}
+
 export const rabbitEngine: DlqEngine = {
   kind: 'rabbitmq',
 
@@ -208,8 +220,10 @@ export const rabbitEngine: DlqEngine = {
     // unacked, as `status`, `queues` and the console count them. Read before this browse holds
     // any (the management figures lag a few seconds and would count ours twice after).
     const [count, held] = await Promise.all([depth(ctx, name), heldElsewhere(ctx, name)]);
+    const { needle } = options;
     const read = await holdEach(ctx, name, Math.min(count, cap), (msg, position) => {
       if (position % 1000 === 999) options.onRead?.(position + 1);
+      if (needle !== undefined && !letterHolds(msg, needle)) return true;
       return fn(rabbitView(name, msg, position));
     });
     return { count: count + held, read };

@@ -128,6 +128,11 @@ export interface BrowseOptions {
    * counted as read and skipped without decoding its payload. Only ever rejects what `fn` would.
    */
   prefilter?: (m: DlqMessage) => boolean;
+  /**
+   * A letter whose bytes (key, body, text header values) do not hold this text is counted as read
+   * and skipped before it is parsed: for a search by an id that any matching letter spells out.
+   */
+  needle?: string;
   /** Kafka: `fn` gets each letter without its payload decoded (null): what a summary needs. */
   headsOnly?: boolean;
   /** Letters read so far, after each fetch. */

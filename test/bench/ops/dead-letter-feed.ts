@@ -1,4 +1,9 @@
-import { connectRabbit, type AmqpConnection, type ConfirmChannel } from '../../../src/adapters/rabbitmq.js';
+import {
+  connectRabbit,
+  managementApi,
+  type AmqpConnection,
+  type ConfirmChannel,
+} from '../../../src/adapters/rabbitmq.js';
 import type { OrderbusConfig } from '../../../src/config.js';
 import { TaskHeaders } from '../../../src/tasks/topology.js';
 
@@ -10,6 +15,17 @@ import { TaskHeaders } from '../../../src/tasks/topology.js';
 
 export const OLD_URL = 'http://127.0.0.1:8094/hooks/v1';
 export const NEW_URL = 'http://127.0.0.1:8094/hooks/v2';
+
+/** A vhost of the stack's RabbitMQ (created if missing), which the configured user may use. */
+export async function ensureVhost(config: OrderbusConfig, vhost: string): Promise<void> {
+  const user = decodeURIComponent(new URL(config.rabbitmq.url).username || 'guest');
+  const v = encodeURIComponent(vhost);
+  await managementApi(config, `/vhosts/${v}`, { method: 'PUT' });
+  await managementApi(config, `/permissions/${v}/${encodeURIComponent(user)}`, {
+    method: 'PUT',
+    body: JSON.stringify({ configure: '.*', write: '.*', read: '.*' }),
+  });
+}
 
 /** Webhook task letter `id`, as orderbus's workers dead-letter it after the partner answered 410. */
 export function deadLetter(target: string, id: string, i: number) {

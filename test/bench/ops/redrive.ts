@@ -9,6 +9,7 @@ import {
   OLD_URL,
   amqpShovel,
   deadLetter,
+  ensureVhost,
   seedDeadLetters,
 } from './dead-letter-feed.js';
 import { bin, config as stackConfig, peakRss, runId, timed, type Timed } from './timed.js';
@@ -118,13 +119,7 @@ export const redriveBench: Benchmark = {
   description: `\`orderbus dlq redrive --fix-url …\`, dry run then \`--execute\`, of ${REDRIVE_N.toLocaleString('en-US')} RabbitMQ dead letters while the same DLQ receives ${FEED_RATE} new ones a second (dead-lettered by the broker), against plain amqplib reading the same letters and publishing them with confirms`,
   runs: 3,
   async setup() {
-    const user = decodeURIComponent(new URL(config.rabbitmq.url).username || 'guest');
-    const v = encodeURIComponent(vhost);
-    await managementApi(config, `/vhosts/${v}`, { method: 'PUT' });
-    await managementApi(config, `/permissions/${v}/${encodeURIComponent(user)}`, {
-      method: 'PUT',
-      body: JSON.stringify({ configure: '.*', write: '.*', read: '.*' }),
-    });
+    await ensureVhost(config, vhost);
   },
   async teardown() {
     await managementApi(config, `/vhosts/${encodeURIComponent(vhost)}`, { method: 'DELETE' });
