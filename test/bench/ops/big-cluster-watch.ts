@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
-import { bin, exec, runId } from './timed.js';
+import { bin, exec, orderbusInTmux, rssMb, runId, sleep } from './timed.js';
 
 /**
  * A long-running view (`lag --watch`, the console) over the big cluster: its CPU (utime + stime
@@ -26,19 +26,8 @@ function cpuSeconds(pid: number): number | null {
   }
 }
 
-function rssMb(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
 const clockTick = 100;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function measure(pid: number, warmupMs: number, spanMs: number, what: string): Promise<WatchFigures> {
   await sleep(warmupMs);
@@ -94,20 +83,8 @@ export async function measureConsole(
   spanMs: number,
 ): Promise<WatchFigures> {
   const session = `bench-big-console-${runId}`;
-  await exec('tmux', [
-    ...['new-session', '-d', '-s', session, '-x', '120', '-y', '40'],
-    ...['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
-    ...[process.execPath, bin, 'console', '--refresh', '2'],
-  ]);
   try {
-    let pid: number | undefined;
-    for (let i = 0; i < 50 && pid === undefined; i++) {
-      const { stdout } = await exec('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}']);
-      const p = Number(stdout.trim());
-      if (p > 0 && rssMb(p) !== null) pid = p;
-      else await sleep(200);
-    }
-    if (pid === undefined) throw new Error('console did not start');
+    const pid = await orderbusInTmux(session, ['console', '--refresh', '2'], env);
     return await measure(pid, warmupMs, spanMs, 'console');
   } finally {
     await exec('tmux', ['kill-session', '-t', session]).catch(() => undefined);

@@ -1,21 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Benchmark, Sample } from '../harness.js';
-import { bin, exec, runId } from './timed.js';
+import { exec, orderbusInTmux, rssMb, runId, sleep } from './timed.js';
 
 /** console-memory: RSS of `orderbus console --refresh 1` in tmux over minutes of refreshing. */
 
 const CONSOLE_SECONDS = Number(process.env.ORDERBUS_BENCH_CONSOLE_SECONDS ?? 600);
-
-function rssMb(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const consoleBench: Benchmark = {
   name: 'console-memory',
@@ -23,19 +11,8 @@ export const consoleBench: Benchmark = {
   runs: 1,
   async run(): Promise<Sample[]> {
     const session = `bench-console-${runId}`;
-    await exec('tmux', [
-      ...['new-session', '-d', '-s', session, '-x', '120', '-y', '40'],
-      ...[process.execPath, bin, 'console', '--refresh', '1'],
-    ]);
     try {
-      let pid: number | undefined;
-      for (let i = 0; i < 50 && pid === undefined; i++) {
-        const { stdout } = await exec('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}']);
-        const p = Number(stdout.trim());
-        if (p > 0 && rssMb(p) !== null) pid = p;
-        else await sleep(200);
-      }
-      if (pid === undefined) throw new Error('console did not start');
+      const pid = await orderbusInTmux(session, ['console', '--refresh', '1']);
       await sleep(30_000); // warm-up: first polls, JIT, caches
       const first = rssMb(pid) ?? 0;
       let peak = first;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../../src/config.js';
@@ -62,4 +62,39 @@ export function peakRss(
       : {}),
     command,
   };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process's resident set (VmRSS) in MB, null once it has gone. */
+export function rssMb(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `orderbus ARGS…` in a pseudo-terminal (a detached tmux session, 120x40) with `env` added; resolves
+ * to its pid once it runs. Kill the session with `tmux kill-session -t SESSION`.
+ */
+export async function orderbusInTmux(
+  session: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  await exec('tmux', [
+    ...['new-session', '-d', '-s', session, '-x', '120', '-y', '40'],
+    ...['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
+    ...[process.execPath, bin, ...args],
+  ]);
+  for (let i = 0; i < 50; i++) {
+    const { stdout } = await exec('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}']);
+    const p = Number(stdout.trim());
+    if (p > 0 && rssMb(p) !== null) return p;
+    await sleep(200);
+  }
+  throw new Error(`orderbus ${args.join(' ')} did not start in tmux`);
 }
