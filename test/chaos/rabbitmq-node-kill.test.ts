@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRabbit, managementApi } from '../../src/adapters/rabbitmq.js';
 import { loadConfig } from '../../src/config.js';
 import { reportLine, type DrillReport } from '../../src/devstack/chaos/report.js';
+import { setupRabbitmq } from '../../src/devstack/stack/rabbitmq-setup.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import type { EmailTask } from '../../src/tasks/task.js';
+import { topologyNames, topologyOptions } from '../../src/tasks/topology.js';
 import { runCli } from '../support/cli.js';
 import { startDrillRabbitCluster, type DrillRabbitCluster } from '../support/drill-rabbit-cluster.js';
 import { testNamespace } from '../support/namespace.js';
@@ -111,6 +113,25 @@ describe('RabbitMQ on three nodes', { timeout: 300_000 }, () => {
       const rows = await managementApi<QueueRow[]>(config, `/queues/%2F?columns=name`);
       for (const q of rows.filter((r) => r.name.startsWith(`${ns}.`))) await ch.deleteQueue(q.name);
       await conn.close();
+      await pub.close();
+    }
+  });
+
+  it("stack up declares the stack's own task queues on the cluster as quorum queues, so its workers can use them", async () => {
+    const config = loadConfig({ env: { ...process.env, ...cluster!.env } });
+    await setupRabbitmq(config, () => undefined, { enablePlugins: false });
+    const rows = await managementApi<QueueRow[]>(config, `/queues/%2F?columns=name,type,members`);
+    const names = Object.values(topologyNames(topologyOptions(config)).queues);
+    for (const name of [...names, ...names.map((n) => `${n}.dlq`)]) {
+      const q = rows.find((r) => r.name === name);
+      expect(q?.type, name).toBe('quorum');
+      expect(q?.members?.length, name).toBe(3);
+    }
+    // A worker of this configuration declares the same queues again: no inequivalent-argument refusal.
+    const pub = new ConfirmedPublisher(config, 'test-quorum-stack', () => undefined, 10_000);
+    try {
+      await pub.topologyNames();
+    } finally {
       await pub.close();
     }
   });

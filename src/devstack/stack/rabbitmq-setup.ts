@@ -76,7 +76,11 @@ export async function setupRabbitmq(
   const conn = await connectRabbit(config, 'orderbus-stack');
   try {
     const ch = await conn.createChannel();
-    await declareTaskTopology(ch, { retryDelaysMs: config.workers.retryDelaysMs });
+    // The stack's own names (no test prefix), of the queue type the target runs: quorum on a cluster.
+    await declareTaskTopology(ch, {
+      retryDelaysMs: config.workers.retryDelaysMs,
+      queueType: config.rabbitmq.queueType,
+    });
     await ch.close();
   } finally {
     await conn.close().catch(() => undefined);
