@@ -25,7 +25,14 @@ afterEach(async () => {
   p = undefined;
 });
 
-const json = <T>(s: string): T => JSON.parse(s) as T;
+/** The command's JSON output; when it printed none, the failure names what the command said on stderr. */
+const json = <T>(s: string, stderr = ''): T => {
+  try {
+    return JSON.parse(s) as T;
+  } catch (e) {
+    throw new Error(`not JSON (${String(e)}): stdout '${s.slice(0, 300)}', stderr '${stderr.slice(-1500)}'`);
+  }
+};
 
 describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () => {
   it('lists, browses without removing, dry-runs with a diff, then redrives --fix-url with each delivery exactly once', async () => {
@@ -262,7 +269,8 @@ describe('orderbus dlq on Kafka', () => {
     expect(await eventsOnTopic()).toBe(3);
     const still = json<DlqMessage[]>((await runCli(['dlq', 'show', dlq, '--json'], { env })).stdout);
     expect(still.map((m) => m.errorClass)).toEqual(['UndecodableRecord']);
-    const listed = json<DlqSummary[]>((await runCli(['dlq', 'list', '--json'], { env })).stdout);
+    const lr = await runCli(['dlq', 'list', '--json'], { env });
+    const listed = json<DlqSummary[]>(lr.stdout, lr.stderr);
     expect(listed.find((d) => d.name === dlq)?.count).toBe(1);
     const second = json<RedriveResult>(
       (await runCli(['dlq', 'redrive', dlq, '--execute', '--json'], { env })).stdout,
