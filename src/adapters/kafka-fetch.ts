@@ -147,6 +147,15 @@ export class RawKafka {
     return cluster;
   }
 
+  /**
+   * A fresh shared client that knows only `topics`: the one in use asked for a topic deleted since,
+   * and every metadata refresh of it fails until it is replaced.
+   */
+  async reconnect(topics: string[]): Promise<RawCluster> {
+    await this.cluster.drop(this.cluster.get());
+    return this.connect(topics, true);
+  }
+
   /** The node id of a partition's leader (metadata refreshed once if it names none). */
   async leaderId(cluster: RawCluster, topic: string, partition: number): Promise<string> {
     let leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];

@@ -337,16 +337,25 @@ export class GroupReader {
     if (topics.length === 0) return out;
     let wanted = topics;
     const connect = async (names: string[]) => (await this.raw.connect(names)) as unknown as GroupCluster;
-    const cluster = await connect(wanted).catch(async (e: unknown) => {
-      if (!unknownTopic(e)) throw e;
+    const existingOnly = async () => {
       const existing = new Set(await (await this.admin()).listTopics());
-      wanted = topics.filter((t) => existing.has(t));
+      wanted = wanted.filter((t) => existing.has(t));
+    };
+    let cluster = await connect(wanted).catch(async (e: unknown) => {
+      if (!unknownTopic(e)) throw e;
+      await existingOnly();
       return connect(wanted);
     });
-    // A leader that moved (a broker restarting) answers NOT_LEADER: new metadata, and again.
+    // A leader that moved (a broker restarting) answers NOT_LEADER, a topic deleted meanwhile
+    // (another team's, a test's) UNKNOWN_TOPIC and spoils every later metadata refresh: the topics
+    // that still exist, on a fresh client with new metadata, and again.
     await retry(
       async (attempt) => {
-        if (attempt > 1) await cluster.refreshMetadata();
+        if (attempt > 1) {
+          await existingOnly();
+          cluster = (await this.raw.reconnect(wanted)) as unknown as GroupCluster;
+        }
+        out.clear();
         const byLeader = new Map<number, Map<string, number[]>>();
         for (const topic of wanted)
           for (const p of cluster.findTopicPartitionMetadata(topic)) {
