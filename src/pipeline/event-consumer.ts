@@ -7,7 +7,7 @@ import { isOrderbusError } from '../errors.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
 import { retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
-import { lostMembership } from './group-membership.js';
+import { heartbeatingWhile, lostMembership } from './group-membership.js';
 import { isTransientDbError } from './outbox.js';
 
 /**
@@ -101,6 +101,10 @@ export class EventConsumer implements Service {
     this.name = options.name;
   }
 
+  private get heartbeatIntervalMs(): number {
+    return Math.min(3000, Math.floor(this.config.kafka.sessionTimeoutMs / 3));
+  }
+
   /** The group id as the broker knows it (with the configured prefix). */
   get groupId(): string {
     return `${this.config.kafka.groupPrefix}${this.options.groupId}`;
@@ -129,7 +133,7 @@ export class EventConsumer implements Service {
     const consumer = kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: this.config.kafka.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3000, Math.floor(this.config.kafka.sessionTimeoutMs / 3)),
+      heartbeatInterval: this.heartbeatIntervalMs,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
@@ -344,7 +348,8 @@ export class EventConsumer implements Service {
 
   /**
    * Runs `fn` until it works, a non-transient failure has used up `attempts`, or the consumer
-   * stops (then the last error is thrown). The group hears a heartbeat before each retry.
+   * stops (then the last error is thrown). The group hears a heartbeat before each retry, and
+   * every heartbeat interval while an attempt runs.
    */
   private retrying(
     heartbeat: () => Promise<void>,
@@ -357,7 +362,7 @@ export class EventConsumer implements Service {
     return retry(
       async (attempt) => {
         if (attempt > 1) await heartbeat().catch(() => undefined);
-        await fn(attempt);
+        await heartbeatingWhile(heartbeat, this.heartbeatIntervalMs, () => fn(attempt));
       },
       this.options.backoff ?? CONSUMER_RETRY,
       {

@@ -109,12 +109,14 @@ export class PipelineMonitor {
           const m = new LagMonitor(1);
           m.add(snap);
           const report = m.evaluate();
+          // Every drill group reads order.events: a partition missing from a group's report (the
+          // group is rebalancing and has committed nothing there yet) is owed whole.
+          const marks = await admin.fetchTopicOffsets(this.pipeline.config.topics.orderEvents);
           s.lag = {};
           s.timeLagMs = {};
           for (const g of report.groups) {
             const name = g.group.slice(prefix.length);
-            // A partition the group never committed on counts whole (nothing of it was consumed).
-            s.lag[name] = g.partitions.reduce((n, p) => n + (p.lag ?? Math.max(0, p.logEnd - p.logStart)), 0);
+            s.lag[name] = groupLag(g.partitions, this.pipeline.config.topics.orderEvents, marks);
             s.timeLagMs[name] = g.maxTimeLagMs ?? 0;
           }
           for (const g of groups) if (!(g.slice(prefix.length) in s.lag)) s.lag[g.slice(prefix.length)] = -1;
@@ -163,6 +165,30 @@ export class PipelineMonitor {
     ]);
     return s;
   }
+}
+
+interface LagPartition {
+  topic: string;
+  partition: number;
+  lag: number | null;
+  logStart: number;
+  logEnd: number;
+}
+
+/**
+ * A group's lag in records: its reported partitions (one it never committed on counts whole),
+ * plus every partition of `topic` the report does not name at all, counted whole — a group that
+ * is rebalancing and has committed nothing yet reports no partitions, and it is not caught up.
+ */
+export function groupLag(
+  partitions: LagPartition[],
+  topic: string,
+  topicMarks: { partition: number; low: string; high: string }[],
+): number {
+  let lag = partitions.reduce((n, p) => n + (p.lag ?? Math.max(0, p.logEnd - p.logStart)), 0);
+  const named = new Set(partitions.filter((p) => p.topic === topic).map((p) => p.partition));
+  for (const m of topicMarks) if (!named.has(m.partition)) lag += Math.max(0, Number(m.high) - Number(m.low));
+  return lag;
 }
 
 /** Nothing left to do: no lag, no task waiting or being worked on, nothing unsent or unshipped. */
