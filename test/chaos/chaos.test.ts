@@ -3,13 +3,13 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { loadConfig } from '../../src/config.js';
-import { reportLine, type DrillReport } from '../../src/devstack/chaos/report.js';
 import { listAudit } from '../../src/ops/audit.js';
 import { withOps } from '../../src/ops/context.js';
 import { toMessage } from '../../src/tasks/dispatcher.js';
 import { ConfirmedPublisher } from '../../src/tasks/publisher.js';
 import type { AnalyticsTask } from '../../src/tasks/task.js';
 import { runCli } from '../support/cli.js';
+import { expectPass, runDrill, type DrillRun } from '../support/drill.js';
 import {
   startDrillKafka,
   startDrillRabbit,
@@ -27,38 +27,12 @@ const execFileAsync = promisify(execFile);
 const audit = `${testNamespace('chaos')}.audit`;
 const SMALL = ['--duration', '5s', '--rate', '8', '--json'];
 
-async function drill(
+function drill(
   scenario: string,
   env: Record<string, string> = {},
   args: string[] = SMALL,
-): Promise<{ code: number; report: DrillReport; stderr: string }> {
-  const r = await runCli(['chaos', 'run', scenario, ...args], {
-    env: { ORDERBUS_TOPIC_AUDIT: audit, ORDERBUS_DEBUG_HANDLES: '1', ...env },
-    // Below the test's own timeout, so a drill that hangs fails with its progress lines (stderr).
-    timeoutMs: 240_000,
-  });
-  let report: DrillReport;
-  try {
-    report = JSON.parse(r.stdout) as DrillReport;
-  } catch {
-    throw new Error(`chaos run ${scenario} printed no report (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
-  }
-  process.stderr.write(`${reportLine(report)}\n`);
-  // A handle the drill left open (the CLI exits anyway, after a grace period) is named here.
-  for (const l of r.stderr.split('\n').filter((l) => l.startsWith('orderbus: still open')))
-    process.stderr.write(`  ${l}\n`);
-  for (const w of report.warnings) process.stderr.write(`  warning: ${w}\n`);
-  return { code: r.code, report, stderr: r.stderr };
-}
-
-function expectPass(r: { code: number; report: DrillReport; stderr: string }): void {
-  const broken = r.report.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail}`);
-  expect(broken, `${JSON.stringify(r.report.observed)}\n${r.stderr.slice(-2000)}`).toEqual([]);
-  expect(r.report.verdict).toBe('PASS');
-  expect(r.code).toBe(0);
-  expect(r.report.orders.placed).toBeGreaterThan(20);
-  expect(r.report.orders.completed).toBeGreaterThan(0);
-  expect(r.report.warnings.filter((w) => w.startsWith('service crashed'))).toEqual([]);
+): Promise<DrillRun> {
+  return runDrill(scenario, args, { ORDERBUS_TOPIC_AUDIT: audit, ...env });
 }
 
 const privates: { stop(): Promise<void> }[] = [];
