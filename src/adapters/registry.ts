@@ -7,6 +7,7 @@ import { OrderbusError, errorMessage } from '../errors.js';
 import { unreachableHint } from '../local-stack.js';
 import { isTlsFailure } from '../net.js';
 import { redact, redactUrl } from '../redact.js';
+import { SharedAjv } from './shared-ajv.js';
 
 export { SchemaType };
 export type Registry = SchemaRegistry;
@@ -36,18 +37,22 @@ export function registryHttp(config: OrderbusConfig): RegistryHttp {
   };
 }
 
-/** The registry client (Confluent API) with registryHttp's settings. */
+/** The registry client (Confluent API) with registryHttp's settings; its JSON schemas share one Ajv. */
 export function createRegistry(config: OrderbusConfig): SchemaRegistry {
   const h = registryHttp(config);
   const timeout = () => ({
     request: (req: { enhance: (e: { timeout: number }) => unknown }) => req.enhance({ timeout: h.timeoutMs }),
   });
-  return new SchemaRegistry({
-    host: config.registry.url,
-    ...(h.auth ? { auth: h.auth } : {}),
-    ...(h.agent ? { agent: h.agent } : {}),
-    middlewares: [timeout as never],
-  });
+  return new SchemaRegistry(
+    {
+      host: config.registry.url,
+      ...(h.auth ? { auth: h.auth } : {}),
+      ...(h.agent ? { agent: h.agent } : {}),
+      middlewares: [timeout as never],
+    },
+    // SharedAjv is typed with the project's ajv, the client with its own (a major behind).
+    { [SchemaType.JSON]: { ajvInstance: new SharedAjv() as never } },
+  );
 }
 
 /** A registry that cannot be reached: refused credentials or certificates first (registryRefusal). */
