@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
 import { SharedClient, whileCoordinatorLoads } from './kafka.js';
+import { BatchHeaderReader } from './kafka-batch-headers.js';
 
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
@@ -184,18 +185,31 @@ export const FETCH_RETRY: RetryPolicy = { initialMs: 300, maxMs: 600, maxAttempt
 
 export class KafkaLogReader {
   private readonly raw: RawKafka;
+  /** Time lag's first reader; its counters tell how many probes it answered. */
+  readonly headers: BatchHeaderReader<RawCluster>;
 
   constructor(kafka: Kafka) {
     this.raw = new RawKafka(kafka);
+    this.headers = new BatchHeaderReader(this.raw, FETCH_RETRY);
   }
 
   /**
    * Timestamps (ms) of the records at the given offsets; absent when there is no record there.
-   * Each round fetches every partition once, from its lowest unresolved offset, and resolves
-   * every probe the returned records cover — many groups at different offsets of one partition
-   * cost one or two rounds, not one round each.
+   * Read from record-batch headers first (kafka-batch-headers.ts); what they cannot answer is
+   * fetched and decoded in rounds: each fetches every partition once, from its lowest unresolved
+   * offset, and resolves every probe the returned records cover — many groups at different
+   * offsets of one partition cost one or two rounds, not one round each.
    */
   async timestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
+    return this.collectTimestamps(probes, true);
+  }
+
+  /** `timestamps` by fetching and decoding records only (no batch headers): the reference it equals. */
+  async exactTimestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
+    return this.collectTimestamps(probes, false);
+  }
+
+  private async collectTimestamps(probes: OffsetProbe[], fromHeaders: boolean): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (probes.length === 0) return out;
     const all = new Map<string, OffsetProbe[]>();
@@ -210,9 +224,12 @@ export class KafkaLogReader {
     // hundreds of megabytes decoded, and only one timestamp of each is kept.
     const tps = [...all.keys()];
     for (let i = 0; i < tps.length; i += PARTITIONS_PER_ROUND) {
-      const byTp = new Map(
+      const slice = new Map(
         tps.slice(i, i + PARTITIONS_PER_ROUND).map((tp) => [tp, all.get(tp) as OffsetProbe[]]),
       );
+      const byTp = fromHeaders
+        ? await this.headers.resolve(slice, (p, ts) => out.set(probeKey(p), ts))
+        : slice;
       await this.resolveTimestamps(byTp, out);
     }
     return out;
