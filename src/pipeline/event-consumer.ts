@@ -167,75 +167,73 @@ export class EventConsumer implements Service {
         partitionsConsumedConcurrently: concurrency,
         eachBatchAutoResolve: false,
         ...(byInterval ? { autoCommit: false, autoCommitInterval: commitIntervalMs } : {}),
-        eachBatch: async ({
-          batch,
-          resolveOffset,
-          heartbeat,
-          commitOffsetsIfNecessary,
-          uncommittedOffsets,
-        }) => {
-          if (byInterval) {
-            // Taken from every batch: kafkajs replaces its group after a crash-restart.
-            this.commitResolved = () => commitOffsetsIfNecessary(uncommittedOffsets());
-            this.commitTimer ??= setInterval(
-              () =>
-                void this.commitResolved?.().catch((e: unknown) =>
-                  this.ctx.log('consumer.commit-failed', { group: this.groupId, error: String(e) }),
-                ),
-              commitIntervalMs,
-            );
-          }
-          const events: EventEnvelope[] = [];
-          const sources = new Map<EventEnvelope, KafkaMessage>();
-          for (const message of batch.messages) {
-            const typeHeader = header(message.headers, EventHeaders.eventType);
-            if (this.options.types && typeHeader && !this.options.types.includes(typeHeader as EventType))
-              continue;
-            try {
-              const e = await this.decode(message.value, heartbeat, { partition: batch.partition });
-              if (!this.options.types || this.options.types.includes(e.type)) {
-                events.push(e);
-                sources.set(e, message);
-              }
-            } catch (e) {
-              if (!(e instanceof EventDecodeError)) throw e;
-              const meta = {
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: message.offset,
-                timestamp: message.timestamp,
-                heartbeat,
-              };
-              await this.deadLetter(meta, message, e.errorClass, e.message, 1, Date.now());
+        // The group hears a heartbeat every interval while a batch is in hand, however long
+        // one call of it takes.
+        eachBatch: (payload) =>
+          heartbeatingWhile(payload.heartbeat, this.heartbeatIntervalMs, async () => {
+            const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets } = payload;
+            if (byInterval) {
+              // Taken from every batch: kafkajs replaces its group after a crash-restart.
+              this.commitResolved = () => commitOffsetsIfNecessary(uncommittedOffsets());
+              this.commitTimer ??= setInterval(
+                () =>
+                  void this.commitResolved?.().catch((e: unknown) =>
+                    this.ctx.log('consumer.commit-failed', { group: this.groupId, error: String(e) }),
+                  ),
+                commitIntervalMs,
+              );
             }
-          }
-          const last = batch.messages[batch.messages.length - 1];
-          if (this.options.unsafeCommitBeforeHandle && last) {
-            resolveOffset(last.offset);
-            await commitOffsetsIfNecessary(uncommittedOffsets());
-          }
-          if (events.length > 0 && retry)
-            await this.handleWithRetry(events, batch.topic, batch.partition, sources, heartbeat);
-          else if (events.length > 0) {
-            // The database away is waited out here, heartbeating, rather than crashing the consumer.
-            await this.retrying(
-              heartbeat,
-              { partition: batch.partition, events: events.length },
-              () => handleBatch(events, heartbeat),
-              { attempts: 1, transient: isTransientDbError },
-            );
-            this.handled += events.length;
-          }
-          if (last) resolveOffset(last.offset);
-          await commitOffsetsIfNecessary();
-          await heartbeat();
-        },
+            const events: EventEnvelope[] = [];
+            const sources = new Map<EventEnvelope, KafkaMessage>();
+            for (const message of batch.messages) {
+              const typeHeader = header(message.headers, EventHeaders.eventType);
+              if (this.options.types && typeHeader && !this.options.types.includes(typeHeader as EventType))
+                continue;
+              try {
+                const e = await this.decode(message.value, heartbeat, { partition: batch.partition });
+                if (!this.options.types || this.options.types.includes(e.type)) {
+                  events.push(e);
+                  sources.set(e, message);
+                }
+              } catch (e) {
+                if (!(e instanceof EventDecodeError)) throw e;
+                const meta = {
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  offset: message.offset,
+                  timestamp: message.timestamp,
+                  heartbeat,
+                };
+                await this.deadLetter(meta, message, e.errorClass, e.message, 1, Date.now());
+              }
+            }
+            const last = batch.messages[batch.messages.length - 1];
+            if (this.options.unsafeCommitBeforeHandle && last) {
+              resolveOffset(last.offset);
+              await commitOffsetsIfNecessary(uncommittedOffsets());
+            }
+            if (events.length > 0 && retry)
+              await this.handleWithRetry(events, batch.topic, batch.partition, sources, heartbeat);
+            else if (events.length > 0) {
+              // The database away is waited out here, heartbeating, rather than crashing the consumer.
+              await this.retrying(
+                heartbeat,
+                { partition: batch.partition, events: events.length },
+                () => handleBatch(events, heartbeat),
+                { attempts: 1, transient: isTransientDbError },
+              );
+              this.handled += events.length;
+            }
+            if (last) resolveOffset(last.offset);
+            await commitOffsetsIfNecessary();
+            await heartbeat();
+          }),
       });
       return;
     }
     await consumer.run({
       partitionsConsumedConcurrently: concurrency,
-      eachMessage: (p) => this.onMessage(p),
+      eachMessage: (p) => heartbeatingWhile(p.heartbeat, this.heartbeatIntervalMs, () => this.onMessage(p)),
     });
   }
 
@@ -348,8 +346,7 @@ export class EventConsumer implements Service {
 
   /**
    * Runs `fn` until it works, a non-transient failure has used up `attempts`, or the consumer
-   * stops (then the last error is thrown). The group hears a heartbeat before each retry, and
-   * every heartbeat interval while an attempt runs.
+   * stops (then the last error is thrown). The group hears a heartbeat before each retry.
    */
   private retrying(
     heartbeat: () => Promise<void>,
@@ -362,7 +359,7 @@ export class EventConsumer implements Service {
     return retry(
       async (attempt) => {
         if (attempt > 1) await heartbeat().catch(() => undefined);
-        await heartbeatingWhile(heartbeat, this.heartbeatIntervalMs, () => fn(attempt));
+        await fn(attempt);
       },
       this.options.backoff ?? CONSUMER_RETRY,
       {
