@@ -253,41 +253,67 @@ export class BatchHeaderReader<C extends LeaderCluster> {
   }
 
   private async fetchOnce(cluster: C, wanted: Wanted[]): Promise<Map<string, FetchedPartition>> {
-    const byLeader = new Map<string, Wanted[]>();
-    for (const p of wanted) push(byLeader, await this.raw.leaderId(cluster, p.topic, p.partition), p);
     const out = new Map<string, FetchedPartition>();
     await Promise.all(
-      [...byLeader].map(async ([nodeId, ps]) => {
-        const broker = await cluster.findBroker({ nodeId });
-        const byTopic = new Map<string, object[]>();
-        for (const p of ps)
-          push(byTopic, p.topic, {
-            partition: p.partition,
-            fetchOffset: String(p.offset),
-            maxBytes: p.bytes,
+      [...(await fetchTopicsByLeader(this.raw, cluster, wanted, (p) => p.bytes))].map(
+        async ([nodeId, { probes: ps, topics }]) => {
+          const broker = await cluster.findBroker({ nodeId });
+          const request = fetchV11({
+            replicaId: -1,
+            maxWaitTime: 0,
+            minBytes: 0,
+            // Room for every partition's bytes and the first partition's whole first batch (sent
+            // whatever its max_bytes): a response cut short leaves the partitions after it empty.
+            maxBytes: ps.reduce((s, p) => s + p.bytes, 0) + 1024 * 1024,
+            isolationLevel: 1, // read committed, as the full decode reads
+            topics,
           });
-        const request = fetchV11({
-          replicaId: -1,
-          maxWaitTime: 0,
-          minBytes: 0,
-          // Room for every partition's bytes and the first partition's whole first batch (sent
-          // whatever its max_bytes): a response cut short leaves the partitions after it empty.
-          maxBytes: ps.reduce((s, p) => s + p.bytes, 0) + 1024 * 1024,
-          isolationLevel: 1, // read committed, as the full decode reads
-          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-        });
-        const got = (await broker.connectionPool.send({
-          request: { ...request, expectResponse: () => true },
-          response: { decode: async (raw: Buffer) => decodeFetchV11(raw), parse: async (d: unknown) => d },
-        })) as Map<string, FetchedPartition>;
-        for (const [tp, part] of got) out.set(tp, part);
-      }),
+          const got = (await broker.connectionPool.send({
+            request: { ...request, expectResponse: () => true },
+            response: { decode: async (raw: Buffer) => decodeFetchV11(raw), parse: async (d: unknown) => d },
+          })) as Map<string, FetchedPartition>;
+          for (const [tp, part] of got) out.set(tp, part);
+        },
+      ),
     );
     return out;
   }
 }
 
-function push<T>(map: Map<string, T[]>, key: string, item: T): void {
+/** One Fetch request's topics: each partition with the offset to read from and its max_bytes. */
+export type FetchTopics = {
+  topic: string;
+  partitions: { partition: number; fetchOffset: string; maxBytes: number }[];
+}[];
+
+/** Probes by their partition's leader (node id), with that leader's Fetch topics. */
+export async function fetchTopicsByLeader<C extends LeaderCluster, P extends Probe>(
+  raw: Pick<LeaderClient<C>, 'leaderId'>,
+  cluster: C,
+  probes: P[],
+  maxBytes: (p: P) => number,
+): Promise<Map<string, { probes: P[]; topics: FetchTopics }>> {
+  const byLeader = new Map<string, P[]>();
+  for (const p of probes) push(byLeader, await raw.leaderId(cluster, p.topic, p.partition), p);
+  const out = new Map<string, { probes: P[]; topics: FetchTopics }>();
+  for (const [nodeId, ps] of byLeader) {
+    const byTopic = new Map<string, FetchTopics[number]['partitions']>();
+    for (const p of ps)
+      push(byTopic, p.topic, {
+        partition: p.partition,
+        fetchOffset: String(p.offset),
+        maxBytes: maxBytes(p),
+      });
+    out.set(nodeId, {
+      probes: ps,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    });
+  }
+  return out;
+}
+
+/** Appends `item` to `key`'s list. */
+export function push<T>(map: Map<string, T[]>, key: string, item: T): void {
   const list = map.get(key);
   if (list) list.push(item);
   else map.set(key, [item]);

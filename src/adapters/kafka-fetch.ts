@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
 import { SharedClient, whileCoordinatorLoads } from './kafka.js';
-import { BatchHeaderReader } from './kafka-batch-headers.js';
+import { BatchHeaderReader, fetchTopicsByLeader, push } from './kafka-batch-headers.js';
 
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
@@ -177,10 +177,10 @@ export class RawKafka {
   }
 }
 
-/** A fetch that failed on the broker's side: 3 attempts, 300 then 600 ms apart, each with a fresh client. */
 /** Partitions whose time-lag records are fetched and decoded at once (timestamps). */
 const PARTITIONS_PER_ROUND = 1000;
 
+/** A fetch that failed on the broker's side: 3 attempts, 300 then 600 ms apart, each with a fresh client. */
 export const FETCH_RETRY: RetryPolicy = { initialMs: 300, maxMs: 600, maxAttempts: 3 };
 
 export class KafkaLogReader {
@@ -214,10 +214,7 @@ export class KafkaLogReader {
     if (probes.length === 0) return out;
     const all = new Map<string, OffsetProbe[]>();
     for (const p of new Map(probes.map((x) => [probeKey(x), x])).values()) {
-      const tp = `${p.topic}/${p.partition}`;
-      const list = all.get(tp);
-      if (list) list.push(p);
-      else all.set(tp, [p]);
+      push(all, `${p.topic}/${p.partition}`, p);
     }
     for (const list of all.values()) list.sort((a, b) => a.offset - b.offset);
     // A slice of partitions at a time: the records of ten thousand partitions at once are
@@ -327,52 +324,39 @@ export class KafkaLogReader {
     maxBytes: number,
   ): Promise<Map<string, KafkaRecord[]>> {
     const out = new Map<string, KafkaRecord[]>();
-    const byLeader = new Map<string, OffsetProbe[]>();
-    for (const p of probes) {
-      const leader = await this.raw.leaderId(cluster, p.topic, p.partition);
-      const list = byLeader.get(leader);
-      if (list) list.push(p);
-      else byLeader.set(leader, [p]);
-    }
     await Promise.all(
-      [...byLeader].map(async ([nodeId, ps]) => {
-        const broker = await cluster.findBroker({ nodeId });
-        const byTopic = new Map<string, { partition: number; fetchOffset: string; maxBytes: number }[]>();
-        for (const p of ps) {
-          const wanted = { partition: p.partition, fetchOffset: String(p.offset), maxBytes };
-          const list = byTopic.get(p.topic);
-          if (list) list.push(wanted);
-          else byTopic.set(p.topic, [wanted]);
-        }
-        const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
-        const res = await broker.fetch({
-          replicaId: -1,
-          isolationLevel: 1,
-          maxWaitTime: 0,
-          minBytes: 0,
-          maxBytes: Math.max(maxBytes * ps.length, 1024 * 1024),
-          topics,
-        });
-        for (const t of res.responses) {
-          for (const part of t.partitions) {
-            out.set(
-              `${t.topicName}/${part.partition}`,
-              part.messages
-                .filter((m) => !m.isControlRecord)
-                .map((m) => ({
-                  topic: t.topicName,
-                  partition: part.partition,
-                  offset: Number(m.offset),
-                  timestamp: Number(m.timestamp),
-                  key: m.key,
-                  value: m.value,
-                  headers: decodeHeaders(m.headers),
-                  rawHeaders: rawHeaders(m.headers),
-                })),
-            );
+      [...(await fetchTopicsByLeader(this.raw, cluster, probes, () => maxBytes))].map(
+        async ([nodeId, { probes: ps, topics }]) => {
+          const broker = await cluster.findBroker({ nodeId });
+          const res = await broker.fetch({
+            replicaId: -1,
+            isolationLevel: 1,
+            maxWaitTime: 0,
+            minBytes: 0,
+            maxBytes: Math.max(maxBytes * ps.length, 1024 * 1024),
+            topics,
+          });
+          for (const t of res.responses) {
+            for (const part of t.partitions) {
+              out.set(
+                `${t.topicName}/${part.partition}`,
+                part.messages
+                  .filter((m) => !m.isControlRecord)
+                  .map((m) => ({
+                    topic: t.topicName,
+                    partition: part.partition,
+                    offset: Number(m.offset),
+                    timestamp: Number(m.timestamp),
+                    key: m.key,
+                    value: m.value,
+                    headers: decodeHeaders(m.headers),
+                    rawHeaders: rawHeaders(m.headers),
+                  })),
+              );
+            }
           }
-        }
-      }),
+        },
+      ),
     );
     return out;
   }
