@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
-import { SharedClient, whileCoordinatorLoads } from './kafka.js';
+import { SharedClient, unknownTopic, whileCoordinatorLoads } from './kafka.js';
 import { BatchHeaderReader, fetchTopicsByLeader, push } from './kafka-batch-headers.js';
 
 /**
@@ -188,7 +188,7 @@ export class KafkaLogReader {
   /** Time lag's first reader; its counters tell how many probes it answered. */
   readonly headers: BatchHeaderReader<RawCluster>;
 
-  constructor(kafka: Kafka) {
+  constructor(private readonly kafka: Kafka) {
     this.raw = new RawKafka(kafka);
     this.headers = new BatchHeaderReader(this.raw, FETCH_RETRY);
   }
@@ -209,7 +209,27 @@ export class KafkaLogReader {
     return this.collectTimestamps(probes, false);
   }
 
+  /**
+   * A topic deleted after its probes were taken (another team's, a test's) spoils the client's
+   * metadata and failed the whole read: its probes get no timestamp (as a read a moment later would
+   * not have asked), the others are read on a fresh client. Any other failure is thrown.
+   */
   private async collectTimestamps(probes: OffsetProbe[], fromHeaders: boolean): Promise<Map<string, number>> {
+    try {
+      return await this.collectOnce(probes, fromHeaders);
+    } catch (e) {
+      if (!unknownTopic(e)) throw e;
+      const admin = this.kafka.admin();
+      await admin.connect();
+      const existing = new Set(await admin.listTopics().finally(() => admin.disconnect()));
+      const left = probes.filter((p) => existing.has(p.topic));
+      if (left.length === probes.length) throw e;
+      await this.raw.reconnect([...new Set(left.map((p) => p.topic))]);
+      return this.collectOnce(left, fromHeaders);
+    }
+  }
+
+  private async collectOnce(probes: OffsetProbe[], fromHeaders: boolean): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (probes.length === 0) return out;
     const all = new Map<string, OffsetProbe[]>();

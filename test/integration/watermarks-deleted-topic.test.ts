@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { connectAdmin, createTopicsAndWait } from '../../src/adapters/kafka.js';
+import { probeKey } from '../../src/adapters/kafka-fetch.js';
+import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
 import { loadConfig } from '../../src/config.js';
 import { withOps } from '../../src/ops/context.js';
 import { testNamespace } from '../support/namespace.js';
@@ -27,7 +28,7 @@ afterAll(async () => {
   await admin.disconnect();
 });
 
-describe('watermarks while topics are deleted', () => {
+describe('watermarks and record timestamps while topics are deleted', () => {
   it('a topic deleted between two snapshots of one client drops out; the others are still read', async () => {
     await withOps(config, async (ctx) => {
       const first = await ctx.groups().watermarks([kept, gone]);
@@ -40,5 +41,40 @@ describe('watermarks while topics are deleted', () => {
       expect([...second.keys()]).toEqual([kept]);
       expect([...(second.get(kept)?.keys() ?? [])].sort()).toEqual([0, 1]);
     });
+  }, 120_000);
+
+  it('record timestamps: a topic deleted between two reads of one reader gets none; the others are still read', async () => {
+    // status and lag read time lag right after the watermarks; a topic deleted in between failed
+    // the whole read (status then showed no groups at all).
+    const a = `${ns}.ts-kept`;
+    const b = `${ns}.ts-gone`;
+    await createTopicsAndWait(admin, [
+      { topic: a, numPartitions: 1, replicationFactor: 1 },
+      { topic: b, numPartitions: 1, replicationFactor: 1 },
+    ]);
+    const producer = kafkaClient(config, `${ns}-ts`).producer();
+    await producer.connect();
+    try {
+      for (const topic of [a, b])
+        await producer.send({ topic, acks: -1, messages: [{ value: 'x', timestamp: '1700000000000' }] });
+    } finally {
+      await producer.disconnect();
+    }
+    const probes = [a, b].map((topic) => ({ topic, partition: 0, offset: 0 }));
+    try {
+      await withOps(config, async (ctx) => {
+        const first = await ctx.reader().timestamps(probes);
+        expect(first.size).toBe(2);
+        await admin.deleteTopics({ topics: [b] });
+        await expect
+          .poll(async () => (await admin.listTopics()).includes(b), { timeout: 30_000 })
+          .toBe(false);
+        const second = await ctx.reader().timestamps(probes);
+        expect([...second.values()]).toEqual([1700000000000]);
+        expect(second.get(probeKey(probes[0]!))).toBe(1700000000000);
+      });
+    } finally {
+      await admin.deleteTopics({ topics: [a, b] }).catch(() => undefined);
+    }
   }, 120_000);
 });
