@@ -56,7 +56,7 @@ export async function movePartnerEndpoint(p: TestPipeline): Promise<void> {
 
 /**
  * Moves the partner's endpoint, sends `n` webhook tasks (ids `<ns>-task-0…n-1`) to the old URL
- * and waits until all of them are in the webhook DLQ (a webhook worker must be running).
+ * one at a time, so that they are dead-lettered in the ids' order (a webhook worker must be running).
  */
 export async function deadLetterWebhooks(
   p: TestPipeline,
@@ -65,12 +65,14 @@ export async function deadLetterWebhooks(
   await movePartnerEndpoint(p);
   const pub = new ConfirmedPublisher(p.config, 'test', () => undefined);
   const t = await pub.topologyNames();
-  await pub.publishAll(
-    Array.from({ length: n }, (_, i) => toMessage(t, webhookTask(p, i, '/hooks/v1/orders'))),
-  );
-  await pub.close();
   const dlq = dlqName(t.queues['webhook.tasks']);
-  await waitUntil(`${n} dead letters`, async () => (await queueDepth(p, dlq)) === n);
+  // One at a time: the worker handles its prefetch concurrently, so tasks sent together reach the
+  // DLQ in any order, and the tests read the DLQ's order as the ids' order.
+  for (let i = 0; i < n; i++) {
+    await pub.publishAll([toMessage(t, webhookTask(p, i, '/hooks/v1/orders'))]);
+    await waitUntil(`${i + 1} dead letters`, async () => (await queueDepth(p, dlq)) === i + 1);
+  }
+  await pub.close();
   return { t, dlq };
 }
 
