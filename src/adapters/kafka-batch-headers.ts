@@ -129,14 +129,14 @@ interface Probe {
 /** A partition fetched from a probe's offset, with its max_bytes. */
 type Wanted = Probe & { bytes: number };
 
-/** kafkajs' cluster as kafka-fetch.ts' RawKafka reaches it (not imported: that file uses this one). */
+/** kafkajs' cluster as kafka-raw.ts' RawKafka reaches it (the members used here). */
 interface LeaderCluster {
   findBroker(args: { nodeId: string }): Promise<{ connectionPool: { send(r: object): Promise<unknown> } }>;
 }
 export interface LeaderClient<C extends LeaderCluster> {
   connect(topics: string[]): Promise<C>;
-  /** A fresh client: current metadata, and only these topics. */
-  reconnect(topics: string[]): Promise<C>;
+  /** A fresh client in place of `stale` (the one a failed request used): current metadata. */
+  reconnect(topics: string[], stale: C): Promise<C>;
   leaderId(cluster: C, topic: string, partition: number): Promise<string>;
 }
 
@@ -239,11 +239,13 @@ export class BatchHeaderReader<C extends LeaderCluster> {
   private async fetch(wanted: Wanted[]): Promise<Map<string, FetchedPartition>> {
     const topics = [...new Set(wanted.map((p) => p.topic))];
     let connected = false;
+    let used: C | undefined;
     return retry(
-      async (attempt) => {
+      async () => {
         connected = false;
-        const cluster = attempt > 1 ? await this.raw.reconnect(topics) : await this.raw.connect(topics);
+        const cluster = used ? await this.raw.reconnect(topics, used) : await this.raw.connect(topics);
         connected = true;
+        used = cluster;
         return this.fetchOnce(cluster, wanted);
       },
       this.policy,

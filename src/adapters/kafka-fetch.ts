@@ -1,74 +1,16 @@
 import type { Kafka } from 'kafkajs';
-import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
-import { SharedClient, unknownTopic, whileCoordinatorLoads } from './kafka.js';
+import { chunks, mapLimit } from '../map-limit.js';
+import { unknownTopic, whileCoordinatorLoads } from './kafka.js';
 import { BatchHeaderReader, fetchTopicsByLeader, push } from './kafka-batch-headers.js';
+import { RawKafka, type RawCluster, type RawMessage } from './kafka-raw.js';
 
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
  * consumer group and without committing anything: what `dlq show`, `trace`, `replay` and time
  * lag need. (The one write, `commitGroupOffsets`, moves the DLQ cursor groups.) kafkajs has no
- * public API for this, so this adapter uses its cluster internals, kept here in one place so the
- * client can be swapped.
+ * public API for this: the requests go through its cluster internals (kafka-raw.ts).
  */
-interface RawMessage {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, Buffer | Buffer[] | undefined>;
-  isControlRecord?: boolean;
-}
-interface RawFetchPartition {
-  partition: number;
-  errorCode: number;
-  highWatermark: string;
-  messages: RawMessage[];
-}
-export interface RawBroker {
-  connectionPool: { send(request: RawProtocolRequest): Promise<unknown> };
-  initProducerId(args: {
-    transactionTimeout: number;
-  }): Promise<{ producerId: string; producerEpoch: number }>;
-  fetch(args: {
-    replicaId: number;
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{ responses: { topicName: string; partitions: RawFetchPartition[] }[] }>;
-}
-export interface RawCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addMultipleTargetTopics(topics: string[]): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(args: { nodeId: string }): Promise<RawBroker>;
-  findGroupCoordinator(args: { groupId: string }): Promise<RawCoordinator>;
-}
-/** A request kafkajs' connection frames and sends as is; `decode` and `parse` read its response. */
-export interface RawProtocolRequest {
-  request: {
-    apiKey: number;
-    apiVersion: number;
-    apiName: string;
-    expectResponse?: () => boolean;
-    encode(): Promise<{ buf: Buffer; buffer: Buffer; size(): number }>;
-  };
-  response: { decode(raw: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> };
-  requestTimeout?: number;
-}
-interface RawCoordinator {
-  offsetCommit(args: {
-    groupId: string;
-    groupGenerationId: number;
-    memberId: string;
-    retentionTime?: number;
-    topics: { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[];
-  }): Promise<unknown>;
-}
 
 /** One partition's offset to commit, with the commit's metadata string. */
 export interface OffsetCommit {
@@ -103,88 +45,25 @@ export interface ReadRangeOptions {
   maxRecords?: number;
 }
 
-/**
- * kafkajs' cluster (metadata, leaders, broker connections) without a consumer or producer on top:
- * what the raw Fetch here and the raw Produce of kafka-produce.ts send their requests through.
- */
-export class RawKafka {
-  private readonly cluster: SharedClient<RawCluster>;
-
-  constructor(kafka: Kafka) {
-    this.cluster = new SharedClient(async () => {
-      const sym = Object.getOwnPropertySymbols(kafka).find(
-        (s) => s.description === 'private:Kafka:createCluster',
-      );
-      const create = sym
-        ? ((kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
-        : undefined;
-      if (!create)
-        throw new OrderbusError(
-          'KAFKA_CLIENT_UNSUPPORTED',
-          'this kafkajs version does not expose its cluster; reading records directly is unavailable',
-          { hint: 'pin kafkajs to 2.2.x (package.json)' },
-        );
-      const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
-      await cluster.connect();
-      return cluster;
-    });
-  }
-
-  /** The shared client, with metadata for `topics`. */
-  async connect(topics: string[], fresh = false): Promise<RawCluster> {
-    // One client for concurrent callers (several partitions read at once): each awaits the same
-    // connect and then its own topics' metadata on that client.
-    const connecting = this.cluster.get();
-    const cluster = await connecting;
-    try {
-      await cluster.addMultipleTargetTopics(topics);
-    } catch (e) {
-      // The client refreshes metadata for every topic it was ever asked about; one deleted since
-      // (a console running for hours) fails every refresh. A fresh client knows only these.
-      if (fresh) throw e;
-      await this.cluster.drop(connecting);
-      return this.connect(topics, true);
-    }
-    return cluster;
-  }
-
-  /**
-   * A fresh shared client that knows only `topics`: the one in use asked for a topic deleted since,
-   * and every metadata refresh of it fails until it is replaced.
-   */
-  async reconnect(topics: string[]): Promise<RawCluster> {
-    await this.cluster.drop(this.cluster.get());
-    return this.connect(topics, true);
-  }
-
-  /** The node id of a partition's leader (metadata refreshed once if it names none). */
-  async leaderId(cluster: RawCluster, topic: string, partition: number): Promise<string> {
-    let leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
-    if (leader === undefined) {
-      await cluster.refreshMetadata();
-      leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
-    }
-    if (leader === undefined)
-      throw new OrderbusError('KAFKA_NO_LEADER', `${topic}/${partition} has no leader`, {
-        hint: 'orderbus stack status',
-        retriable: true,
-      });
-    return leader;
-  }
-
-  async close(): Promise<void> {
-    await this.cluster.close();
-  }
-}
-
 /** Partitions whose time-lag records are fetched and decoded at once (timestamps). */
 const PARTITIONS_PER_ROUND = 1000;
+/** Slices of PARTITIONS_PER_ROUND in flight at once (each one Fetch per leader per round). */
+const SLICES_AT_ONCE = 3;
 
 /** A fetch that failed on the broker's side: 3 attempts, 300 then 600 ms apart, each with a fresh client. */
 export const FETCH_RETRY: RetryPolicy = { initialMs: 300, maxMs: 600, maxAttempts: 3 };
 
 export class KafkaLogReader {
   private readonly raw: RawKafka;
+  /**
+   * Timestamps found by the last two `timestamps` calls. A record's offset and timestamp never
+   * change, so a view refreshing every few seconds (lag --watch, the console, metrics, lag's own
+   * samples) reads again only the partitions whose position moved; what two calls did not ask for
+   * is dropped. (Compaction can remove the record at a cached offset: the time lag then stays that
+   * of the removed record until the group moves on.)
+   */
+  private known = new Map<string, number>();
+  private knownBefore = new Map<string, number>();
   /** Time lag's first reader; its counters tell how many probes it answered. */
   readonly headers: BatchHeaderReader<RawCluster>;
 
@@ -201,7 +80,17 @@ export class KafkaLogReader {
    * offsets of one partition cost one or two rounds, not one round each.
    */
   async timestamps(probes: OffsetProbe[]): Promise<Map<string, number>> {
-    return this.collectTimestamps(probes, true);
+    const out = new Map<string, number>();
+    const wanted = probes.filter((p) => {
+      const key = probeKey(p);
+      const ts = this.known.get(key) ?? this.knownBefore.get(key);
+      if (ts !== undefined) out.set(key, ts);
+      return ts === undefined;
+    });
+    for (const [key, ts] of await this.collectTimestamps(wanted, true)) out.set(key, ts);
+    this.knownBefore = this.known;
+    this.known = out;
+    return out;
   }
 
   /** `timestamps` by fetching and decoding records only (no batch headers): the reference it equals. */
@@ -224,7 +113,9 @@ export class KafkaLogReader {
       const existing = new Set(await admin.listTopics().finally(() => admin.disconnect()));
       const left = probes.filter((p) => existing.has(p.topic));
       if (left.length === probes.length) throw e;
-      await this.raw.reconnect([...new Set(left.map((p) => p.topic))]);
+      const topics = [...new Set(left.map((p) => p.topic))];
+      // The client that failed (it knows these topics already, so no refresh fails here), replaced.
+      await this.raw.reconnect(topics, await this.raw.connect(topics));
       return this.collectOnce(left, fromHeaders);
     }
   }
@@ -237,18 +128,16 @@ export class KafkaLogReader {
       push(all, `${p.topic}/${p.partition}`, p);
     }
     for (const list of all.values()) list.sort((a, b) => a.offset - b.offset);
-    // A slice of partitions at a time: the records of ten thousand partitions at once are
-    // hundreds of megabytes decoded, and only one timestamp of each is kept.
-    const tps = [...all.keys()];
-    for (let i = 0; i < tps.length; i += PARTITIONS_PER_ROUND) {
-      const slice = new Map(
-        tps.slice(i, i + PARTITIONS_PER_ROUND).map((tp) => [tp, all.get(tp) as OffsetProbe[]]),
-      );
+    // Slices of partitions, a few at a time: the bytes of ten thousand partitions at once are
+    // hundreds of megabytes (more decoded), and only one timestamp of each is kept; one slice
+    // after another left the brokers and this process waiting on each other in turn.
+    await mapLimit(chunks([...all.keys()], PARTITIONS_PER_ROUND), SLICES_AT_ONCE, async (tps) => {
+      const slice = new Map(tps.map((tp) => [tp, all.get(tp) as OffsetProbe[]]));
       const byTp = fromHeaders
         ? await this.headers.resolve(slice, (p, ts) => out.set(probeKey(p), ts))
         : slice;
       await this.resolveTimestamps(byTp, out);
-    }
+    });
     return out;
   }
 
@@ -323,13 +212,14 @@ export class KafkaLogReader {
   private async fetchMany(probes: OffsetProbe[], maxBytes: number): Promise<Map<string, KafkaRecord[]>> {
     const topics = [...new Set(probes.map((p) => p.topic))];
     let connected = false;
+    let used: RawCluster | undefined;
     return retry(
-      async (attempt) => {
-        // A fresh client: current metadata, and only the topics still wanted.
-        if (attempt > 1) await this.close();
+      async () => {
+        // After a failure, a fresh client: current metadata, and only the topics still wanted.
         connected = false;
-        const cluster = await this.raw.connect(topics);
+        const cluster = used ? await this.raw.reconnect(topics, used) : await this.raw.connect(topics);
         connected = true;
+        used = cluster;
         return this.fetchOnce(cluster, probes, maxBytes);
       },
       FETCH_RETRY,

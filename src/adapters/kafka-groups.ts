@@ -3,7 +3,7 @@ import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
 import { chunks, mapLimit } from '../map-limit.js';
 import { retriableFlag, retry } from '../retry.js';
 import { COORDINATOR_RETRY, unknownTopic, whileCoordinatorLoads } from './kafka.js';
-import { RawKafka } from './kafka-fetch.js';
+import { RawKafka, type RawCluster } from './kafka-raw.js';
 import {
   FIND_COORDINATOR,
   findGroupCoordinatorsV4,
@@ -55,7 +55,7 @@ export interface DescribedGroup {
   assignmentEpoch: number | null;
 }
 
-/** The members of kafkajs' Broker this file uses (kafka-fetch.ts types the others). */
+/** The members of kafkajs' Broker this file uses (kafka-raw.ts types the others). */
 interface GroupBroker {
   versions: Record<number, { minVersion: number; maxVersion: number } | undefined> | null;
   connectionPool: { send(request: unknown): Promise<unknown> };
@@ -353,7 +353,8 @@ export class GroupReader {
       async (attempt) => {
         if (attempt > 1) {
           await existingOnly();
-          cluster = (await this.raw.reconnect(wanted)) as unknown as GroupCluster;
+          const stale = cluster as unknown as RawCluster;
+          cluster = (await this.raw.reconnect(wanted, stale)) as unknown as GroupCluster;
         }
         out.clear();
         const byLeader = new Map<number, Map<string, number[]>>();

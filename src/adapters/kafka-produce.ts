@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
-import { RawKafka, type RawBroker, type RawCluster } from './kafka-fetch.js';
+import { RawKafka, type RawBroker, type RawCluster } from './kafka-raw.js';
 
 /**
  * Bulk appends with record batches encoded here, one buffer per batch, sent as raw Produce

@@ -1,6 +1,6 @@
 import type { OrderbusConfig } from '../config.js';
 import { kafkaClient } from './kafka.js';
-import { RawKafka } from './kafka-fetch.js';
+import { RawKafka } from './kafka-raw.js';
 
 /**
  * The Kafka release each broker runs, as far as its ApiVersions answer tells it. Kafka has no

@@ -211,6 +211,16 @@ export class SharedClient<T extends { disconnect(): Promise<void> }> {
     return true;
   }
 
+  /**
+   * Forgets and disconnects the current client if it is `stale` (what a caller used when it
+   * failed); when another caller replaced it already, nothing. Requests in flight on it finish
+   * first (kafkajs' disconnect waits for them); later ones on it fail retriable.
+   */
+  async replace(stale: T): Promise<void> {
+    const current = this.current;
+    if (current && (await current.catch(() => undefined)) === stale) await this.drop(current);
+  }
+
   async close(): Promise<void> {
     if (this.current) await this.drop(this.current);
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, type Admin, type Kafka, type Message } from 'kafkajs';
 import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
-import { KafkaLogReader, type OffsetProbe } from '../../src/adapters/kafka-fetch.js';
+import { KafkaLogReader, probeKey, type OffsetProbe } from '../../src/adapters/kafka-fetch.js';
 import { loadConfig, type OrderbusConfig } from '../../src/config.js';
 import { testNamespace } from '../support/namespace.js';
 import { KAFKA_4, kafka4Config, sharedKafka4 } from '../support/shared-kafka4.js';
@@ -164,6 +164,14 @@ function clusterSuite(name: string, config: () => OrderbusConfig, setup: () => P
         const { answered, leftExact } = reader.headers;
         expect(answered + leftExact).toBe(written.probes.length);
         expect(answered).toBeGreaterThanOrEqual(Math.ceil(0.9 * written.probes.length));
+
+        // A view refreshing (lag --watch) asks the same probes again: the answers are kept, nothing
+        // is fetched, and the probes with no record at or after them are asked again.
+        const again = await reader.timestamps(written.probes);
+        expect(Object.fromEntries(again)).toEqual(Object.fromEntries(exact));
+        const unanswered = written.probes.filter((p) => !exact.has(probeKey(p))).length;
+        expect(unanswered).toBeGreaterThan(0);
+        expect(reader.headers.answered + reader.headers.leftExact).toBe(written.probes.length + unanswered);
       } finally {
         await reader.close();
       }

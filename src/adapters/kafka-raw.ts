@@ -1,0 +1,144 @@
+import type { Kafka } from 'kafkajs';
+import { OrderbusError } from '../errors.js';
+import { SharedClient } from './kafka.js';
+
+/**
+ * kafkajs' cluster internals (metadata, leaders, broker connections) kept in one place, so the
+ * client can be swapped: the raw Fetch of kafka-fetch.ts and kafka-batch-headers.ts, the raw Produce
+ * of kafka-produce.ts and the group requests of kafka-groups.ts are sent through them.
+ */
+export interface RawMessage {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | Buffer[] | undefined>;
+  isControlRecord?: boolean;
+}
+export interface RawFetchPartition {
+  partition: number;
+  errorCode: number;
+  highWatermark: string;
+  messages: RawMessage[];
+}
+export interface RawBroker {
+  connectionPool: { send(request: RawProtocolRequest): Promise<unknown> };
+  initProducerId(args: {
+    transactionTimeout: number;
+  }): Promise<{ producerId: string; producerEpoch: number }>;
+  fetch(args: {
+    replicaId: number;
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: RawFetchPartition[] }[] }>;
+}
+export interface RawCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(args: { nodeId: string }): Promise<RawBroker>;
+  findGroupCoordinator(args: { groupId: string }): Promise<RawCoordinator>;
+}
+/** A request kafkajs' connection frames and sends as is; `decode` and `parse` read its response. */
+export interface RawProtocolRequest {
+  request: {
+    apiKey: number;
+    apiVersion: number;
+    apiName: string;
+    expectResponse?: () => boolean;
+    encode(): Promise<{ buf: Buffer; buffer: Buffer; size(): number }>;
+  };
+  response: { decode(raw: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> };
+  requestTimeout?: number;
+}
+export interface RawCoordinator {
+  offsetCommit(args: {
+    groupId: string;
+    groupGenerationId: number;
+    memberId: string;
+    retentionTime?: number;
+    topics: { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[];
+  }): Promise<unknown>;
+}
+
+/**
+ * kafkajs' cluster (metadata, leaders, broker connections) without a consumer or producer on top:
+ * what the raw Fetch here and the raw Produce of kafka-produce.ts send their requests through.
+ */
+export class RawKafka {
+  private readonly cluster: SharedClient<RawCluster>;
+
+  constructor(kafka: Kafka) {
+    this.cluster = new SharedClient(async () => {
+      const sym = Object.getOwnPropertySymbols(kafka).find(
+        (s) => s.description === 'private:Kafka:createCluster',
+      );
+      const create = sym
+        ? ((kafka as unknown as Record<symbol, unknown>)[sym] as ((o: object) => RawCluster) | undefined)
+        : undefined;
+      if (!create)
+        throw new OrderbusError(
+          'KAFKA_CLIENT_UNSUPPORTED',
+          'this kafkajs version does not expose its cluster; reading records directly is unavailable',
+          { hint: 'pin kafkajs to 2.2.x (package.json)' },
+        );
+      const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
+      await cluster.connect();
+      return cluster;
+    });
+  }
+
+  /** The shared client, with metadata for `topics`. */
+  async connect(topics: string[], fresh = false): Promise<RawCluster> {
+    // One client for concurrent callers (several partitions read at once): each awaits the same
+    // connect and then its own topics' metadata on that client.
+    const connecting = this.cluster.get();
+    const cluster = await connecting;
+    try {
+      await cluster.addMultipleTargetTopics(topics);
+    } catch (e) {
+      // The client refreshes metadata for every topic it was ever asked about; one deleted since
+      // (a console running for hours) fails every refresh. A fresh client knows only these.
+      if (fresh) throw e;
+      await this.cluster.drop(connecting);
+      return this.connect(topics, true);
+    }
+    return cluster;
+  }
+
+  /**
+   * The shared client after `stale` (the one a failed request used) is replaced by a fresh one:
+   * current metadata, and only the topics asked since (a client that asked for a topic deleted
+   * since fails every metadata refresh until it is replaced). The one place a client is swapped:
+   * callers failing at once on the same client (concurrent fetches) swap it once, and requests in
+   * flight on the old one finish before it is closed.
+   */
+  async reconnect(topics: string[], stale: RawCluster): Promise<RawCluster> {
+    await this.cluster.replace(stale);
+    return this.connect(topics);
+  }
+
+  /** The node id of a partition's leader (metadata refreshed once if it names none). */
+  async leaderId(cluster: RawCluster, topic: string, partition: number): Promise<string> {
+    let leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    if (leader === undefined) {
+      await cluster.refreshMetadata();
+      leader = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    }
+    if (leader === undefined)
+      throw new OrderbusError('KAFKA_NO_LEADER', `${topic}/${partition} has no leader`, {
+        hint: 'orderbus stack status',
+        retriable: true,
+      });
+    return leader;
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.close();
+  }
+}
