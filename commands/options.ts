@@ -26,6 +26,7 @@ const NUMBER_FLAGS = {
   '--sample': { code: 'BAD_SAMPLE', takes: 'seconds ≥ 0', accepts: (n) => n >= 0 },
   '--watch': { code: 'BAD_INTERVAL', takes: 'a number of seconds > 0', accepts: (n) => n > 0 },
   '--refresh': { code: 'BAD_REFRESH', takes: 'seconds ≥ 0.5', accepts: (n) => n >= 0.5 },
+  '--interval': { code: 'BAD_INTERVAL', takes: 'seconds ≥ 1', accepts: (n) => n >= 1 },
 } as const satisfies Record<string, NumberRule>;
 
 /** A numeric flag's value (undefined when the flag was not given). */

@@ -9,8 +9,8 @@ import { listQueues, type QueueInfo } from './queues.js';
 
 /**
  * `orderbus metrics --listen HOST:PORT`: Prometheus exposition (prom-client) of lag, time lag and
- * Burrow-style status per group/partition, queue depths and DLQ sizes. Every scrape takes a fresh
- * snapshot; the status window is built from the scrapes.
+ * Burrow-style status per group/partition, queue depths and DLQ sizes, from a sample taken in the
+ * background every interval (MetricsCollector); the status window is built from those samples.
  *
  * Label sets are stable: a series is one group, partition or queue, never one of its changing
  * states. The status gauges used to carry a `status` label (and members a `state` label), which
@@ -80,7 +80,8 @@ export class ScrapeMetrics {
   readonly queuePublishRate = this.gauge('orderbus_queue_publish_rate', 'Messages published per second', [
     'queue',
   ]);
-  readonly up = this.gauge('orderbus_up', '1 when every backend answered the last scrape');
+  readonly up = this.gauge('orderbus_up', '1 when every backend answered the sample served');
+  readonly sampleDuration = this.gauge('orderbus_sample_duration_seconds', 'How long the sample served took');
 
   recordLag(r: LagReport): void {
     for (const g of r.groups) {
@@ -117,22 +118,75 @@ export class ScrapeMetrics {
   }
 }
 
+/** A rendered sample: the exposition text and when it was taken. */
+interface Sample {
+  text: string;
+  /** When the sample began (ms since the epoch). */
+  at: number;
+}
+
+/**
+ * Samples in the background, every `intervalMs` from the start of one sample to the start of the
+ * next (or right after a sample that took longer), as Burrow and kafka-lag-exporter poll: a scrape
+ * is served from the last sample at once, however big the cluster, and any number of scrapers
+ * (an HA Prometheus pair) cost one sampling. `orderbus_sample_age_seconds` says how old it is.
+ */
 export class MetricsCollector {
   private readonly monitor: LagMonitor;
+  private last: Sample | undefined;
+  private first: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
 
-  constructor(private readonly ctx: OpsContext) {
+  constructor(
+    private readonly ctx: OpsContext,
+    private readonly intervalMs: number,
+  ) {
     this.monitor = new LagMonitor(ctx.config.lag.windowSamples, ctx.config.lag.thresholds);
   }
 
-  async sample(): Promise<void> {
-    this.monitor.add(await lagSnapshot(this.ctx, { timeLag: true }));
+  /** Starts sampling; the first sample begins now. */
+  start(): void {
+    this.first ??= this.tick();
   }
 
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const at = Date.now();
+    this.running = this.render()
+      .catch((e: unknown) => new ScrapeMetrics().text([`orderbus: ${errorMessage(e)}`]))
+      .then((text) => {
+        this.last = { text, at };
+      });
+    await this.running;
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, at + this.intervalMs - Date.now()));
+  }
+
+  /** The last sample's text, with its age; waits for the first sample when none is done yet. */
+  async scrape(now = Date.now): Promise<string> {
+    this.start();
+    if (!this.last) await this.first;
+    const last = this.last as Sample;
+    const age = Math.max(0, now() - last.at) / 1000;
+    return `${last.text}${SAMPLE_AGE_HELP}orderbus_sample_age_seconds ${age}\n`;
+  }
+
+  /** Stops sampling; a sample in flight is let finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One sample: a lag snapshot into the status window, the queues, each backend that failed as a note. */
   async render(): Promise<string> {
     const m = new ScrapeMetrics();
     const notes: string[] = [];
+    const started = performance.now();
     try {
-      await this.sample();
+      this.monitor.add(await lagSnapshot(this.ctx, { timeLag: true }));
       m.recordLag(this.monitor.evaluate());
     } catch (e) {
       notes.push(`kafka: ${errorMessage(e)}`);
@@ -144,9 +198,14 @@ export class MetricsCollector {
         notes.push(`rabbitmq: ${errorMessage(e)}`);
       }
     m.up.set(notes.length ? 0 : 1);
+    m.sampleDuration.set((performance.now() - started) / 1000);
     return m.text(notes);
   }
 }
+
+const SAMPLE_AGE_HELP =
+  '# HELP orderbus_sample_age_seconds Seconds since the sample served began (alert when it exceeds a few intervals)\n' +
+  '# TYPE orderbus_sample_age_seconds gauge\n';
 
 export interface MetricsServer {
   server: Server;
@@ -154,17 +213,19 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(ctx: OpsContext, host: string, port: number): Promise<MetricsServer> {
-  const collector = new MetricsCollector(ctx);
-  let busy: Promise<string> | undefined;
+export async function serveMetrics(
+  ctx: OpsContext,
+  host: string,
+  port: number,
+  intervalMs: number,
+): Promise<MetricsServer> {
+  const collector = new MetricsCollector(ctx, intervalMs);
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n');
       return;
     }
-    // Concurrent scrapes share one collection.
-    busy ??= collector.render().finally(() => (busy = undefined));
-    busy.then(
+    collector.scrape().then(
       (text) => res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE }).end(text),
       (e: unknown) => res.writeHead(500).end(errorMessage(e)),
     );
@@ -173,11 +234,15 @@ export async function serveMetrics(ctx: OpsContext, host: string, port: number):
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  collector.start();
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
   return {
     server,
     url: `http://${host}:${actual}/metrics`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      await collector.stop();
+    },
   };
 }

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kafkaClient } from '../../src/adapters/kafka.js';
+import { connectRabbit } from '../../src/adapters/rabbitmq.js';
 import { KafkaDlqHeaders } from '../../src/events/types.js';
 import { providerAdmin } from '../../src/providers/client.js';
 import type { DlqMessage, DlqSummary, PurgeResult, RedriveResult } from '../../src/ops/dlq/index.js';
@@ -11,8 +11,7 @@ import type { AuditRecord } from '../../src/ops/audit.js';
 import type { QueueInfo } from '../../src/ops/queues.js';
 import type { TraceResult } from '../../src/ops/trace.js';
 import type { StatusReport } from '../../src/ops/status.js';
-import { projectRoot } from '../../src/paths.js';
-import { runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { deadLetterWebhooks, queueDepth } from '../support/dead-letters.js';
 import { eventLetter, garbageLetter, sendLetters } from '../support/kafka-dead-letters.js';
 import { CORE, TASKS, startTestPipeline, type TestPipeline } from '../support/pipeline.js';
@@ -145,25 +144,35 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     expect(s.queues.some((q) => q.name === t)).toBe(true);
     expect(s.dlqs.some((d) => d.name === `${t}.dlq` && d.kind === 'rabbitmq')).toBe(true);
 
-    const child = spawn(
-      process.execPath,
-      [join(projectRoot(), 'bin', 'orderbus'), 'metrics', '--listen', '127.0.0.1:0'],
-      {
-        env: { ...process.env, ...env },
-      },
-    );
+    // Two exporters: one samples once an hour, one every second.
+    const slow = await startMetrics(env, 3600);
+    const fast = await startMetrics(env, 1);
     try {
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const url = await waitUntil('metrics url', () => /serving (\S+)/.exec(err)?.[1]);
-      const text = await (await fetch(url)).text();
-      expect(text).toContain('# TYPE orderbus_group_lag gauge');
-      expect(text).toMatch(
-        new RegExp(`orderbus_queue_ready\\{queue="${t.replace(/\./g, '\\.')}",role="work"\\} \\d+`),
-      );
-      expect(text).toMatch(/^orderbus_up 1$/m);
+      const first = await slow.scrape();
+      expect(first).toContain('# TYPE orderbus_group_lag gauge');
+      expect(first).toMatch(/^orderbus_up 1$/m);
+      expect(first).toMatch(/^orderbus_sample_duration_seconds \d/m);
+      expect(ready(first, t)).toBe(0);
+      expect(ready(first, `${t}.dlq`)).toBe(0);
+      // One dead letter more, and the management API has seen it.
+      const conn = await connectRabbit(p.config, 'test-dlq');
+      const ch = await conn.createConfirmChannel();
+      ch.sendToQueue(`${t}.dlq`, Buffer.from('{}'), { persistent: true });
+      await ch.waitForConfirms();
+      await conn.close();
+      await waitUntil('the DLQ depth in the management API', async () => {
+        const r = await runCli(['queues', '--json'], { env });
+        return json<QueueInfo[]>(r.stdout).find((x) => x.name === t)?.dlqDepth === 1;
+      });
+      // A scrape serves the last sample, not a new one: the hourly exporter's is an older picture.
+      const second = await slow.scrape();
+      expect(ready(second, `${t}.dlq`)).toBe(0);
+      expect(sampleAge(second)).toBeGreaterThan(sampleAge(first));
+      // The exporter sampling every second sees it.
+      await waitUntil('a later sample', async () => ready(await fast.scrape(), `${t}.dlq`) === 1);
     } finally {
-      child.kill('SIGTERM');
+      slow.stop();
+      fast.stop();
     }
     const bad = await runCli(['metrics', '--listen', 'nowhere']);
     expect(bad.code).toBe(2);
@@ -177,6 +186,31 @@ describe('orderbus dlq on RabbitMQ: the partner moved its webhook endpoint', () 
     expect(Date.now() - t0).toBeLessThan(15_000);
   }, 90_000);
 });
+
+/** `orderbus metrics` on a free port, sampling every `interval` seconds. */
+async function startMetrics(env: NodeJS.ProcessEnv, interval: number) {
+  const child = spawnCli(['metrics', '--listen', '127.0.0.1:0', '--interval', String(interval)], env);
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await waitUntil('metrics url', () => {
+    if (child.exitCode !== null) throw new Error(`orderbus metrics exited: ${err}`);
+    return /serving (\S+)/.exec(err)?.[1];
+  });
+  return {
+    scrape: async () => (await fetch(url)).text(),
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
+/** A queue's orderbus_queue_ready in exposition `text` (NaN when absent). */
+function ready(text: string, queue: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`orderbus_queue_ready{queue="${queue}",`));
+  return Number(line?.split(' ').at(-1) ?? Number.NaN);
+}
+
+function sampleAge(text: string): number {
+  return Number(/^orderbus_sample_age_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
 
 function topologyOf(p: TestPipeline): string {
   return `${p.config.rabbitPrefix}webhook.tasks`;

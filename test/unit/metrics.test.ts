@@ -108,7 +108,12 @@ describe('orderbus metrics', () => {
     const m = new ScrapeMetrics();
     m.up.set(0);
     const text = await m.text(['kafka: connection refused\nat 127.0.0.1:1']);
-    expect(series(text)).toEqual(new Map([['orderbus_up', '0']]));
+    expect(series(text)).toEqual(
+      new Map([
+        ['orderbus_up', '0'],
+        ['orderbus_sample_duration_seconds', '0'],
+      ]),
+    );
     expect(text).toContain('# kafka: connection refused at 127.0.0.1:1\n');
   });
 });
