@@ -232,8 +232,8 @@ export class GroupReader {
   }
 
   private async listOnce(): Promise<ListedGroup[]> {
-    const cluster = await this.cluster();
-    await cluster.refreshMetadata();
+    // Every broker, as the cluster knows them now.
+    const cluster = (await this.raw.refreshed(await this.raw.connect([]))) as unknown as GroupCluster;
     const perBroker = await Promise.all(
       Object.keys(cluster.brokerPool.brokers).map(async (nodeId) => {
         const broker = await cluster.findBroker({ nodeId });

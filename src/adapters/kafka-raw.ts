@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
-import { SharedClient } from './kafka.js';
+import { SharedClient, unknownTopic } from './kafka.js';
 
 /**
  * kafkajs' cluster internals (metadata, leaders, broker connections) kept in one place, so the
@@ -121,6 +121,21 @@ export class RawKafka {
   async reconnect(topics: string[], stale: RawCluster): Promise<RawCluster> {
     await this.cluster.replace(stale);
     return this.connect(topics);
+  }
+
+  /**
+   * `cluster` with its metadata refreshed, or in its place a fresh client knowing `topics` when a
+   * topic it asked for was deleted since: every refresh of that client fails until it is replaced
+   * (a view over groups whose topics other teams delete, status beside tests deleting theirs).
+   */
+  async refreshed(cluster: RawCluster, topics: string[] = []): Promise<RawCluster> {
+    try {
+      await cluster.refreshMetadata();
+      return cluster;
+    } catch (e) {
+      if (!unknownTopic(e)) throw e;
+      return this.reconnect(topics, cluster);
+    }
   }
 
   /** The node id of a partition's leader (metadata refreshed once if it names none). */

@@ -73,7 +73,7 @@ function expectPostgresDown(r: CliResult, reason: string): StatusReport {
   expect(report.parkedOutbox).toBeNull();
   expect(report.components.find((c) => c.name === 'kafka')?.status).toBe('up');
   const idle = report.groups.find((g) => g.group === fx.idle);
-  expect(idle?.totalLag).toBeGreaterThan(0);
+  expect(idle?.totalLag, `groups missing; problems: ${report.problems.join(' | ')}`).toBeGreaterThan(0);
   expect(report.queues.find((q) => q.name === queue)?.ready).toBe(3);
   return report;
 }

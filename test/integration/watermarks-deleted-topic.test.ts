@@ -4,6 +4,7 @@ import { probeKey } from '../../src/adapters/kafka-fetch.js';
 import { connectAdmin, createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
 import { loadConfig } from '../../src/config.js';
 import { withOps } from '../../src/ops/context.js';
+import { lagSnapshot } from '../../src/ops/lag.js';
 import { testNamespace } from '../support/namespace.js';
 
 // A long-lived view (the console, lag --watch, metrics) keeps one client; a topic deleted between
@@ -41,6 +42,31 @@ describe('watermarks and record timestamps while topics are deleted', () => {
       expect([...second.keys()]).toEqual([kept]);
       expect([...(second.get(kept)?.keys() ?? [])].sort()).toEqual([0, 1]);
     });
+  }, 120_000);
+
+  it('the groups are listed again after a topic the last snapshot read was deleted', async () => {
+    // status beside tests deleting their topics: the group listing refreshed the shared client's
+    // metadata, which failed on the deleted topic, and status showed no groups at all.
+    const t = `${ns}.listed`;
+    const groups = { [t]: `${ns}.on-deleted`, [kept]: `${ns}.on-kept` };
+    await createTopicsAndWait(admin, [{ topic: t, numPartitions: 1, replicationFactor: 1 }]);
+    for (const [topic, groupId] of Object.entries(groups))
+      await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '0' }] });
+    try {
+      await withOps(config, async (ctx) => {
+        const first = await lagSnapshot(ctx, { groups: Object.values(groups) });
+        expect(first.groups.map((g) => g.group).sort()).toEqual(Object.values(groups).sort());
+        await admin.deleteTopics({ topics: [t] });
+        await expect
+          .poll(async () => (await admin.listTopics()).includes(t), { timeout: 30_000 })
+          .toBe(false);
+        const second = await lagSnapshot(ctx, {});
+        expect(second.groups.some((g) => g.group === groups[kept])).toBe(true);
+      });
+    } finally {
+      await admin.deleteGroups(Object.values(groups)).catch(() => undefined);
+      await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
+    }
   }, 120_000);
 
   it('record timestamps: a topic deleted between two reads of one reader gets none; the others are still read', async () => {
