@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { constants, gunzipSync } from 'node:zlib';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
+import { fetchConnectionReady } from './kafka-raw.js';
 
 /**
  * Record timestamps read from record-batch headers (and the record headers up to the one
@@ -260,6 +261,7 @@ export class BatchHeaderReader<C extends LeaderCluster> {
       [...(await fetchTopicsByLeader(this.raw, cluster, wanted, (p) => p.bytes))].map(
         async ([nodeId, { probes: ps, topics }]) => {
           const broker = await cluster.findBroker({ nodeId });
+          await fetchConnectionReady(broker);
           const request = fetchV11({
             replicaId: -1,
             maxWaitTime: 0,

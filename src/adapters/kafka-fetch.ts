@@ -3,7 +3,7 @@ import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
 import { chunks, mapLimit } from '../map-limit.js';
 import { unknownTopic, whileCoordinatorLoads } from './kafka.js';
 import { BatchHeaderReader, fetchTopicsByLeader, push } from './kafka-batch-headers.js';
-import { RawKafka, type RawCluster, type RawMessage } from './kafka-raw.js';
+import { fetchConnectionReady, RawKafka, type RawCluster, type RawMessage } from './kafka-raw.js';
 
 /**
  * Reads records straight from partition leaders with raw Fetch requests, without joining a
@@ -238,6 +238,7 @@ export class KafkaLogReader {
       [...(await fetchTopicsByLeader(this.raw, cluster, probes, () => maxBytes))].map(
         async ([nodeId, { probes: ps, topics }]) => {
           const broker = await cluster.findBroker({ nodeId });
+          await fetchConnectionReady(broker);
           const res = await broker.fetch({
             replicaId: -1,
             isolationLevel: 1,

@@ -157,3 +157,28 @@ export class RawKafka {
     await this.cluster.close();
   }
 }
+
+/** A connection of kafkajs' broker connection pool, as far as connecting it goes. */
+interface PoolConnection {
+  isConnected(): boolean;
+  connect(): Promise<unknown>;
+}
+const connecting = new WeakMap<PoolConnection, Promise<unknown>>();
+
+/**
+ * Connects `broker`'s Fetch connection once for any number of concurrent callers. kafkajs' pool
+ * connects it on the first Fetch and, asked by several Fetches at once, opens a socket for each and
+ * keeps the last: the others were never closed (three concurrent time-lag slices left five sockets
+ * open after every client was closed, and the process did not exit).
+ */
+export async function fetchConnectionReady(broker: Pick<RawBroker, 'connectionPool'>): Promise<void> {
+  // kafkajs' ConnectionPool.getConnectionByRequest: Fetch (api key 1) on the second connection.
+  const c = (broker.connectionPool as unknown as { pool?: PoolConnection[] }).pool?.[1];
+  if (!c || c.isConnected()) return;
+  let ready = connecting.get(c);
+  if (!ready) {
+    ready = c.connect().finally(() => connecting.delete(c));
+    connecting.set(c, ready);
+  }
+  await ready;
+}
