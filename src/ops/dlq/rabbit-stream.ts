@@ -1,5 +1,7 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { managementApi } from '../../adapters/rabbitmq.js';
 import type { OpsContext } from '../context.js';
+import { policyFor, type ApiPolicy } from './dead-letter-targets.js';
 
 /**
  * Reading a RabbitMQ DLQ as a stream over a snapshot: the letters ready when a command starts
@@ -28,6 +30,104 @@ export async function depth(ctx: OpsContext, queue: string): Promise<number> {
     return (await ch.checkQueue(queue)).messageCount;
   } finally {
     await ch.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A quorum queue counts every return of a delivery (x-delivery-count, on 3.x also when a browse
+ * gives it back by closing its channel) and drops or dead-letters onward a letter returned past its
+ * delivery limit: browsing a quorum DLQ with a limit of 2 three times lost every letter. So a
+ * letter delivered at its limit is not given back: a copy (x-delivery-count gone) is appended to
+ * the queue's tail, confirmed, and only then the delivery acked — it moves to the back, nothing is
+ * lost. RabbitMQ 4 sets a limit of 20 on every quorum queue unless told otherwise (-1).
+ */
+export const DEFAULT_DELIVERY_LIMIT = 20;
+
+/**
+ * The lowest delivery limit RabbitMQ applies to `queue` (its argument, the policy and operator
+ * policy matching its name; RabbitMQ 4's default when none is set), or null: a classic queue, or
+ * no limit (-1). The policies are matched here: a queue's effective policy in the management API
+ * comes with its statistics, seconds late. When the management API does not answer, the default.
+ */
+export async function deliveryLimit(ctx: OpsContext, queue: string): Promise<number | null> {
+  const vhost = encodeURIComponent(ctx.config.rabbitmq.vhost);
+  let q: { type?: string; arguments?: Record<string, unknown> };
+  let policies: ApiPolicy[][];
+  try {
+    [q, ...policies] = await Promise.all([
+      managementApi<{ type?: string; arguments?: Record<string, unknown> }>(
+        ctx.config,
+        `/queues/${vhost}/${encodeURIComponent(queue)}`,
+      ),
+      managementApi<ApiPolicy[]>(ctx.config, `/policies/${vhost}`),
+      // Readable by administrators only: without it, the other sources.
+      managementApi<ApiPolicy[]>(ctx.config, `/operator-policies/${vhost}`).catch(() => []),
+    ]);
+  } catch {
+    return DEFAULT_DELIVERY_LIMIT;
+  }
+  if (q.type !== 'quorum') return null;
+  const set = [
+    q.arguments?.['x-delivery-limit'],
+    ...policies.map((list) => policyFor(queue, list)['delivery-limit']),
+  ].filter((v): v is number => typeof v === 'number');
+  const limits = set.filter((v) => v >= 0);
+  if (limits.length > 0) return Math.min(...limits);
+  return set.length > 0 ? null : DEFAULT_DELIVERY_LIMIT;
+}
+
+/** How many times a quorum queue's delivery was returned before (0 on its first, and on a classic queue). */
+export function deliveryCount(msg: ConsumeMessage): number {
+  const v = msg.properties.headers?.['x-delivery-count'];
+  return typeof v === 'number' ? v : 0;
+}
+
+/** Appends a copy of `msg` (without its delivery count) to `queue`'s tail; resolves once confirmed. */
+async function appendCopy(ch: ConfirmChannel, queue: string, msg: ConsumeMessage): Promise<void> {
+  const headers = { ...msg.properties.headers };
+  delete headers['x-delivery-count'];
+  await new Promise<void>((resolve, reject) => {
+    ch.sendToQueue(queue, msg.content, { ...msg.properties, headers }, (err) =>
+      err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+    );
+  });
+}
+
+/** The letters of a quorum queue delivered at its limit, moved to its tail before anyone sees them. */
+class LimitGuard {
+  private pub: Promise<ConfirmChannel> | undefined;
+  moved = 0;
+
+  constructor(
+    private readonly ctx: OpsContext,
+    private readonly queue: string,
+    private readonly limit: number | null,
+  ) {}
+
+  static async open(ctx: OpsContext, queue: string): Promise<LimitGuard> {
+    return new LimitGuard(ctx, queue, await deliveryLimit(ctx, queue));
+  }
+
+  /** Whether `msg` would be lost when given back. */
+  atLimit(msg: ConsumeMessage): boolean {
+    return this.limit !== null && deliveryCount(msg) >= this.limit;
+  }
+
+  /** Appends a copy to the tail (confirmed), then `ack`s the delivery. */
+  async move(msg: ConsumeMessage, ack: () => void): Promise<void> {
+    this.pub ??= this.ctx.amqp().then(async (conn) => {
+      const ch = await conn.createConfirmChannel();
+      ch.on('error', () => undefined);
+      return ch;
+    });
+    await appendCopy(await this.pub, this.queue, msg);
+    ack();
+    this.moved++;
+  }
+
+  async close(): Promise<void> {
+    const ch = await this.pub?.catch(() => undefined);
+    await ch?.close().catch(() => undefined);
   }
 }
 
@@ -111,21 +211,28 @@ export async function holdEach(
   fn: (msg: ConsumeMessage, position: number) => boolean | void,
 ): Promise<number> {
   if (max <= 0) return 0;
+  const guard = await LimitGuard.open(ctx, queue);
   const ch = await (await ctx.amqp()).createChannel();
   ch.on('error', () => undefined);
   const d = new Deliveries(ch);
   let n = 0;
   try {
-    // A prefetch of exactly the snapshot: the broker delivers it and no more.
+    // A prefetch of exactly the snapshot: the broker delivers it and no more (a moved letter's
+    // copy comes after it, in its new place).
     await d.start(queue, max <= MAX_PREFETCH ? max : 0);
     while (n < max) {
       const msg = await d.next();
+      if (msg && guard.atLimit(msg)) {
+        await guard.move(msg, () => ch.ack(msg));
+        continue;
+      }
       if (!msg || fn(msg, n++) === false) break;
     }
     return n;
   } finally {
     await d.stop();
     await ch.close().catch(() => undefined);
+    await guard.close();
   }
 }
 
@@ -217,6 +324,7 @@ export async function takeEach(
   drain: () => Promise<void>,
 ): Promise<number> {
   if (limits.max <= 0) return 0;
+  const guard = await LimitGuard.open(ctx, queue);
   const ch = await (await ctx.amqp()).createChannel();
   ch.on('error', () => undefined);
   const d = new Deliveries(ch);
@@ -226,6 +334,10 @@ export async function takeEach(
     await d.start(queue, Math.max(1, Math.min(limits.window, MAX_PREFETCH)));
     while (n < limits.max) {
       const msg = await d.next();
+      if (msg && guard.atLimit(msg)) {
+        await guard.move(msg, () => acks.ack(msg));
+        continue;
+      }
       if (!msg || (await handle(msg, n++, acks)) === false) break;
     }
     await d.stop();
@@ -234,5 +346,6 @@ export async function takeEach(
   } finally {
     acks.flush(); // what was settled is acked before the close gives the rest back
     await ch.close().catch(() => undefined);
+    await guard.close();
   }
 }
