@@ -165,11 +165,11 @@ export class MetricsCollector {
   }
 
   /** The last sample's text, with its age; waits for the first sample when none is done yet. */
-  async scrape(now = Date.now): Promise<string> {
+  async scrape(): Promise<string> {
     this.start();
     if (!this.last) await this.first;
     const last = this.last as Sample;
-    const age = Math.max(0, now() - last.at) / 1000;
+    const age = Math.max(0, Date.now() - last.at) / 1000;
     return `${last.text}${SAMPLE_AGE_HELP}orderbus_sample_age_seconds ${age}\n`;
   }
 

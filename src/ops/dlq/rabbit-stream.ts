@@ -41,7 +41,7 @@ export async function depth(ctx: OpsContext, queue: string): Promise<number> {
  * the queue's tail, confirmed, and only then the delivery acked — it moves to the back, nothing is
  * lost. RabbitMQ 4 sets a limit of 20 on every quorum queue unless told otherwise (-1).
  */
-export const DEFAULT_DELIVERY_LIMIT = 20;
+const DEFAULT_DELIVERY_LIMIT = 20;
 
 /**
  * The lowest delivery limit RabbitMQ applies to `queue` (its argument, the policy and operator
@@ -49,7 +49,7 @@ export const DEFAULT_DELIVERY_LIMIT = 20;
  * no limit (-1). The policies are matched here: a queue's effective policy in the management API
  * comes with its statistics, seconds late. When the management API does not answer, the default.
  */
-export async function deliveryLimit(ctx: OpsContext, queue: string): Promise<number | null> {
+async function deliveryLimit(ctx: OpsContext, queue: string): Promise<number | null> {
   const vhost = encodeURIComponent(ctx.config.rabbitmq.vhost);
   let q: { type?: string; arguments?: Record<string, unknown> };
   let policies: ApiPolicy[][];
@@ -77,7 +77,7 @@ export async function deliveryLimit(ctx: OpsContext, queue: string): Promise<num
 }
 
 /** How many times a quorum queue's delivery was returned before (0 on its first, and on a classic queue). */
-export function deliveryCount(msg: ConsumeMessage): number {
+function deliveryCount(msg: ConsumeMessage): number {
   const v = msg.properties.headers?.['x-delivery-count'];
   return typeof v === 'number' ? v : 0;
 }
@@ -96,7 +96,6 @@ async function appendCopy(ch: ConfirmChannel, queue: string, msg: ConsumeMessage
 /** The letters of a quorum queue delivered at its limit, moved to its tail before anyone sees them. */
 class LimitGuard {
   private pub: Promise<ConfirmChannel> | undefined;
-  moved = 0;
 
   constructor(
     private readonly ctx: OpsContext,
@@ -122,7 +121,6 @@ class LimitGuard {
     });
     await appendCopy(await this.pub, this.queue, msg);
     ack();
-    this.moved++;
   }
 
   async close(): Promise<void> {
