@@ -11,7 +11,7 @@ import { isForeignLetter, plannedView, rabbitDestination, rabbitView } from './m
 import { Pacer } from './pacer.js';
 import { decide, fail, keepHash, keepsHashes, keepsItems, newRun, record, redriveLimit } from './plan.js';
 import { REDRIVE_SEQ_HEADER, Republisher } from './rabbit-publisher.js';
-import { depth, holdEach, takeEach, type Acks } from './rabbit-stream.js';
+import { depth, holdEach, letterHeaders, takeEach, type Acks } from './rabbit-stream.js';
 import type { DlqEngine, DlqMessage, PayloadHash, RedriveJob, RedriveRun } from './types.js';
 
 /**
@@ -65,7 +65,7 @@ class Settler {
 
   /** Re-appends a letter to the DLQ's tail, then acks the delivery; if that fails it stays unacked (back in place on close). */
   leave(acks: Acks, msg: ConsumeMessage): void {
-    const headers: Record<string, unknown> = { ...msg.properties.headers, [LEFT_BY_HEADER]: this.runId };
+    const headers: Record<string, unknown> = { ...letterHeaders(msg), [LEFT_BY_HEADER]: this.runId };
     delete headers[REDRIVE_SEQ_HEADER];
     this.track(
       this.pub.send('', this.queue, msg.content, { ...msg.properties, headers }).then((out) => {
@@ -139,7 +139,7 @@ async function redrive(ctx: OpsContext, queue: string, job: RedriveJob): Promise
           await pacer.take();
           const body = d.item.changed && d.afterText !== null ? Buffer.from(d.afterText) : msg.content;
           const headers: Record<string, unknown> = {
-            ...h,
+            ...letterHeaders(msg),
             [TaskHeaders.attempt]: 1,
             [TaskHeaders.redriveCount]: view.redriveCount + 1,
             [TaskHeaders.auditRef]: auditRef ?? '',

@@ -76,18 +76,30 @@ async function deliveryLimit(ctx: OpsContext, queue: string): Promise<number | n
   return set.length > 0 ? null : DEFAULT_DELIVERY_LIMIT;
 }
 
+const DELIVERY_COUNT = 'x-delivery-count';
+
 /** How many times a quorum queue's delivery was returned before (0 on its first, and on a classic queue). */
 function deliveryCount(msg: ConsumeMessage): number {
-  const v = msg.properties.headers?.['x-delivery-count'];
+  const v = msg.properties.headers?.[DELIVERY_COUNT];
   return typeof v === 'number' ? v : 0;
+}
+
+/**
+ * A delivered letter's headers for a copy of it published again (to the DLQ's tail, or redriven):
+ * without the queue's delivery count, which belongs to this delivery. A quorum queue keeps a
+ * published x-delivery-count on the copy's first delivery, so a copy carrying it would read as
+ * delivered that often already.
+ */
+export function letterHeaders(msg: ConsumeMessage): Record<string, unknown> {
+  const headers: Record<string, unknown> = { ...msg.properties.headers };
+  delete headers[DELIVERY_COUNT];
+  return headers;
 }
 
 /** Appends a copy of `msg` (without its delivery count) to `queue`'s tail; resolves once confirmed. */
 async function appendCopy(ch: ConfirmChannel, queue: string, msg: ConsumeMessage): Promise<void> {
-  const headers = { ...msg.properties.headers };
-  delete headers['x-delivery-count'];
   await new Promise<void>((resolve, reject) => {
-    ch.sendToQueue(queue, msg.content, { ...msg.properties, headers }, (err) =>
+    ch.sendToQueue(queue, msg.content, { ...msg.properties, headers: letterHeaders(msg) }, (err) =>
       err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
     );
   });
