@@ -66,10 +66,7 @@ export interface RawCoordinator {
   }): Promise<unknown>;
 }
 
-/**
- * kafkajs' cluster (metadata, leaders, broker connections) without a consumer or producer on top:
- * what the raw Fetch here and the raw Produce of kafka-produce.ts send their requests through.
- */
+/** kafkajs' cluster without a consumer or producer on top, shared by concurrent callers. */
 export class RawKafka {
   private readonly cluster: SharedClient<RawCluster>;
 
@@ -97,15 +94,14 @@ export class RawKafka {
   async connect(topics: string[], fresh = false): Promise<RawCluster> {
     // One client for concurrent callers (several partitions read at once): each awaits the same
     // connect and then its own topics' metadata on that client.
-    const connecting = this.cluster.get();
-    const cluster = await connecting;
+    const cluster = await this.cluster.get();
     try {
       await cluster.addMultipleTargetTopics(topics);
     } catch (e) {
       // The client refreshes metadata for every topic it was ever asked about; one deleted since
       // (a console running for hours) fails every refresh. A fresh client knows only these.
       if (fresh) throw e;
-      await this.cluster.drop(connecting);
+      await this.cluster.replace(cluster);
       return this.connect(topics, true);
     }
     return cluster;
