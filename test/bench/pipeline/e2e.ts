@@ -3,10 +3,10 @@ import { CORE, startTestPipeline, type TestPipeline } from '../../support/pipeli
 import type { Benchmark, Sample } from '../harness.js';
 import { chainSustained } from './chain.js';
 import { e2eRun } from './e2e-run.js';
-import { renice, spawnOrderbus, supervisedBenchmark } from './processes.js';
+import { renice, spawnOrderbus, stopChild, supervisedBenchmark } from './processes.js';
 import { warmUp } from './progress.js';
 import { spawnCheckout, spawnProviders } from './services.js';
-import { consumerNice, E2E_RATE, E2E_SECONDS, RUNS } from './settings.js';
+import { consumerNice, E2E_LAYOUTS, E2E_RATE, E2E_SECONDS, RUNS, type E2eLayout } from './settings.js';
 import { measureIdle, type SustainedResult } from './sustained.js';
 
 /**
@@ -21,12 +21,21 @@ const cmd = 'npm run bench -- e2e';
  * against that work, not only against checkout (settings.ts).
  */
 const CONSUMER_NICE = consumerNice('0');
+const CONSUMERS = CORE.filter((n) => n !== 'checkout-api');
+
+/** The core consumers as `layout` says: a process each, or all of them in one. */
+function spawnConsumers(p: TestPipeline, layout: E2eLayout): ChildProcess[] {
+  return layout === 'one'
+    ? [spawnOrderbus(p, ['run', ...CONSUMERS.flatMap((s) => ['--service', s])])]
+    : CONSUMERS.map((s) => spawnOrderbus(p, ['run', '--service', s]));
+}
 
 export function e2eBenchmark(): Benchmark {
   let p: TestPipeline | undefined;
   let url = '';
   let runNo = 0;
   let consumers: ChildProcess[] = [];
+  let layout: E2eLayout = E2E_LAYOUTS[0] ?? 'each';
   return supervisedBenchmark({
     name: 'e2e',
     description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service (the consumers and the relay at nice ${CONSUMER_NICE.join(' / ')}), providers at zero latency; ${E2E_RATE} orders/s offered for ${E2E_SECONDS} s (ORDERBUS_BENCH_E2E_RATE, ORDERBUS_BENCH_E2E_SECONDS), completions counted per 10 s window, then drained; reference, same run and rate: the four hops (payment, inventory, shipping, saga) as bare kafkajs consumers that produce the next event (one process each, acks=all) with no database, providers or registry, fed by a producer in the benchmark`,
@@ -35,9 +44,7 @@ export function e2eBenchmark(): Benchmark {
       p = await startTestPipeline({ label: 'bench-e2e', partitions: 12 });
       await spawnProviders(p);
       url = (await spawnCheckout(p)).url;
-      consumers = CORE.filter((n) => n !== 'checkout-api').map((s) =>
-        spawnOrderbus(p as TestPipeline, ['run', '--service', s]),
-      );
+      consumers = spawnConsumers(p, layout);
       await warmUp(p, url);
     },
     async cleanup() {
@@ -46,9 +53,19 @@ export function e2eBenchmark(): Benchmark {
     async run() {
       if (!p) throw new Error('setup did not run');
       const nice = CONSUMER_NICE[runNo % CONSUMER_NICE.length] ?? 0;
+      const want = E2E_LAYOUTS[runNo % E2E_LAYOUTS.length] ?? 'each';
+      if (want !== layout) {
+        // Stopped gracefully (their groups left, offsets committed), then the other layout, warmed.
+        await Promise.all(consumers.map(stopChild));
+        layout = want;
+        consumers = spawnConsumers(p, layout);
+        await warmUp(p, url);
+      }
       if (!consumers.every((c) => renice(c, nice)))
         throw new Error("could not set the consumers' nice value");
-      process.stderr.write(`    run ${runNo + 1}: consumer processes at nice ${nice}\n`);
+      process.stderr.write(
+        `    run ${runNo + 1}: consumers ${layout === 'one' ? 'in one process' : 'a process each'} at nice ${nice}\n`,
+      );
       const ours = await e2eRun(p, url, E2E_RATE, await measureIdle('pipeline'));
       // The reference, right after on the same machine (the pipeline's processes idle meanwhile):
       // the bare chain on its own topic, same rate and time, drained, then stopped.
