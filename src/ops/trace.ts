@@ -351,18 +351,23 @@ async function deadLetterEntries(
   placedAt: Promise<number | undefined>,
 ): Promise<boolean> {
   const kafkaDlq = ctx.config.topics.orderEventsDlq;
-  const dlqNames: string[] = [kafkaDlq];
+  // The queues listed here are RabbitMQ's: browsed without asking every source for its DLQs.
+  const dlqs: { name: string; kind?: 'rabbitmq' }[] = [{ name: kafkaDlq }];
   if (!ctx.config.components.includes('rabbitmq'))
     into.unavailable.push(notInTarget('rabbitmq', 'rabbitmq.url'));
   else
     try {
-      dlqNames.push(...(await listQueues(ctx)).filter((q) => q.role === 'dlq').map((q) => q.name));
+      // The queues' browses share one AMQP connection: opened while the management API lists
+      // them, not after (its handshake's round trips would wait behind the partition's decoding).
+      ctx.amqp().catch(() => undefined);
+      for (const q of await listQueues(ctx))
+        if (q.role === 'dlq') dlqs.push({ name: q.name, kind: 'rabbitmq' });
     } catch (e) {
       into.unavailable.push({ source: 'rabbitmq', error: errorMessage(e) });
     }
   const filter = `orderId=${orderId}`;
   const found = await Promise.all(
-    dlqNames.map(async (name) => {
+    dlqs.map(async ({ name, kind }) => {
       try {
         const at = name === kafkaDlq ? await placedAt : undefined;
         const r = await browseDlq(ctx, name, {
@@ -370,6 +375,7 @@ async function deadLetterEntries(
           needle: orderId,
           limit: 100,
           maxRead: DEAD_LETTER_SEARCH,
+          ...(kind ? { kind } : {}),
           ...(at !== undefined ? { since: new Date(at) } : {}),
         });
         const complete = r.stopped !== 'max-read';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ConsumeMessage } from 'amqplib';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopicsAndWait, kafkaClient } from '../../src/adapters/kafka.js';
@@ -110,7 +111,7 @@ describe('a Kafka DLQ of 30,000 letters', () => {
 });
 
 describe("trace's search of a RabbitMQ DLQ deeper than its cap", () => {
-  it('reads the cap, reports it with the command that reads the rest, and leaves every letter in place', async () => {
+  it('reads the cap, finds the order in it, reports the command that reads the rest, and leaves every letter in place', async () => {
     const url = new URL(base.rabbitmq.url);
     url.pathname = `/${encodeURIComponent(vhost)}`;
     const config: OrderbusConfig = {
@@ -129,13 +130,20 @@ describe("trace's search of a RabbitMQ DLQ deeper than its cap", () => {
     const conn = await connectRabbit(config, `${ns}-seed`);
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue(queue, { durable: true });
+    // The order's letter is the 101st, the others' orders are random.
+    const orderId = randomUUID();
     for (let i = 0; i < total; i++)
       ch.sendToQueue(queue, Buffer.from(JSON.stringify({ kind: 'webhook', taskId: `t-${i}` })), {
-        headers: { [TaskHeaders.taskId]: `t-${i}`, [TaskHeaders.orderId]: randomUUID() },
+        headers: {
+          [TaskHeaders.taskId]: `t-${i}`,
+          [TaskHeaders.orderId]: i === 100 ? orderId : randomUUID(),
+        },
       });
     await ch.waitForConfirms();
-    const orderId = randomUUID();
     const t = await withOps(config, (ctx) => traceOrder(ctx, orderId));
+    const found = t.entries.filter((e) => e.source === 'rabbitmq-dlq');
+    expect(found).toHaveLength(1);
+    expect(found[0]?.where.startsWith(`${queue} `)).toBe(true);
     const search = t.deadLetterSearch?.find((d) => d.dlq === queue);
     expect(search).toMatchObject({
       kind: 'rabbitmq',
@@ -144,10 +152,17 @@ describe("trace's search of a RabbitMQ DLQ deeper than its cap", () => {
       complete: false,
       searchAll: `orderbus dlq show ${queue} --filter 'orderId=${orderId}'`,
     });
-    // Nothing acked, nothing reordered: the same letters, the first still first.
+    // Nothing acked, nothing reordered: every letter, in the order it was sent (read off here).
     expect((await ch.checkQueue(queue)).messageCount).toBe(total);
-    const first = await ch.get(queue, { noAck: false });
-    expect(first && first.properties.headers?.[TaskHeaders.taskId]).toBe('t-0');
+    const order: unknown[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const onLetter = (m: ConsumeMessage | null) => {
+        if (m) order.push(m.properties.headers?.[TaskHeaders.taskId]);
+        if (order.length === total) resolve();
+      };
+      ch.consume(queue, onLetter, { noAck: true }).catch(reject);
+    });
+    expect(order).toEqual(Array.from({ length: total }, (_, i) => `t-${i}`));
     await ch.close();
     await conn.close();
   }, 120_000);

@@ -1,5 +1,5 @@
 import type { OpsContext } from '../context.js';
-import { allDlqs, locateDlq, type DlqLocation } from './discovery.js';
+import { allDlqs, engineOf, locateDlq, type DlqLocation } from './discovery.js';
 import { parseFilter, type Filter } from './filter.js';
 import { failureClass } from './failure.js';
 import { filterView } from './message-view.js';
@@ -72,6 +72,11 @@ export interface ShowOptions {
   since?: Date;
   /** Only letters whose bytes hold this text can match the filter (an order id): the others are not parsed. */
   needle?: string;
+  /**
+   * Where the DLQ is, when the caller already knows (trace lists the queues itself): not looked
+   * up among every source's DLQs, which asks Kafka, RabbitMQ and the database for their names.
+   */
+  kind?: DlqKind;
   /** Letters read at most (a filter that matches few letters stops here, saying so). */
   maxRead?: number;
   /** Each matching letter as soon as it is read. */
@@ -117,7 +122,7 @@ export async function browseDlq(
   const pred = parseFilter(options.filter);
   const limit = options.limit ?? 50;
   const maxRead = options.maxRead ?? Number.POSITIVE_INFINITY;
-  const { engine } = await locateDlq(ctx, name);
+  const engine = options.kind ? await engineOf(options.kind) : (await locateDlq(ctx, name)).engine;
   const messages: DlqMessage[] = [];
   const prefilter = headPrefilter(pred);
   const { count, read } = await engine.browse(

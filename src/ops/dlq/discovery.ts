@@ -1,6 +1,6 @@
 import { unknownNameError } from '../../errors.js';
 import type { OpsContext } from '../context.js';
-import type { DlqEngine } from './types.js';
+import type { DlqEngine, DlqKind } from './types.js';
 
 /**
  * Dead letters, wherever they are: Kafka `*.dlq` topics, RabbitMQ `*.dlq` queues, and the
@@ -13,6 +13,14 @@ const OTHER_ENGINES: readonly (() => Promise<DlqEngine>)[] = [
   async () => (await import('./rabbit-engine.js')).rabbitEngine,
   async () => (await import('./outbox-engine.js')).outboxEngine,
 ];
+
+/** The engine of a source, for a caller that already knows where its DLQ is. */
+export async function engineOf(kind: DlqKind): Promise<DlqEngine> {
+  const all = await Promise.all([kafkaEngine, ...OTHER_ENGINES].map((load) => load()));
+  const engine = all.find((e) => e.kind === kind);
+  if (!engine) throw new Error(`unreachable: no DLQ engine of kind ${kind}`);
+  return engine;
+}
 
 const settled = <T>(p: Promise<T>): Promise<PromiseSettledResult<T>> =>
   p.then(

@@ -217,16 +217,21 @@ export const rabbitEngine: DlqEngine = {
   async browse(ctx, name, fn, options = {}) {
     const cap = options.cap ?? Number.POSITIVE_INFINITY;
     // Letters another browse or plan holds (unacked) are dead letters too: the count is ready +
-    // unacked, as `status`, `queues` and the console count them. Read before this browse holds
+    // unacked, as `status`, `queues` and the console count them. Known before this browse holds
     // any (the management figures lag a few seconds and would count ours twice after).
-    const [count, held] = await Promise.all([depth(ctx, name), heldElsewhere(ctx, name)]);
+    const held = heldElsewhere(ctx, name);
+    let count = 0;
     const { needle } = options;
-    const read = await holdEach(ctx, name, Math.min(count, cap), (msg, position) => {
+    const snapshot = async (ready: number) => {
+      count = ready + (await held);
+      return Math.min(ready, cap);
+    };
+    const read = await holdEach(ctx, name, snapshot, (msg, position) => {
       if (position % 1000 === 999) options.onRead?.(position + 1);
       if (needle !== undefined && !letterHolds(msg, needle)) return true;
       return fn(rabbitView(name, msg, position));
     });
-    return { count: count + held, read };
+    return { count, read };
   },
 
   redrive,

@@ -212,25 +212,34 @@ class Deliveries {
  * Reads the first `max` letters without removing any: each stays unacknowledged until the end
  * (a classic queue puts them back in place when the channel closes) and `fn` sees it as it
  * arrives. Stops at `max`, when `fn` returns false, or when nothing more comes; resolves to how
- * many `fn` saw.
+ * many `fn` saw. `max` as a function of the letters ready now takes the snapshot on the reading
+ * channel itself: a browse starts reading after one round trip, not after a channel of its own
+ * for depth() (opened, asked, closed) — round trips that wait behind whatever else the process
+ * does meanwhile (trace decodes the order's partition).
  */
 export async function holdEach(
   ctx: OpsContext,
   queue: string,
-  max: number,
+  max: number | ((ready: number) => number | Promise<number>),
   fn: (msg: ConsumeMessage, position: number) => boolean | void,
 ): Promise<number> {
-  if (max <= 0) return 0;
-  const guard = await LimitGuard.open(ctx, queue);
+  if (typeof max === 'number' && max <= 0) return 0;
   const ch = await (await ctx.amqp()).createChannel();
   ch.on('error', () => undefined);
   const d = new Deliveries(ch);
+  let opening: Promise<LimitGuard> | undefined;
   let n = 0;
   try {
+    const limit = typeof max === 'number' ? max : await max((await ch.checkQueue(queue)).messageCount);
+    if (limit <= 0) return 0;
+    // The delivery limit (management API) is asked while the consumer starts; deliveries wait in
+    // the inbox until it is known.
+    opening = LimitGuard.open(ctx, queue);
     // A prefetch of exactly the snapshot: the broker delivers it and no more (a moved letter's
     // copy comes after it, in its new place).
-    await d.start(queue, max <= MAX_PREFETCH ? max : 0);
-    while (n < max) {
+    await d.start(queue, limit <= MAX_PREFETCH ? limit : 0);
+    const guard = await opening;
+    while (n < limit) {
       const msg = await d.next();
       if (msg && guard.atLimit(msg)) {
         await guard.move(msg, () => ch.ack(msg));
@@ -242,7 +251,7 @@ export async function holdEach(
   } finally {
     await d.stop();
     await ch.close().catch(() => undefined);
-    await guard.close();
+    await (await opening)?.close();
   }
 }
 
