@@ -86,6 +86,7 @@ const kafkaErrors = require_('kafkajs/src/protocol/error') as {
   createErrorFromCode(code: number): Error & { type: string; retriable: boolean };
 };
 
+const METADATA = 3;
 const LIST_GROUPS = 16;
 const CONSUMER_GROUP_DESCRIBE = 69;
 /** GROUP_ID_NOT_FOUND: ConsumerGroupDescribe's answer for a classic group or none at all. */
@@ -118,6 +119,31 @@ const supports = (b: GroupBroker, apiKey: number, version: number): boolean => {
  *                                 tagged fields }
  *             tagged fields
  */
+const metadataV4Response = require_('kafkajs/src/protocol/requests/metadata/v4/response') as {
+  decode(raw: Buffer): Promise<unknown>;
+  parse(data: unknown): Promise<unknown>;
+};
+
+/**
+ * Metadata v4 for no topic: the brokers, the controller and the cluster id. kafkajs' own request
+ * cannot ask this: it encodes an empty topic list as null, which means every topic. v4, not
+ * older: Kafka 4 answers v4 and up only (KIP-896).
+ */
+function brokersOnlyV4() {
+  // topics: an array of length 0 (not null); allow_auto_topic_creation: false.
+  const body = Buffer.from([0, 0, 0, 0, 0]);
+  return {
+    request: {
+      apiKey: METADATA,
+      apiVersion: 4,
+      apiName: 'Metadata',
+      expectResponse: () => true,
+      encode: async () => ({ buf: body, buffer: body, size: () => body.length }),
+    },
+    response: metadataV4Response,
+  };
+}
+
 function listGroupsV5() {
   const body = Buffer.from([1, 1, 0]);
   return flexibleRequest(LIST_GROUPS, 5, 'ListGroups', body, (r) => {
@@ -232,8 +258,7 @@ export class GroupReader {
   }
 
   private async listOnce(): Promise<ListedGroup[]> {
-    // Every broker, as the cluster knows them now.
-    const cluster = (await this.raw.refreshed(await this.raw.connect([]))) as unknown as GroupCluster;
+    const cluster = await this.withCurrentBrokers();
     const perBroker = await Promise.all(
       Object.keys(cluster.brokerPool.brokers).map(async (nodeId) => {
         const broker = await cluster.findBroker({ nodeId });
@@ -253,6 +278,29 @@ export class GroupReader {
       }),
     );
     return perBroker.flat();
+  }
+
+  /**
+   * The client, knowing every broker the cluster has now. A Metadata request for no topic names
+   * the brokers only; a refresh asks for every topic the client has read (10,000 partitions
+   * decoded on every 2 s refresh of lag --watch, the console, metrics), so the refresh is made
+   * only when the brokers differ, or when the broker asked did not answer (a refresh asks each in
+   * turn).
+   */
+  private async withCurrentBrokers(): Promise<GroupCluster> {
+    const raw = await this.raw.connect([]);
+    const cluster = raw as unknown as GroupCluster;
+    const known = Object.keys(cluster.brokerPool.brokers);
+    const now = await brokerById(cluster)
+      .then(async (b) =>
+        supports(b, METADATA, 4)
+          ? ((await b.connectionPool.send(brokersOnlyV4())) as { brokers: { nodeId: number }[] }).brokers
+          : null,
+      )
+      .then((brokers) => brokers?.map((b) => String(b.nodeId)) ?? null)
+      .catch(() => null);
+    if (now && now.length === known.length && now.every((id) => known.includes(id))) return cluster;
+    return (await this.raw.refreshed(raw)) as unknown as GroupCluster;
   }
 
   /**
