@@ -12,7 +12,7 @@ import {
   type CoordinatorAnswer,
   type GroupOffsets,
 } from './kafka-group-requests.js';
-import { compactArray, compactString, flexibleRequest, type WireReader } from './kafka-wire.js';
+import { bytesRequest, compactArray, compactString, flexibleRequest, type WireReader } from './kafka-wire.js';
 
 /**
  * Consumer groups of both protocols. Classic groups are described with DescribeGroups (kafkajs);
@@ -106,19 +106,8 @@ const supports = (b: GroupBroker, apiKey: number, version: number): boolean => {
   return v !== undefined && v.minVersion <= version && version <= v.maxVersion;
 };
 
-// ------------------------------------------------------------------ ListGroups v5 (KIP-848)
+// ------------------------------------------------------------------ Metadata v4, brokers only
 
-/**
- * ListGroups v5 (ListGroupsRequest.json / ListGroupsResponse.json, flexible from v3):
- *
- *   request:  StatesFilter  compact [] compact string   (empty: every state)
- *             TypesFilter   compact [] compact string   (empty: every type, each listed with it)
- *             tagged fields
- *   response: ThrottleTimeMs int32, ErrorCode int16,
- *             Groups compact [] { GroupId, ProtocolType, GroupState, GroupType: compact string;
- *                                 tagged fields }
- *             tagged fields
- */
 const metadataV4Response = require_('kafkajs/src/protocol/requests/metadata/v4/response') as {
   decode(raw: Buffer): Promise<unknown>;
   parse(data: unknown): Promise<unknown>;
@@ -132,18 +121,22 @@ const metadataV4Response = require_('kafkajs/src/protocol/requests/metadata/v4/r
 function brokersOnlyV4() {
   // topics: an array of length 0 (not null); allow_auto_topic_creation: false.
   const body = Buffer.from([0, 0, 0, 0, 0]);
-  return {
-    request: {
-      apiKey: METADATA,
-      apiVersion: 4,
-      apiName: 'Metadata',
-      expectResponse: () => true,
-      encode: async () => ({ buf: body, buffer: body, size: () => body.length }),
-    },
-    response: metadataV4Response,
-  };
+  return { request: bytesRequest(METADATA, 4, 'Metadata', body), response: metadataV4Response };
 }
 
+// ------------------------------------------------------------------ ListGroups v5 (KIP-848)
+
+/**
+ * ListGroups v5 (ListGroupsRequest.json / ListGroupsResponse.json, flexible from v3):
+ *
+ *   request:  StatesFilter  compact [] compact string   (empty: every state)
+ *             TypesFilter   compact [] compact string   (empty: every type, each listed with it)
+ *             tagged fields
+ *   response: ThrottleTimeMs int32, ErrorCode int16,
+ *             Groups compact [] { GroupId, ProtocolType, GroupState, GroupType: compact string;
+ *                                 tagged fields }
+ *             tagged fields
+ */
 function listGroupsV5() {
   const body = Buffer.from([1, 1, 0]);
   return flexibleRequest(LIST_GROUPS, 5, 'ListGroups', body, (r) => {

@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { retriableFlag, retry, type RetryPolicy } from '../retry.js';
 import { RawKafka, type RawBroker, type RawCluster } from './kafka-raw.js';
+import { bytesRequest } from './kafka-wire.js';
 
 /**
  * Bulk appends with record batches encoded here, one buffer per batch, sent as raw Produce
@@ -216,14 +217,7 @@ function produceRequest(topic: string, partition: number, batch: Buffer, timeout
   head.writeInt32BE(batch.length, o);
   const payload = Buffer.concat([head, batch]);
   return {
-    request: {
-      apiKey: 0,
-      apiVersion: 3,
-      apiName: 'Produce',
-      expectResponse: () => true,
-      // kafkajs frames whatever its Encoder would hold: an object with the same three members.
-      encode: async () => ({ buf: payload, buffer: payload, size: () => payload.length }),
-    },
+    request: bytesRequest(0, 3, 'Produce', payload),
     response: {
       decode: async (raw: Buffer) => decodeProduceResponse(raw),
       parse: async (data: unknown) => data,

@@ -77,6 +77,20 @@ export function compactString(s: string): Buffer {
 }
 
 /**
+ * A request whose body is `payload` as is, for kafkajs' connection to frame (header, size) and
+ * send: kafkajs frames whatever its Encoder would hold, an object with these three members.
+ */
+export function bytesRequest(apiKey: number, apiVersion: number, apiName: string, payload: Buffer) {
+  return {
+    apiKey,
+    apiVersion,
+    apiName,
+    expectResponse: () => true,
+    encode: async () => ({ buf: payload, buffer: payload, size: () => payload.length }),
+  };
+}
+
+/**
  * A flexible-version request for kafkajs' connection, which writes request header v1 (api key,
  * version, correlation id, client id) and then this payload: the payload starts with the empty
  * tagged fields that make it header v2. The response header v1 has tagged fields after the
@@ -89,15 +103,8 @@ export function flexibleRequest<T>(
   body: Buffer,
   read: (r: WireReader) => T,
 ) {
-  const payload = Buffer.concat([Buffer.from([0]), body]);
   return {
-    request: {
-      apiKey,
-      apiVersion,
-      apiName,
-      expectResponse: () => true,
-      encode: async () => ({ buf: payload, buffer: payload, size: () => payload.length }),
-    },
+    request: bytesRequest(apiKey, apiVersion, apiName, Buffer.concat([Buffer.from([0]), body])),
     response: {
       decode: async (raw: Buffer) => {
         const r = new WireReader(raw);
