@@ -1,4 +1,4 @@
-import { compactArray, compactString, flexibleRequest } from './kafka-wire.js';
+import { bytesRequest, compactArray, compactString, flexibleRequest } from './kafka-wire.js';
 
 /**
  * The batched group requests a lag snapshot of a thousand groups needs, which kafkajs 2.2 sends
@@ -6,6 +6,7 @@ import { compactArray, compactString, flexibleRequest } from './kafka-wire.js';
  * OffsetFetch v8 (many groups in one request, KIP-709, Kafka 3.3+). Both are in Kafka 3.9 and 4.x.
  */
 
+export const LIST_OFFSETS = 2;
 export const FIND_COORDINATOR = 10;
 export const OFFSET_FETCH = 9;
 
@@ -94,4 +95,69 @@ export function offsetFetchV8(groupIds: string[]) {
       return { groupId, errorCode, partitionErrorCode, topics };
     });
   });
+}
+
+/** One partition's offset for a timestamp (-2 the log start, -1 the log end), as a number. */
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  offset: number;
+}
+
+/**
+ * ListOffsets v2 (ListOffsetsRequest.json / …Response.json, not flexible), for the watermarks a
+ * lag snapshot reads on every refresh (20,000 partitions twice on a big cluster): kafkajs' encoder
+ * grows its buffer by copying as each partition is written, and its decoder makes a string of
+ * every offset. Here each way is one buffer, and offsets are numbers.
+ *
+ *   request:  ReplicaId int32, IsolationLevel int8,
+ *             Topics [] { Name string, Partitions [] { PartitionIndex int32, Timestamp int64 } }
+ *   response: ThrottleTimeMs int32,
+ *             Topics [] { Name string, Partitions [] { PartitionIndex int32, ErrorCode int16,
+ *                                                      Timestamp int64, Offset int64 } }
+ */
+export function listOffsetsV2(
+  isolationLevel: number,
+  timestamp: number,
+  topics: ReadonlyMap<string, number[]>,
+) {
+  const names = [...topics].map(([t, ps]) => [Buffer.from(t, 'utf8'), ps] as const);
+  const body = Buffer.alloc(names.reduce((n, [b, ps]) => n + 2 + b.length + 4 + 12 * ps.length, 9));
+  let o = body.writeInt32BE(-1, 0); // replica id: a client
+  o = body.writeInt8(isolationLevel, o);
+  o = body.writeInt32BE(names.length, o);
+  for (const [name, partitions] of names) {
+    o = body.writeInt16BE(name.length, o);
+    o += name.copy(body, o);
+    o = body.writeInt32BE(partitions.length, o);
+    for (const p of partitions) {
+      o = body.writeInt32BE(p, o);
+      // int64 as two halves: BigInt would allocate twice per partition.
+      o = body.writeInt32BE(Math.floor(timestamp / 2 ** 32), o);
+      o = body.writeUInt32BE(timestamp >>> 0, o);
+    }
+  }
+  return {
+    request: bytesRequest(LIST_OFFSETS, 2, 'ListOffsets', body),
+    response: {
+      decode: async (raw: Buffer): Promise<PartitionOffset[]> => {
+        const out: PartitionOffset[] = [];
+        let r = 4; // throttle time
+        for (let t = raw.readInt32BE((r += 4) - 4); t > 0; t--) {
+          const n = raw.readInt16BE(r);
+          const topic = raw.toString('utf8', r + 2, (r += 2 + n));
+          for (let p = raw.readInt32BE((r += 4) - 4); p > 0; p--) {
+            const partition = raw.readInt32BE(r);
+            const errorCode = raw.readInt16BE(r + 4);
+            const offset = raw.readInt32BE(r + 14) * 2 ** 32 + raw.readUInt32BE(r + 18);
+            r += 22;
+            out.push({ topic, partition, errorCode, offset });
+          }
+        }
+        return out;
+      },
+      parse: async (d: PartitionOffset[]) => d,
+    },
+  };
 }

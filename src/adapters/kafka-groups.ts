@@ -1,18 +1,27 @@
 import { createRequire } from 'node:module';
-import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
+import { AssignerProtocol, type Admin } from 'kafkajs';
 import { chunks, mapLimit } from '../map-limit.js';
 import { retriableFlag, retry } from '../retry.js';
 import { COORDINATOR_RETRY, unknownTopic, whileCoordinatorLoads } from './kafka.js';
-import { RawKafka, type RawCluster } from './kafka-raw.js';
+import {
+  metadataV4,
+  RawKafka,
+  supportsVersion,
+  type ApiVersionRanges,
+  type MetadataAnswer,
+  type RawCluster,
+} from './kafka-raw.js';
 import {
   FIND_COORDINATOR,
   findGroupCoordinatorsV4,
+  listOffsetsV2,
   OFFSET_FETCH,
   offsetFetchV8,
   type CoordinatorAnswer,
   type GroupOffsets,
+  type PartitionOffset,
 } from './kafka-group-requests.js';
-import { bytesRequest, compactArray, compactString, flexibleRequest, type WireReader } from './kafka-wire.js';
+import { compactArray, compactString, flexibleRequest, type WireReader } from './kafka-wire.js';
 
 /**
  * Consumer groups of both protocols. Classic groups are described with DescribeGroups (kafkajs);
@@ -57,15 +66,10 @@ export interface DescribedGroup {
 
 /** The members of kafkajs' Broker this file uses (kafka-raw.ts types the others). */
 interface GroupBroker {
-  versions: Record<number, { minVersion: number; maxVersion: number } | undefined> | null;
+  versions: ApiVersionRanges | null;
   connectionPool: { send(request: unknown): Promise<unknown> };
   listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }>;
   describeGroups(args: { groupIds: string[] }): Promise<{ groups: KafkajsGroup[] }>;
-  listOffsets(args: {
-    replicaId: number;
-    isolationLevel: number;
-    topics: { topic: string; partitions: { partition: number; timestamp: number }[] }[];
-  }): Promise<{ responses: { topic: string; partitions: { partition: number; offset: string }[] }[] }>;
 }
 type KafkajsGroup = Awaited<ReturnType<Admin['describeGroups']>>['groups'][number];
 /** The groups one coordinator holds. */
@@ -101,28 +105,8 @@ const KEYS_PER_REQUEST = 250;
 /** kafkajs' one-group requests in flight at once, where a broker lacks the batched ones. */
 const LOOKUPS_AT_ONCE = 16;
 
-const supports = (b: GroupBroker, apiKey: number, version: number): boolean => {
-  const v = b.versions?.[apiKey];
-  return v !== undefined && v.minVersion <= version && version <= v.maxVersion;
-};
-
-// ------------------------------------------------------------------ Metadata v4, brokers only
-
-const metadataV4Response = require_('kafkajs/src/protocol/requests/metadata/v4/response') as {
-  decode(raw: Buffer): Promise<unknown>;
-  parse(data: unknown): Promise<unknown>;
-};
-
-/**
- * Metadata v4 for no topic: the brokers, the controller and the cluster id. kafkajs' own request
- * cannot ask this: it encodes an empty topic list as null, which means every topic. v4, not
- * older: Kafka 4 answers v4 and up only (KIP-896).
- */
-function brokersOnlyV4() {
-  // topics: an array of length 0 (not null); allow_auto_topic_creation: false.
-  const body = Buffer.from([0, 0, 0, 0, 0]);
-  return { request: bytesRequest(METADATA, 4, 'Metadata', body), response: metadataV4Response };
-}
+const supports = (b: GroupBroker, apiKey: number, version: number): boolean =>
+  supportsVersion(b.versions, apiKey, version);
 
 // ------------------------------------------------------------------ ListGroups v5 (KIP-848)
 
@@ -231,14 +215,10 @@ function consumerGroupDescribeV0(groupIds: string[]) {
 // ------------------------------------------------------------------ the reader
 
 export class GroupReader {
-  private readonly raw: RawKafka;
-
   constructor(
-    kafka: Kafka,
+    private readonly raw: RawKafka,
     private readonly admin: () => Promise<Admin>,
-  ) {
-    this.raw = new RawKafka(kafka);
-  }
+  ) {}
 
   private async cluster(): Promise<GroupCluster> {
     // The same kafkajs cluster RawKafka gives its Fetch and Produce, seen through what this file uses.
@@ -287,7 +267,7 @@ export class GroupReader {
     const now = await brokerById(cluster)
       .then(async (b) =>
         supports(b, METADATA, 4)
-          ? ((await b.connectionPool.send(brokersOnlyV4())) as { brokers: { nodeId: number }[] }).brokers
+          ? ((await b.connectionPool.send(metadataV4([]))) as MetadataAnswer).brokers
           : null,
       )
       .then((brokers) => brokers?.map((b) => String(b.nodeId)) ?? null)
@@ -379,7 +359,7 @@ export class GroupReader {
     let wanted = topics;
     const connect = async (names: string[]) => (await this.raw.connect(names)) as unknown as GroupCluster;
     const existingOnly = async () => {
-      const existing = new Set(await (await this.admin()).listTopics());
+      const existing = await this.raw.existingTopics(wanted);
       wanted = wanted.filter((t) => existing.has(t));
     };
     let cluster = await connect(wanted).catch(async (e: unknown) => {
@@ -411,23 +391,18 @@ export class GroupReader {
           [...byLeader].flatMap(([nodeId, topics]) =>
             [EARLIEST, LATEST].map(async (timestamp) => {
               const broker = await brokerById(cluster, nodeId);
-              const { responses } = await broker.listOffsets({
-                replicaId: -1,
-                isolationLevel: READ_COMMITTED,
-                topics: [...topics].map(([topic, ps]) => ({
-                  topic,
-                  partitions: ps.map((partition) => ({ partition, timestamp })),
-                })),
-              });
-              for (const t of responses) {
-                const marks = out.get(t.topic) ?? new Map<number, { low: number; high: number }>();
-                out.set(t.topic, marks);
-                for (const p of t.partitions) {
-                  const w = marks.get(p.partition) ?? { low: 0, high: 0 };
-                  marks.set(p.partition, w);
-                  if (timestamp === EARLIEST) w.low = Number(p.offset);
-                  else w.high = Number(p.offset);
-                }
+              const answer = (await broker.connectionPool.send(
+                listOffsetsV2(READ_COMMITTED, timestamp, topics),
+              )) as PartitionOffset[];
+              const failed = answer.find((p) => p.errorCode !== 0);
+              if (failed) throw kafkaErrors.createErrorFromCode(failed.errorCode);
+              for (const p of answer) {
+                let marks = out.get(p.topic);
+                if (!marks) out.set(p.topic, (marks = new Map()));
+                let w = marks.get(p.partition);
+                if (!w) marks.set(p.partition, (w = { low: 0, high: 0 }));
+                if (timestamp === EARLIEST) w.low = p.offset;
+                else w.high = p.offset;
               }
             }),
           ),
@@ -504,10 +479,6 @@ export class GroupReader {
       }),
     );
     return out;
-  }
-
-  async close(): Promise<void> {
-    await this.raw.close();
   }
 }
 

@@ -1,6 +1,8 @@
+import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { SharedClient, unknownTopic } from './kafka.js';
+import { bytesRequest } from './kafka-wire.js';
 
 /**
  * kafkajs' cluster internals (metadata, leaders, broker connections) kept in one place, so the
@@ -66,6 +68,138 @@ export interface RawCoordinator {
   }): Promise<unknown>;
 }
 
+const require_ = createRequire(import.meta.url);
+const METADATA = 3;
+const metadataV4Response = require_('kafkajs/src/protocol/requests/metadata/v4/response') as {
+  decode(raw: Buffer): Promise<MetadataAnswer>;
+};
+
+/** A Metadata answer as kafkajs decodes it (v4: cluster id and controller included). */
+export interface MetadataAnswer {
+  brokers: { nodeId: number; host: string; port: number; rack: string | null }[];
+  clusterId: string | null;
+  controllerId: number;
+  topicMetadata: {
+    topicErrorCode: number;
+    topic: string;
+    partitionMetadata: { partitionErrorCode: number; partitionId: number; leader: number }[];
+  }[];
+}
+
+export type ApiVersionRanges = Record<number, { minVersion: number; maxVersion: number } | undefined>;
+
+export const supportsVersion = (
+  versions: ApiVersionRanges | null | undefined,
+  apiKey: number,
+  version: number,
+) => {
+  const v = versions?.[apiKey];
+  return v !== undefined && v.minVersion <= version && version <= v.maxVersion;
+};
+
+/**
+ * Metadata v4 for `topics` and no other (null: every topic); for none, the brokers, the controller
+ * and the cluster id. kafkajs' own request cannot ask for no topic: it encodes an empty list as
+ * null, which means every topic. A topic's error is left in its answer (kafkajs' parse throws on
+ * the first). v4, not older: Kafka 4 answers v4 and up only (KIP-896).
+ */
+export function metadataV4<T = MetadataAnswer>(
+  topics: readonly string[] | null,
+  decode: (raw: Buffer) => Promise<T> = metadataV4Response.decode as (raw: Buffer) => Promise<T>,
+) {
+  const names = (topics ?? []).map((t) => Buffer.from(t, 'utf8'));
+  const body = Buffer.alloc(4 + names.reduce((n, b) => n + 2 + b.length, 0) + 1);
+  let o = body.writeInt32BE(topics === null ? -1 : names.length, 0);
+  for (const b of names) {
+    o = body.writeInt16BE(b.length, o);
+    o += b.copy(body, o);
+  }
+  body.writeInt8(0, o); // allow_auto_topic_creation: false
+  return {
+    request: bytesRequest(METADATA, 4, 'Metadata', body),
+    response: { decode, parse: async (d: T) => d },
+  };
+}
+
+/**
+ * Each topic's name and error code from a Metadata v4 answer, stepping over the brokers and the
+ * partitions without decoding them: listing the topics of a cluster of 10,000 partitions reads a
+ * ~1 MB answer, which kafkajs decodes into ~50,000 objects to keep 500 names.
+ */
+export async function topicNamesV4(raw: Buffer): Promise<{ topic: string; errorCode: number }[]> {
+  let o = 4; // throttle_time_ms
+  const string = () => {
+    const n = raw.readInt16BE(o);
+    o += 2;
+    if (n < 0) return null;
+    o += n;
+    return raw.toString('utf8', o - n, o);
+  };
+  const skipString = () => {
+    const n = raw.readInt16BE(o);
+    o += 2 + Math.max(0, n);
+  };
+  const count = () => {
+    const n = raw.readInt32BE(o);
+    o += 4;
+    return Math.max(0, n);
+  };
+  for (let b = count(); b > 0; b--) {
+    o += 4; // node_id
+    skipString(); // host
+    o += 4; // port
+    skipString(); // rack
+  }
+  skipString(); // cluster_id
+  o += 4; // controller_id
+  const out: { topic: string; errorCode: number }[] = [];
+  for (let t = count(); t > 0; t--) {
+    const errorCode = raw.readInt16BE(o);
+    o += 2;
+    const topic = string() ?? '';
+    o += 1; // is_internal
+    for (let p = count(); p > 0; p--) {
+      o += 2 + 4 + 4; // error_code, partition, leader
+      const replicas = count();
+      o += 4 * replicas;
+      const isr = count();
+      o += 4 * isr;
+    }
+    out.push({ topic, errorCode });
+  }
+  return out;
+}
+
+/** UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION, TOPIC_AUTHORIZATION_FAILED. */
+const MISSING_TOPIC = [3, 17, 29];
+
+interface KafkajsBroker {
+  versions: ApiVersionRanges | null;
+  connectionPool: { send<T>(request: ReturnType<typeof metadataV4<T>>): Promise<T> };
+  metadata(topics?: string[]): Promise<MetadataAnswer>;
+}
+
+/**
+ * Makes the client's metadata refresh ask for no topic when it has no topic to ask about. kafkajs
+ * refreshes for its target topics, and a client that has none yet (its first connect, a health
+ * check) asks its broker for every topic: on a cluster of 10,000 partitions, a ~1 MB answer
+ * decoded to learn the brokers. Every broker the client creates (the seed first) gets it.
+ */
+function askNoTopicForNone(cluster: RawCluster): void {
+  const pool = (cluster as unknown as { brokerPool: { createBroker(options: object): KafkajsBroker } })
+    .brokerPool;
+  const createBroker = pool.createBroker.bind(pool);
+  pool.createBroker = (options) => {
+    const broker = createBroker(options);
+    const asKafkajs = broker.metadata.bind(broker);
+    broker.metadata = (topics = []) =>
+      topics.length === 0 && supportsVersion(broker.versions, METADATA, 4)
+        ? broker.connectionPool.send(metadataV4([]))
+        : asKafkajs(topics);
+    return broker;
+  };
+}
+
 /** kafkajs' cluster without a consumer or producer on top, shared by concurrent callers. */
 export class RawKafka {
   private readonly cluster: SharedClient<RawCluster>;
@@ -85,6 +219,7 @@ export class RawKafka {
           { hint: 'pin kafkajs to 2.2.x (package.json)' },
         );
       const cluster = create({ allowAutoTopicCreation: false, isolationLevel: 1, metadataMaxAge: 300000 });
+      askNoTopicForNone(cluster);
       await cluster.connect();
       return cluster;
     });
@@ -132,6 +267,43 @@ export class RawKafka {
       if (!unknownTopic(e)) throw e;
       return this.reconnect(topics, cluster);
     }
+  }
+
+  /** The last metadata the client read (after `connect`, at least the brokers). */
+  metadata(cluster: RawCluster): MetadataAnswer {
+    return (cluster as unknown as { brokerPool: { metadata: MetadataAnswer } }).brokerPool.metadata;
+  }
+
+  /** Some broker of the cluster, for a request any broker answers. */
+  private async anyBroker(): Promise<KafkajsBroker> {
+    const cluster = await this.connect([]);
+    const pool = (cluster as unknown as { brokerPool: { brokers: Record<string, unknown> } }).brokerPool;
+    let nodeId = Object.keys(pool.brokers)[0];
+    if (nodeId === undefined) {
+      await cluster.refreshMetadata();
+      nodeId = Object.keys(pool.brokers)[0];
+    }
+    return (await cluster.findBroker({ nodeId: nodeId ?? '' })) as unknown as KafkajsBroker;
+  }
+
+  /**
+   * Which of `topics` exist: one Metadata request naming them, where kafkajs' listTopics decodes
+   * every topic of the cluster (10,000 partitions on a big one) to answer the same. A topic the
+   * client may not describe counts as missing, as listTopics leaves it out.
+   */
+  async existingTopics(topics: string[]): Promise<Set<string>> {
+    if (topics.length === 0) return new Set();
+    const answer = await (await this.anyBroker()).connectionPool.send(metadataV4(topics, topicNamesV4));
+    return new Set(answer.filter((t) => !MISSING_TOPIC.includes(t.errorCode)).map((t) => t.topic));
+  }
+
+  /**
+   * The cluster's topics, by name: kafkajs' listTopics asks for every topic and decodes each
+   * partition of each (and its admin, whose metadata never counts as fresh, asks twice).
+   */
+  async topicNames(): Promise<string[]> {
+    const answer = await (await this.anyBroker()).connectionPool.send(metadataV4(null, topicNamesV4));
+    return answer.filter((t) => !MISSING_TOPIC.includes(t.errorCode)).map((t) => t.topic);
   }
 
   /** The node id of a partition's leader (metadata refreshed once if it names none). */

@@ -1,6 +1,8 @@
 import type { OrderbusConfig } from '../config.js';
 import { kafkaClient } from './kafka.js';
-import { RawKafka } from './kafka-raw.js';
+import { RawKafka, type ApiVersionRanges } from './kafka-raw.js';
+
+export type { ApiVersionRanges };
 
 /**
  * The Kafka release each broker runs, as far as its ApiVersions answer tells it. Kafka has no
@@ -9,7 +11,6 @@ import { RawKafka } from './kafka-raw.js';
  * first release that had it: precise to the minor release for 3.7–3.9, `4.x` from 4.0 on (the
  * KIP-896 removals), a range before 3.7. Checked against 3.9.1 and 4.4.0 brokers.
  */
-export type ApiVersionRanges = Record<number, { minVersion: number; maxVersion: number } | undefined>;
 
 const FETCH = 1;
 const DESCRIBE_TRANSACTIONS = 65;
@@ -32,30 +33,50 @@ export function releaseFromApiVersions(versions: ApiVersionRanges): string {
 }
 
 interface VersionedCluster {
-  refreshMetadata(): Promise<void>;
   brokerPool: { brokers: Record<string, unknown> };
   findBroker(args: { nodeId: string }): Promise<{ versions: ApiVersionRanges | null }>;
 }
 
-/** Each broker's node id and release (one short-timeout client, no retries). */
-export async function brokerReleases(config: OrderbusConfig): Promise<Map<number, string>> {
+/** The cluster as its brokers describe it, with the release each broker runs. */
+export interface ClusterHealth {
+  brokers: { nodeId: number; host: string; port: number }[];
+  controller: number | null;
+  clusterId: string;
+  /** Each broker's release by node id ('unknown' where its ApiVersions answer is not at hand). */
+  releases: Map<number, string>;
+}
+
+/**
+ * The brokers, the controller, the cluster id and each broker's release: one short-timeout client
+ * without retries, one Metadata request for no topic (kafka-raw.ts), one connection per broker
+ * for its ApiVersions. Made every 2 s by the console's health line, so it decodes no topic.
+ */
+export async function describeBrokers(config: OrderbusConfig, brokers: string[]): Promise<ClusterHealth> {
   const kafka = kafkaClient(
-    { ...config, kafka: { ...config.kafka, connectionTimeoutMs: 1500, requestTimeoutMs: 3000 } },
+    { ...config, kafka: { ...config.kafka, brokers, connectionTimeoutMs: 1500, requestTimeoutMs: 3000 } },
     'orderbus-health',
     { retry: { retries: 0 } },
   );
   const raw = new RawKafka(kafka);
   try {
-    const cluster = (await raw.connect([])) as unknown as VersionedCluster;
-    await cluster.refreshMetadata();
-    const ids = Object.keys(cluster.brokerPool.brokers);
-    const found = await Promise.all(
-      ids.map(async (nodeId) => {
-        const versions = (await cluster.findBroker({ nodeId })).versions;
+    const cluster = await raw.connect([]);
+    const metadata = raw.metadata(cluster);
+    const versioned = cluster as unknown as VersionedCluster;
+    const releases = await Promise.all(
+      Object.keys(versioned.brokerPool.brokers).map(async (nodeId) => {
+        const versions = await versioned
+          .findBroker({ nodeId })
+          .then((b) => b.versions)
+          .catch(() => null);
         return [Number(nodeId), versions ? releaseFromApiVersions(versions) : 'unknown'] as const;
       }),
     );
-    return new Map(found);
+    return {
+      brokers: metadata.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
+      controller: metadata.controllerId >= 0 ? metadata.controllerId : null,
+      clusterId: metadata.clusterId ?? '',
+      releases: new Map(releases),
+    };
   } finally {
     await raw.close().catch(() => undefined);
   }

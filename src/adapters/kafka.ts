@@ -464,32 +464,3 @@ export async function createTopicsAndWait(
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-
-/** The cluster as its brokers describe it (one short-timeout admin call, no retries). */
-export interface ClusterHealth {
-  brokers: { nodeId: number; host: string; port: number }[];
-  controller: number | null;
-  clusterId: string;
-}
-
-export async function describeCluster(config: OrderbusConfig, brokers: string[]): Promise<ClusterHealth> {
-  const kafka = kafkaClient(
-    { ...config, kafka: { ...config.kafka, brokers, connectionTimeoutMs: 1500, requestTimeoutMs: 3000 } },
-    'orderbus-health',
-    {
-      retry: { retries: 0 },
-    },
-  );
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    const d = await admin.describeCluster();
-    return {
-      brokers: d.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
-      controller: d.controller,
-      clusterId: d.clusterId,
-    };
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}

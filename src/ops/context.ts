@@ -12,6 +12,7 @@ import {
 } from '../adapters/kafka.js';
 import { KafkaLogReader } from '../adapters/kafka-fetch.js';
 import { GroupReader } from '../adapters/kafka-groups.js';
+import { RawKafka } from '../adapters/kafka-raw.js';
 import { connectRabbit, type AmqpConnection } from '../adapters/rabbitmq.js';
 
 /**
@@ -24,6 +25,7 @@ export class OpsContext {
   );
   private reader_: KafkaLogReader | undefined;
   private groups_: GroupReader | undefined;
+  private raw_: RawKafka | undefined;
   // Renewing: the console's producer outlives topics it redrove to (see renewingClient).
   private readonly producer_ = new SharedClient(() =>
     renewingClient(async () => {
@@ -59,10 +61,26 @@ export class OpsContext {
     return this.reader_;
   }
 
+  /** kafkajs' cluster for the requests orderbus writes itself (kafka-raw.ts). */
+  private raw(): RawKafka {
+    this.raw_ ??= new RawKafka(this.kafka);
+    return this.raw_;
+  }
+
   /** Consumer groups of both protocols (classic and KIP-848). */
   groups(): GroupReader {
-    this.groups_ ??= new GroupReader(this.kafka, () => this.admin());
+    this.groups_ ??= new GroupReader(this.raw(), () => this.admin());
     return this.groups_;
+  }
+
+  /** The cluster's topic names (one Metadata request, its partitions not decoded). */
+  topicNames(): Promise<string[]> {
+    return this.raw().topicNames();
+  }
+
+  /** Which of `topics` exist (one Metadata request for them alone). */
+  existingTopics(topics: string[]): Promise<Set<string>> {
+    return this.raw().existingTopics(topics);
   }
 
   producer(): Promise<Producer> {
@@ -91,10 +109,11 @@ export class OpsContext {
       this.producer_.close(),
       amqp?.then((c) => c.close()).catch(() => undefined),
       this.reader_?.close(),
-      this.groups_?.close(),
+      this.raw_?.close(),
     ]);
     this.reader_ = undefined;
     this.groups_ = undefined;
+    this.raw_ = undefined;
   }
 }
 

@@ -1,7 +1,6 @@
 import type { Component, OrderbusConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
-import { describeCluster } from '../adapters/kafka.js';
-import { brokerReleases } from '../adapters/kafka-versions.js';
+import { describeBrokers } from '../adapters/kafka-versions.js';
 import { createPool, withDriverCode } from '../adapters/postgres.js';
 import { managementApi } from '../adapters/rabbitmq.js';
 import { registryHealth as askRegistry } from '../adapters/registry.js';
@@ -66,9 +65,9 @@ export async function kafkaHealth(config: OrderbusConfig): Promise<ComponentStat
     address: config.kafka.brokers.join(','),
   };
   try {
-    const h = await describeCluster(config, config.kafka.brokers);
+    const h = await describeBrokers(config, config.kafka.brokers);
     // The cluster's own answer, not stack.kafkaVersion (which only says what `stack up` starts).
-    const releases = await brokerReleases(config).catch(() => new Map<number, string>());
+    const releases = h.releases;
     const versions = [...new Set(releases.values())];
     return {
       ...base,

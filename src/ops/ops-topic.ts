@@ -14,9 +14,9 @@ export interface OpsTopicSpec {
 
 /** Whether the topic exists; with `create`, creates it first when missing (one partition). */
 export async function ensureOpsTopic(ctx: OpsContext, spec: OpsTopicSpec, create = true): Promise<boolean> {
-  const admin = await ctx.admin();
-  if ((await admin.listTopics()).includes(spec.topic)) return true;
+  if ((await ctx.existingTopics([spec.topic])).has(spec.topic)) return true;
   if (!create) return false;
+  const admin = await ctx.admin();
   const rf = ctx.config.topics.replicationFactor;
   await createTopicsAndWait(admin, [
     {

@@ -21,6 +21,33 @@ describe('orderbus console', () => {
     expect(frame.replace(/refreshed \d\d:\d\d:\d\d/, 'refreshed HH:MM:SS')).toMatchSnapshot();
   });
 
+  it('draws the lag trend of each group from the polls, with one frame per poll', async () => {
+    const ops = new FakeConsoleOps({ groups: [group('payment', 'WARN', 100)] });
+    const r = renderApp(ops, { columns: 100, rows: 24 });
+    await settle(() => r.lastFrame().includes('payment'), 'first poll');
+    const drawn: number[] = [];
+    for (const lag of [300, 900]) {
+      const first = ops.overviewData.groups[0];
+      if (first) first.totalLag = lag;
+      const before = r.stdout.frames.length;
+      await r.press('r');
+      await settle(() => r.lastFrame().includes(String(lag)), `the poll with lag ${lag}`);
+      await new Promise((done) => setTimeout(done, 100));
+      drawn.push(r.stdout.frames.length - before);
+    }
+    const trend = r
+      .lastFrame()
+      .split('\n')
+      .find((l) => l.startsWith('payment'))
+      ?.trim()
+      .split(/\s+/)
+      .pop();
+    expect(trend).toHaveLength(3);
+    expect([...(trend ?? '')]).toEqual([...(trend ?? '')].sort());
+    // The key press, then the poll's answer: the history is taken in the same frame.
+    expect(drawn).toEqual([2, 2]);
+  });
+
   it('drives a redrive with --fix-url semantics from the keyboard: dry run, typed confirmation, progress, result', async () => {
     const ops = new FakeConsoleOps({ dlq: { 'webhook.tasks.dlq': [webhook(1), webhook(2)] } });
     const r = renderApp(ops, { columns: 100, rows: 30 });

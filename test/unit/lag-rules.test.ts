@@ -162,6 +162,36 @@ describe('group status over the window', () => {
     expect(g?.reasons).toEqual(reasons ? reasons.split('; ') : []);
   });
 
+  it('the window slides: an evicted snapshot leaves every partition, a partition gone comes back fresh', () => {
+    const m = new LagMonitor(2);
+    const at = (ms: number, committed: number, partitions: number[]): LagSnapshot => ({
+      ...snapshot({ at: ms, committed, logEnd: 200 }, 'c', 'Stable'),
+      groups: [
+        {
+          group: 'g',
+          state: 'Stable',
+          members: 1,
+          partitions: partitions.map((n) => ({
+            ...partition({ at: ms, committed, logEnd: 200 }, 'c'),
+            partition: n,
+          })),
+        },
+      ],
+    });
+    m.add(at(0, 0, [0, 1]));
+    m.add(at(1000, 100, [0, 1]));
+    m.add(at(2000, 110, [0])); // partition 1 left the group; the first snapshot left the window
+    let g = m.evaluate().groups[0];
+    expect(g?.partitions.map((p) => [p.partition, p.consumeRate])).toEqual([[0, 10]]);
+    m.add(at(3000, 130, [0, 1])); // partition 1 again: its only sample in the window is this one
+    g = m.evaluate().groups[0];
+    expect(g?.partitions.map((p) => [p.partition, p.consumeRate])).toEqual([
+      [0, 20],
+      [1, null],
+    ]);
+    expect(m.samples).toBe(2);
+  });
+
   it('rate and ETA come from the window; the partition carries its own status', () => {
     const g = evaluate('0 100/110, 2000 140/150');
     expect(g?.consumeRate).toBe(20);

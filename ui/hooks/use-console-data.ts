@@ -43,10 +43,11 @@ export function useConsoleData(ops: ConsoleOps, state: ConsoleState, refreshMs: 
     state.refreshTick,
     state.traceId ?? '',
   );
-  const lagByGroup = overview.data
-    ? Object.fromEntries(overview.data.groups.map((g) => [g.group, g.totalLag]))
-    : null;
-  const history = useHistory(lagByGroup, overview.at);
+  const groups = overview.data?.groups;
+  const history = useHistory(
+    groups ? () => Object.fromEntries(groups.map((g) => [g.group, g.totalLag])) : null,
+    overview.at,
+  );
 
   const rows: ScreenRows = {
     groups: sortGroups(applyFilter(overview.data?.groups ?? [], state.filter, (g) => g.group)),

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OrderbusConfig } from '../../config.js';
 import { OrderbusError } from '../../errors.js';
-import { describeCluster, type ClusterHealth } from '../../adapters/kafka.js';
+import { describeBrokers, type ClusterHealth } from '../../adapters/kafka-versions.js';
 import { portOpen } from '../../net.js';
 import { execFileAsync, portOwner, processAlive, spawnDetached, waitFor } from './processes.js';
 import type { KafkaNodeState } from './state.js';
@@ -225,7 +225,7 @@ export async function waitForCluster(
           );
         }
       }
-      const h = await describeCluster(config, brokers);
+      const h = await describeBrokers(config, brokers);
       return h.brokers.length >= nodes.length && h.controller !== null && h.controller >= 0 ? h : undefined;
     },
     {

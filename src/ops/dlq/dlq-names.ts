@@ -28,8 +28,7 @@ export function namePattern(patterns: readonly string[]): (name: string) => bool
 
 export async function kafkaDlqNames(ctx: OpsContext): Promise<string[]> {
   const matches = namePattern(ctx.config.dlq.kafkaPatterns);
-  const admin = await ctx.admin();
-  return (await admin.listTopics()).filter(matches).sort();
+  return (await ctx.topicNames()).filter(matches).sort();
 }
 
 export async function rabbitDlqNames(ctx: OpsContext): Promise<string[]> {
