@@ -9,7 +9,7 @@ import {
   openBigCluster,
   type BigCluster,
 } from './big-cluster.js';
-import { measureConsole, measureLagWatch, type WatchFigures } from './big-cluster-watch.js';
+import { measureConsole, measureLagWatch, SETTLED_MS, type WatchFigures } from './big-cluster-watch.js';
 import { bin, exec, peakRss, type Timed } from './timed.js';
 
 /**
@@ -154,6 +154,19 @@ function watchFigures(what: string, command: string, w: WatchFigures, apacheCpu:
       goal: 'flat: within ±10 % of the warm-up RSS',
       command: `${command}; /proc/PID/status VmRSS every 5 s (min ${w.rssMinMb.toFixed(0)}, max ${w.rssMaxMb.toFixed(0)} MB)`,
     },
+    ...(w.rssSettledMb === null
+      ? []
+      : [
+          {
+            metric: `${what}: RSS after ${WATCH_MINUTES} min, against minute ${SETTLED_MS / 60_000}`,
+            value: w.rssEndMb,
+            unit: 'MB',
+            better: 'lower' as const,
+            reference: { name: `RSS ${SETTLED_MS / 60_000} min into the span`, value: w.rssSettledMb },
+            goal: 'informational: growth once the heap has sized itself (a leak keeps growing)',
+            command: 'same run',
+          },
+        ]),
   ];
 }
 

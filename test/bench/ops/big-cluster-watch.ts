@@ -13,7 +13,16 @@ export interface WatchFigures {
   rssEndMb: number;
   rssMinMb: number;
   rssMaxMb: number;
+  /**
+   * RSS at the first sample SETTLED_MS into the measured span (null when the span is shorter):
+   * by then V8 has sized its heap to the refresh's garbage, so growth from here is what a leak
+   * would show, where growth from the warm-up also holds the heap's sizing.
+   */
+  rssSettledMb: number | null;
 }
+
+/** When the heap has sized itself to the refresh (NOTES.md: 3–5 min on the big cluster). */
+export const SETTLED_MS = 5 * 60_000;
 
 function cpuSeconds(pid: number): number | null {
   try {
@@ -38,6 +47,7 @@ async function measure(pid: number, warmupMs: number, spanMs: number, what: stri
   let min = rss0;
   let max = rss0;
   let last = rss0;
+  let settled: number | null = null;
   while (Date.now() - t0 < spanMs) {
     await sleep(5000);
     const v = rssMb(pid);
@@ -45,6 +55,7 @@ async function measure(pid: number, warmupMs: number, spanMs: number, what: stri
     min = Math.min(min, v);
     max = Math.max(max, v);
     last = v;
+    if (settled === null && Date.now() - t0 >= SETTLED_MS) settled = v;
   }
   const cpu1 = cpuSeconds(pid) ?? cpu0;
   return {
@@ -53,6 +64,7 @@ async function measure(pid: number, warmupMs: number, spanMs: number, what: stri
     rssEndMb: last,
     rssMinMb: min,
     rssMaxMb: max,
+    rssSettledMb: spanMs > SETTLED_MS ? settled : null,
   };
 }
 
