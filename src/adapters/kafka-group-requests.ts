@@ -1,4 +1,4 @@
-import { bytesRequest, compactArray, compactString, flexibleRequest } from './kafka-wire.js';
+import { bytesRequest, compactArray, compactString, flexibleRequest, WireReader } from './kafka-wire.js';
 
 /**
  * The batched group requests a lag snapshot of a thousand groups needs, which kafkajs 2.2 sends
@@ -142,17 +142,16 @@ export function listOffsetsV2(
     request: bytesRequest(LIST_OFFSETS, 2, 'ListOffsets', body),
     response: {
       decode: async (raw: Buffer): Promise<PartitionOffset[]> => {
+        const r = new WireReader(raw);
+        r.skip(4); // throttle time
         const out: PartitionOffset[] = [];
-        let r = 4; // throttle time
-        for (let t = raw.readInt32BE((r += 4) - 4); t > 0; t--) {
-          const n = raw.readInt16BE(r);
-          const topic = raw.toString('utf8', r + 2, (r += 2 + n));
-          for (let p = raw.readInt32BE((r += 4) - 4); p > 0; p--) {
-            const partition = raw.readInt32BE(r);
-            const errorCode = raw.readInt16BE(r + 4);
-            const offset = raw.readInt32BE(r + 14) * 2 ** 32 + raw.readUInt32BE(r + 18);
-            r += 22;
-            out.push({ topic, partition, errorCode, offset });
+        for (let t = r.int32Count(); t > 0; t--) {
+          const topic = r.int16String() ?? '';
+          for (let p = r.int32Count(); p > 0; p--) {
+            const partition = r.int32();
+            const errorCode = r.int16();
+            r.skip(8); // timestamp
+            out.push({ topic, partition, errorCode, offset: r.int64() });
           }
         }
         return out;

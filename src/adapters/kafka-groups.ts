@@ -4,7 +4,7 @@ import { chunks, mapLimit } from '../map-limit.js';
 import { retriableFlag, retry } from '../retry.js';
 import { COORDINATOR_RETRY, unknownTopic, whileCoordinatorLoads } from './kafka.js';
 import {
-  metadataV4,
+  brokerById as rawBrokerById,
   RawKafka,
   supportsVersion,
   type ApiVersionRanges,
@@ -68,6 +68,7 @@ export interface DescribedGroup {
 interface GroupBroker {
   versions: ApiVersionRanges | null;
   connectionPool: { send(request: unknown): Promise<unknown> };
+  metadata(topics: string[]): Promise<MetadataAnswer>;
   listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }>;
   describeGroups(args: { groupIds: string[] }): Promise<{ groups: KafkajsGroup[] }>;
 }
@@ -90,7 +91,6 @@ const kafkaErrors = require_('kafkajs/src/protocol/error') as {
   createErrorFromCode(code: number): Error & { type: string; retriable: boolean };
 };
 
-const METADATA = 3;
 const LIST_GROUPS = 16;
 const CONSUMER_GROUP_DESCRIBE = 69;
 /** GROUP_ID_NOT_FOUND: ConsumerGroupDescribe's answer for a classic group or none at all. */
@@ -264,13 +264,9 @@ export class GroupReader {
     const raw = await this.raw.connect([]);
     const cluster = raw as unknown as GroupCluster;
     const known = Object.keys(cluster.brokerPool.brokers);
+    // RawKafka's brokers answer metadata([]) with Metadata v4 for no topic (kafka-raw.ts).
     const now = await brokerById(cluster)
-      .then(async (b) =>
-        supports(b, METADATA, 4)
-          ? ((await b.connectionPool.send(metadataV4([]))) as MetadataAnswer).brokers
-          : null,
-      )
-      .then((brokers) => brokers?.map((b) => String(b.nodeId)) ?? null)
+      .then(async (b) => (await b.metadata([])).brokers.map((broker) => String(broker.nodeId)))
       .catch(() => null);
     if (now && now.length === known.length && now.every((id) => known.includes(id))) return cluster;
     return (await this.raw.refreshed(raw)) as unknown as GroupCluster;
@@ -482,13 +478,6 @@ export class GroupReader {
   }
 }
 
-/** Broker `nodeId` (or any broker), metadata refreshed once if the client does not know it yet. */
-async function brokerById(cluster: GroupCluster, nodeId?: number): Promise<GroupBroker> {
-  const pick = () => (nodeId === undefined ? Object.keys(cluster.brokerPool.brokers)[0] : String(nodeId));
-  let id = pick();
-  if (id === undefined || !(id in cluster.brokerPool.brokers)) {
-    await cluster.refreshMetadata();
-    id = pick();
-  }
-  return cluster.findBroker({ nodeId: id ?? '' });
-}
+/** kafka-raw.ts' brokerById, seen through what this file uses. */
+const brokerById = async (cluster: GroupCluster, nodeId?: number): Promise<GroupBroker> =>
+  (await rawBrokerById(cluster as unknown as RawCluster, nodeId)) as unknown as GroupBroker;

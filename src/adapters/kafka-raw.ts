@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { OrderbusError } from '../errors.js';
 import { SharedClient, unknownTopic } from './kafka.js';
-import { bytesRequest } from './kafka-wire.js';
+import { bytesRequest, WireReader } from './kafka-wire.js';
 
 /**
  * kafkajs' cluster internals (metadata, leaders, broker connections) kept in one place, so the
@@ -127,43 +127,25 @@ export function metadataV4<T = MetadataAnswer>(
  * ~1 MB answer, which kafkajs decodes into ~50,000 objects to keep 500 names.
  */
 export async function topicNamesV4(raw: Buffer): Promise<{ topic: string; errorCode: number }[]> {
-  let o = 4; // throttle_time_ms
-  const string = () => {
-    const n = raw.readInt16BE(o);
-    o += 2;
-    if (n < 0) return null;
-    o += n;
-    return raw.toString('utf8', o - n, o);
-  };
-  const skipString = () => {
-    const n = raw.readInt16BE(o);
-    o += 2 + Math.max(0, n);
-  };
-  const count = () => {
-    const n = raw.readInt32BE(o);
-    o += 4;
-    return Math.max(0, n);
-  };
-  for (let b = count(); b > 0; b--) {
-    o += 4; // node_id
-    skipString(); // host
-    o += 4; // port
-    skipString(); // rack
+  const r = new WireReader(raw);
+  r.skip(4); // throttle_time_ms
+  for (let b = r.int32Count(); b > 0; b--) {
+    r.skip(4); // node_id
+    r.int16String(); // host
+    r.skip(4); // port
+    r.int16String(); // rack
   }
-  skipString(); // cluster_id
-  o += 4; // controller_id
+  r.int16String(); // cluster_id
+  r.skip(4); // controller_id
   const out: { topic: string; errorCode: number }[] = [];
-  for (let t = count(); t > 0; t--) {
-    const errorCode = raw.readInt16BE(o);
-    o += 2;
-    const topic = string() ?? '';
-    o += 1; // is_internal
-    for (let p = count(); p > 0; p--) {
-      o += 2 + 4 + 4; // error_code, partition, leader
-      const replicas = count();
-      o += 4 * replicas;
-      const isr = count();
-      o += 4 * isr;
+  for (let t = r.int32Count(); t > 0; t--) {
+    const errorCode = r.int16();
+    const topic = r.int16String() ?? '';
+    r.skip(1); // is_internal
+    for (let p = r.int32Count(); p > 0; p--) {
+      r.skip(2 + 4 + 4); // error_code, partition, leader
+      r.skip(4 * r.int32Count()); // replicas
+      r.skip(4 * r.int32Count()); // isr
     }
     out.push({ topic, errorCode });
   }
@@ -276,14 +258,7 @@ export class RawKafka {
 
   /** Some broker of the cluster, for a request any broker answers. */
   private async anyBroker(): Promise<KafkajsBroker> {
-    const cluster = await this.connect([]);
-    const pool = (cluster as unknown as { brokerPool: { brokers: Record<string, unknown> } }).brokerPool;
-    let nodeId = Object.keys(pool.brokers)[0];
-    if (nodeId === undefined) {
-      await cluster.refreshMetadata();
-      nodeId = Object.keys(pool.brokers)[0];
-    }
-    return (await cluster.findBroker({ nodeId: nodeId ?? '' })) as unknown as KafkajsBroker;
+    return (await brokerById(await this.connect([]))) as unknown as KafkajsBroker;
   }
 
   /**
@@ -324,6 +299,20 @@ export class RawKafka {
   async close(): Promise<void> {
     await this.cluster.close();
   }
+}
+
+/** Broker `nodeId` (or any broker), metadata refreshed once if the client does not know it yet. */
+export async function brokerById(cluster: RawCluster, nodeId?: number): Promise<RawBroker> {
+  // Read again after the refresh: kafkajs replaces the pool's broker map.
+  const brokers = () =>
+    (cluster as unknown as { brokerPool: { brokers: Record<string, unknown> } }).brokerPool.brokers;
+  const pick = () => (nodeId === undefined ? Object.keys(brokers())[0] : String(nodeId));
+  let id = pick();
+  if (id === undefined || !(id in brokers())) {
+    await cluster.refreshMetadata();
+    id = pick();
+  }
+  return cluster.findBroker({ nodeId: id ?? '' });
 }
 
 /** A connection of kafkajs' broker connection pool, as far as connecting it goes. */

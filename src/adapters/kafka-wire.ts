@@ -4,7 +4,10 @@
  * kafkajs' own broker connections.
  */
 
-/** Reads the compact (KIP-482) encoding: unsigned varints, compact strings and arrays, tagged fields. */
+/**
+ * Reads the compact (KIP-482) encoding: unsigned varints, compact strings and arrays, tagged
+ * fields; and the older fixed-width forms (int16-length strings, int32-length arrays).
+ */
 export class WireReader {
   private o = 0;
   constructor(private readonly buf: Buffer) {}
@@ -18,9 +21,12 @@ export class WireReader {
   int32(): number {
     return this.buf.readInt32BE((this.o += 4) - 4);
   }
-  /** An int64 as a number (offsets stay far below 2^53). */
+  /** An int64 as a number (offsets stay far below 2^53), from its halves: no BigInt per value. */
   int64(): number {
-    return Number(this.buf.readBigInt64BE((this.o += 8) - 8));
+    const high = this.buf.readInt32BE(this.o);
+    const low = this.buf.readUInt32BE(this.o + 4);
+    this.o += 8;
+    return high * 2 ** 32 + low;
   }
   uvarint(): number {
     let v = 0;
@@ -43,6 +49,17 @@ export class WireReader {
   array<T>(item: () => T): T[] {
     const n = this.uvarint();
     return Array.from({ length: Math.max(0, n - 1) }, item);
+  }
+  /** A string of the non-flexible versions: int16 length, -1 for null. */
+  int16String(): string | null {
+    const n = this.int16();
+    if (n < 0) return null;
+    this.o += n;
+    return this.buf.toString('utf8', this.o - n, this.o);
+  }
+  /** An array's length in the non-flexible versions: int32, -1 (null) read as none. */
+  int32Count(): number {
+    return Math.max(0, this.int32());
   }
   skip(bytes: number): void {
     this.o += bytes;
