@@ -62,6 +62,15 @@ export function rabbitTlsFailure(
   );
 }
 
+/**
+ * The broker closed a channel with 404 NOT_FOUND: the queue (or exchange) it named does not exist
+ * now. A queue the management API listed can be deleted before it is read, and the listing itself
+ * can trail a deletion by a statistics interval.
+ */
+export function isNotFoundOnChannel(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === 404;
+}
+
 export function rabbitUnreachable(config: OrderbusConfig, cause: unknown): OrderbusError {
   const u = new URL(config.rabbitmq.url);
   const tls = rabbitTlsFailure(config, 'RabbitMQ', u.host, cause);

@@ -1,5 +1,6 @@
 import { partitionForKey, unknownTopic } from '../adapters/kafka.js';
 import { createPool, type Pool } from '../adapters/postgres.js';
+import { isNotFoundOnChannel } from '../adapters/rabbitmq.js';
 import { EventCodec } from '../events/codec.js';
 import { OrderbusError, usageError, errorMessage } from '../errors.js';
 import type { OpsContext } from './context.js';
@@ -400,6 +401,9 @@ async function deadLetterEntries(
           );
         return r.messages.length > 0;
       } catch (e) {
+        // A queue deleted since it was listed holds no letter of this order: not a source that
+        // could not be read.
+        if (kind === 'rabbitmq' && isNotFoundOnChannel(e)) return false;
         into.unavailable.push({ source: name, error: errorMessage(e) });
         return false;
       }
