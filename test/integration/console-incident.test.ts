@@ -151,7 +151,11 @@ describe('orderbus console during an incident', () => {
     // The active group (one live member): o refuses before any plan, as the CLI does.
     await tmux.type(`/${g.active}`);
     await tmux.press('Enter');
-    await tmux.waitFor(new RegExp(`^${escape(g.active.slice(0, 18))}`, 'm'));
+    // Enter opens the row under the cursor on the screen drawn last: wait for the filtered list
+    // (at 80 columns the idle and the active group's names show the same first 18 characters, and
+    // before the filter is drawn the top row is whichever group of the cluster lags most).
+    const named = (s: string) => s.split('\n').filter((l) => l.startsWith(g!.active.slice(0, 18)));
+    await screenWith((s) => s.includes('filter: ') && named(s).length === 1, 'the active group alone');
     await tmux.press('Enter');
     await tmux.waitFor(new RegExp(`${escape(g.active)} state Stable · members 1`));
     await tmux.type('o');
