@@ -68,15 +68,16 @@ export async function describeGroups(
   return ids.length > 0 ? ctx.groups().describe(ids, types) : new Map();
 }
 
-export async function assertTopicExists(admin: Admin, topic: string): Promise<void> {
-  const topics = await admin.listTopics();
-  if (!topics.includes(topic))
-    throw unknownNameError(
-      'topic',
-      topic,
-      topics,
-      'orderbus stack status (topics are created by orderbus stack up)',
-    );
+export async function assertTopicExists(ctx: OpsContext, topic: string): Promise<void> {
+  // Metadata for this topic alone (lag --watch --topic asks on every refresh); the cluster's whole
+  // topic list only for the error's "did you mean".
+  if ((await ctx.existingTopics([topic])).has(topic)) return;
+  throw unknownNameError(
+    'topic',
+    topic,
+    await ctx.topicNames(),
+    'orderbus stack status (topics are created by orderbus stack up)',
+  );
 }
 
 /** Watermarks of topics (a topic deleted since has none): two ListOffsets per partition leader. */
@@ -124,9 +125,10 @@ const splitKey = (k: string) => {
  * ListOffsets per partition leader.
  */
 export async function lagSnapshot(ctx: OpsContext, query: LagQuery = {}): Promise<LagSnapshot> {
-  const admin = await ctx.admin();
+  // Connecting the admin first turns an unreachable cluster into KAFKA_UNREACHABLE, naming it.
+  await ctx.admin();
   const listed = await resolveGroups(ctx, query.groups);
-  if (query.topic) await assertTopicExists(admin, query.topic);
+  if (query.topic) await assertTopicExists(ctx, query.topic);
   const at = Date.now();
   const [described, committed] = await Promise.all([
     describeGroups(ctx, listed),

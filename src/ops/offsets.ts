@@ -157,7 +157,7 @@ export async function planReset(
   const admin = await ctx.admin();
   const fromFile = strategy.kind === 'file' ? readOffsetsFile(strategy.file, group) : undefined;
   const selections = await scopeTopics(ctx, group, scope, fromFile);
-  for (const s of selections) await assertTopicExists(admin, s.topic);
+  for (const s of selections) await assertTopicExists(ctx, s.topic);
   const topics = selections.map((s) => s.topic);
   // A reset may create offsets for a group that has none yet (as Kafka's tool does), so an
   // unknown group is only an error when it has never existed and the strategy is relative.

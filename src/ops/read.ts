@@ -74,7 +74,7 @@ async function offsetsAt(
 /** The [from, until) of each chosen partition, clamped to the log. */
 export async function readRanges(ctx: OpsContext, req: ReadRequest): Promise<ReadPartitionRange[]> {
   const admin = await ctx.admin();
-  await assertTopicExists(admin, req.topic);
+  await assertTopicExists(ctx, req.topic);
   const marks: Marks = new Map(
     (await admin.fetchTopicOffsets(req.topic)).map((m) => [
       m.partition,

@@ -81,7 +81,7 @@ export async function planReplay(ctx: OpsContext, req: ReplayRequest): Promise<R
       `orderbus replay ${req.topic} --from-offset 0 --to-topic ${req.topic}.sandbox`,
     );
   const admin = await ctx.admin();
-  await assertTopicExists(admin, req.topic);
+  await assertTopicExists(ctx, req.topic);
   const raw = await admin.fetchTopicOffsets(req.topic);
   const marks = new Map(raw.map((m) => [m.partition, { low: Number(m.low), high: Number(m.high) }]));
   if (req.partition !== undefined && !marks.has(req.partition))

@@ -7,6 +7,7 @@ import { withOps } from '../../src/ops/context.js';
 import { kafkaDlqNames } from '../../src/ops/dlq/dlq-names.js';
 import { cursorTopicSpec, kafkaOutstanding } from '../../src/ops/dlq/kafka-cursor.js';
 import { kafkaHealth } from '../../src/ops/health.js';
+import { lagSnapshot } from '../../src/ops/lag.js';
 import { ensureOpsTopic } from '../../src/ops/ops-topic.js';
 import { testNamespace } from '../support/namespace.js';
 
@@ -89,6 +90,28 @@ describe('the health line, the DLQ names and the cursor topic check', () => {
       expect(asked.filter((t) => t.length === 0)).toEqual([]);
       // Asking about a missing topic did not create it.
       expect(await ctx.topicNames()).not.toContain(missing.topic);
+    });
+  }, 60_000);
+});
+
+// lag --watch --topic X checked on every refresh that X exists by listing every topic of the
+// cluster (listTopics: a Metadata answer for each of them, per refresh).
+describe('lag of one topic, refreshed', () => {
+  it('asks kafkajs for no topic list after the first refresh; a missing topic still names its near misses', async () => {
+    await withOps(config, async (ctx) => {
+      const snapshot = async () => {
+        const s = await lagSnapshot(ctx, { topic });
+        expect(s.groups.map((g) => g.group)).toContain(group);
+      };
+      await snapshot();
+      asked = [];
+      await snapshot();
+      await snapshot();
+      expect(asked.filter((t) => t.length === 0)).toEqual([]);
+      await expect(lagSnapshot(ctx, { topic: `${topic}x` })).rejects.toMatchObject({
+        code: 'UNKNOWN_TOPIC',
+        message: expect.stringContaining(`did you mean '${topic}'`) as unknown,
+      });
     });
   }, 60_000);
 });
