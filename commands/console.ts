@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { noColor } from '../src/config.js';
 import { OrderbusError } from '../src/errors.js';
 import { configFrom, type OpenConsole } from './context.js';
+import { boundHeapGrowth } from './heap.js';
 import { parseNumber } from './options.js';
 
 export function defineConsole(program: Command, openConsole: OpenConsole): void {
@@ -16,6 +17,7 @@ export function defineConsole(program: Command, openConsole: OpenConsole): void 
           hint: 'orderbus status --json (or lag/queues/dlq list) for scripts',
         });
       const config = configFrom(cmd);
+      boundHeapGrowth();
       await openConsole(config, { refreshMs: seconds * 1000, color: !noColor() });
     });
 }

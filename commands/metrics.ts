@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { configFrom } from './context.js';
 import { untilSignal } from './foreground.js';
+import { boundHeapGrowth } from './heap.js';
 import { parseNumber } from './options.js';
 import { log } from './output.js';
 
@@ -26,6 +27,7 @@ export function defineMetrics(program: Command): void {
       const { OpsContext } = await import('../src/ops/context.js');
       const { serveMetrics } = await import('../src/ops/metrics.js');
       const ctx = new OpsContext(config);
+      boundHeapGrowth();
       const server = await serveMetrics(ctx, m[1] as string, Number(m[2]), seconds * 1000);
       log(`serving ${server.url}`);
       await untilSignal();

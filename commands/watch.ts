@@ -1,4 +1,5 @@
 import { formatError } from '../src/errors.js';
+import { boundHeapGrowth } from './heap.js';
 import { log } from './output.js';
 
 /**
@@ -11,6 +12,7 @@ export async function watch<T>(
   load: () => Promise<T>,
   show: { json: boolean; render: (data: T) => string },
 ): Promise<void> {
+  boundHeapGrowth();
   let stop = false;
   process.once('SIGINT', () => (stop = true));
   while (!stop) {

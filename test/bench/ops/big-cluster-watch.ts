@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
+import { median } from '../harness.js';
 import { bin, exec, orderbusInTmux, rssMb, runId, sleep } from './timed.js';
 
 /**
@@ -19,6 +20,12 @@ export interface WatchFigures {
    * would show, where growth from the warm-up also holds the heap's sizing.
    */
   rssSettledMb: number | null;
+  /**
+   * RSS as a band, not a point: the median of the samples (every 5 s) of minutes 5–10 of the span
+   * and of its last 5 minutes (null when the span is under 15 min). A point reading lands anywhere
+   * in the swing between two major GCs (±20 % on the big cluster); the medians compare the levels.
+   */
+  rssBand: { earlyMb: number; lateMb: number; lateMinMb: number; lateMaxMb: number } | null;
 }
 
 /** When the heap has sized itself to the refresh (NOTES.md: 3–5 min on the big cluster). */
@@ -35,6 +42,9 @@ function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** The span of each RSS band compared (minutes 5–10 against the last 5). */
+export const BAND_MS = 5 * 60_000;
+
 /** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
 const clockTick = 100;
 
@@ -48,6 +58,7 @@ async function measure(pid: number, warmupMs: number, spanMs: number, what: stri
   let max = rss0;
   let last = rss0;
   let settled: number | null = null;
+  const samples: { at: number; mb: number }[] = [];
   while (Date.now() - t0 < spanMs) {
     await sleep(5000);
     const v = rssMb(pid);
@@ -55,9 +66,14 @@ async function measure(pid: number, warmupMs: number, spanMs: number, what: stri
     min = Math.min(min, v);
     max = Math.max(max, v);
     last = v;
+    samples.push({ at: Date.now() - t0, mb: v });
     if (settled === null && Date.now() - t0 >= SETTLED_MS) settled = v;
   }
   const cpu1 = cpuSeconds(pid) ?? cpu0;
+  const within = (from: number, to: number) =>
+    samples.filter((s) => s.at >= from && s.at < to).map((s) => s.mb);
+  const early = within(SETTLED_MS, SETTLED_MS + BAND_MS);
+  const late = within(spanMs - BAND_MS, Number.POSITIVE_INFINITY);
   return {
     cpuPercent: ((cpu1 - cpu0) / ((Date.now() - t0) / 1000)) * 100,
     rssAfterWarmupMb: rss0,
@@ -65,6 +81,15 @@ async function measure(pid: number, warmupMs: number, spanMs: number, what: stri
     rssMinMb: min,
     rssMaxMb: max,
     rssSettledMb: spanMs > SETTLED_MS ? settled : null,
+    rssBand:
+      spanMs >= SETTLED_MS + 2 * BAND_MS && early.length > 0 && late.length > 0
+        ? {
+            earlyMb: median(early),
+            lateMb: median(late),
+            lateMinMb: Math.min(...late),
+            lateMaxMb: Math.max(...late),
+          }
+        : null,
   };
 }
 
