@@ -1,14 +1,18 @@
 import { bytesRequest, compactArray, compactString, flexibleRequest, WireReader } from './kafka-wire.js';
 
 /**
- * The batched group requests a lag snapshot of a thousand groups needs, which kafkajs 2.2 sends
- * one group at a time: FindCoordinator v4 (many keys in one request, KIP-699, Kafka 3.0+) and
- * OffsetFetch v8 (many groups in one request, KIP-709, Kafka 3.3+). Both are in Kafka 3.9 and 4.x.
+ * The group requests kafkajs 2.2 lacks or sends one group at a time, written for kafka-groups.ts:
+ * FindCoordinator v4 (many keys in one request, KIP-699, Kafka 3.0+), OffsetFetch v8 (many groups
+ * in one request, KIP-709, Kafka 3.3+), ListOffsets v2 in one buffer, and for groups of the
+ * consumer protocol (KIP-848) ListGroups v5 (each group's type) and ConsumerGroupDescribe v0. All
+ * are in Kafka 3.9 and 4.x; the group shapes the reader returns are here too.
  */
 
 export const LIST_OFFSETS = 2;
 export const FIND_COORDINATOR = 10;
 export const OFFSET_FETCH = 9;
+export const LIST_GROUPS = 16;
+export const CONSUMER_GROUP_DESCRIBE = 69;
 
 export interface CoordinatorAnswer {
   key: string;
@@ -159,4 +163,141 @@ export function listOffsetsV2(
       parse: async (d: PartitionOffset[]) => d,
     },
   };
+}
+
+/** The two protocols a consumer group can speak. */
+export type GroupProtocol = 'classic' | 'consumer';
+
+export interface ListedGroup {
+  groupId: string;
+  protocolType: string;
+  /** 'classic', 'consumer', 'share', 'streams'; null from a broker without ListGroups v5. */
+  type: string | null;
+  /** The group's state; null from a broker without ListGroups v4+. */
+  state: string | null;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+  /** The member's epoch (consumer protocol); null for a classic member. */
+  memberEpoch: number | null;
+  /** The partitions the member holds now. */
+  assignment: { topic: string; partitions: number[] }[];
+}
+
+export interface DescribedGroup {
+  groupId: string;
+  protocol: GroupProtocol;
+  /** As the broker names it: Stable, Empty, Dead…; Assigning and Reconciling for consumer groups. */
+  state: string;
+  members: GroupMember[];
+  /** Group and assignment epochs (consumer protocol); null for a classic group. */
+  groupEpoch: number | null;
+  assignmentEpoch: number | null;
+}
+
+// ------------------------------------------------------------------ ListGroups v5 (KIP-848)
+
+/**
+ * ListGroups v5 (ListGroupsRequest.json / ListGroupsResponse.json, flexible from v3):
+ *
+ *   request:  StatesFilter  compact [] compact string   (empty: every state)
+ *             TypesFilter   compact [] compact string   (empty: every type, each listed with it)
+ *             tagged fields
+ *   response: ThrottleTimeMs int32, ErrorCode int16,
+ *             Groups compact [] { GroupId, ProtocolType, GroupState, GroupType: compact string;
+ *                                 tagged fields }
+ *             tagged fields
+ */
+export function listGroupsV5() {
+  const body = Buffer.from([1, 1, 0]);
+  return flexibleRequest(LIST_GROUPS, 5, 'ListGroups', body, (r) => {
+    r.int32();
+    const errorCode = r.int16();
+    const groups = r.array((): ListedGroup => {
+      const g = { groupId: r.string(), protocolType: r.string(), state: r.string(), type: r.string() };
+      r.tags();
+      return g;
+    });
+    return { errorCode, groups };
+  });
+}
+
+// ------------------------------------------------------------------ ConsumerGroupDescribe v0
+
+export interface ConsumerGroupAnswer {
+  errorCode: number;
+  group: DescribedGroup;
+}
+
+/**
+ * ConsumerGroupDescribe v0 (ConsumerGroupDescribeRequest.json / …Response.json, flexible; as the
+ * 3.9 and 4.x brokers' generated classes read it):
+ *
+ *   request:  GroupIds compact [] compact string, IncludeAuthorizedOperations bool, tagged fields
+ *   response: ThrottleTimeMs int32,
+ *             Groups compact [] {
+ *               ErrorCode int16, ErrorMessage compact nullable string, GroupId compact string,
+ *               GroupState compact string, GroupEpoch int32, AssignmentEpoch int32,
+ *               AssignorName compact string,
+ *               Members compact [] {
+ *                 MemberId compact string, InstanceId, RackId compact nullable string,
+ *                 MemberEpoch int32, ClientId, ClientHost compact string,
+ *                 SubscribedTopicNames compact [] compact string,
+ *                 SubscribedTopicRegex compact nullable string,
+ *                 Assignment, TargetAssignment: Assignment, tagged fields }
+ *               AuthorizedOperations int32, tagged fields }
+ *             tagged fields
+ *   Assignment: TopicPartitions compact [] { TopicId uuid (16 bytes), TopicName compact string,
+ *               Partitions compact [] int32, tagged fields }, tagged fields
+ */
+export function consumerGroupDescribeV0(groupIds: string[]) {
+  const body = Buffer.concat([
+    compactArray(groupIds, compactString),
+    Buffer.from([0, 0]), // include authorized operations: false; tagged fields
+  ]);
+  const assignment = (r: WireReader) => {
+    const topics = r.array(() => {
+      r.skip(16);
+      const t = { topic: r.string(), partitions: r.array(() => r.int32()) };
+      r.tags();
+      return t;
+    });
+    r.tags();
+    return topics;
+  };
+  return flexibleRequest(CONSUMER_GROUP_DESCRIBE, 0, 'ConsumerGroupDescribe', body, (r) => {
+    r.int32();
+    return r.array((): ConsumerGroupAnswer => {
+      const errorCode = r.int16();
+      r.nullableString();
+      const groupId = r.string();
+      const state = r.string();
+      const groupEpoch = r.int32();
+      const assignmentEpoch = r.int32();
+      r.string();
+      const members = r.array((): GroupMember => {
+        const memberId = r.string();
+        r.nullableString();
+        r.nullableString();
+        const memberEpoch = r.int32();
+        const clientId = r.string();
+        const host = r.string();
+        r.array(() => r.string());
+        r.nullableString();
+        const current = assignment(r);
+        assignment(r);
+        r.tags();
+        return { memberId, clientId, host, memberEpoch, assignment: current };
+      });
+      r.int32();
+      r.tags();
+      return {
+        errorCode,
+        group: { groupId, protocol: 'consumer', state, members, groupEpoch, assignmentEpoch },
+      };
+    });
+  });
 }

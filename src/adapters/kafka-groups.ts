@@ -12,16 +12,22 @@ import {
   type RawCluster,
 } from './kafka-raw.js';
 import {
+  CONSUMER_GROUP_DESCRIBE,
+  consumerGroupDescribeV0,
   FIND_COORDINATOR,
   findGroupCoordinatorsV4,
+  LIST_GROUPS,
+  listGroupsV5,
   listOffsetsV2,
   OFFSET_FETCH,
   offsetFetchV8,
+  type ConsumerGroupAnswer,
   type CoordinatorAnswer,
+  type DescribedGroup,
   type GroupOffsets,
+  type ListedGroup,
   type PartitionOffset,
 } from './kafka-group-requests.js';
-import { compactArray, compactString, flexibleRequest, type WireReader } from './kafka-wire.js';
 
 /**
  * Consumer groups of both protocols. Classic groups are described with DescribeGroups (kafkajs);
@@ -31,38 +37,7 @@ import { compactArray, compactString, flexibleRequest, type WireReader } from '.
  * broker connections (RawKafka), as kafka-produce.ts sends its Produce.
  */
 
-/** The two protocols a consumer group can speak. */
-export type GroupProtocol = 'classic' | 'consumer';
-
-export interface ListedGroup {
-  groupId: string;
-  protocolType: string;
-  /** 'classic', 'consumer', 'share', 'streams'; null from a broker without ListGroups v5. */
-  type: string | null;
-  /** The group's state; null from a broker without ListGroups v4+. */
-  state: string | null;
-}
-
-export interface GroupMember {
-  memberId: string;
-  clientId: string;
-  host: string;
-  /** The member's epoch (consumer protocol); null for a classic member. */
-  memberEpoch: number | null;
-  /** The partitions the member holds now. */
-  assignment: { topic: string; partitions: number[] }[];
-}
-
-export interface DescribedGroup {
-  groupId: string;
-  protocol: GroupProtocol;
-  /** As the broker names it: Stable, Empty, Dead…; Assigning and Reconciling for consumer groups. */
-  state: string;
-  members: GroupMember[];
-  /** Group and assignment epochs (consumer protocol); null for a classic group. */
-  groupEpoch: number | null;
-  assignmentEpoch: number | null;
-}
+export type { DescribedGroup, GroupMember, GroupProtocol, ListedGroup } from './kafka-group-requests.js';
 
 /** The members of kafkajs' Broker this file uses (kafka-raw.ts types the others). */
 interface GroupBroker {
@@ -91,8 +66,6 @@ const kafkaErrors = require_('kafkajs/src/protocol/error') as {
   createErrorFromCode(code: number): Error & { type: string; retriable: boolean };
 };
 
-const LIST_GROUPS = 16;
-const CONSUMER_GROUP_DESCRIBE = 69;
 /** GROUP_ID_NOT_FOUND: ConsumerGroupDescribe's answer for a classic group or none at all. */
 const GROUP_ID_NOT_FOUND = 69;
 const UNSUPPORTED_VERSION = 35;
@@ -107,110 +80,6 @@ const LOOKUPS_AT_ONCE = 16;
 
 const supports = (b: GroupBroker, apiKey: number, version: number): boolean =>
   supportsVersion(b.versions, apiKey, version);
-
-// ------------------------------------------------------------------ ListGroups v5 (KIP-848)
-
-/**
- * ListGroups v5 (ListGroupsRequest.json / ListGroupsResponse.json, flexible from v3):
- *
- *   request:  StatesFilter  compact [] compact string   (empty: every state)
- *             TypesFilter   compact [] compact string   (empty: every type, each listed with it)
- *             tagged fields
- *   response: ThrottleTimeMs int32, ErrorCode int16,
- *             Groups compact [] { GroupId, ProtocolType, GroupState, GroupType: compact string;
- *                                 tagged fields }
- *             tagged fields
- */
-function listGroupsV5() {
-  const body = Buffer.from([1, 1, 0]);
-  return flexibleRequest(LIST_GROUPS, 5, 'ListGroups', body, (r) => {
-    r.int32();
-    const errorCode = r.int16();
-    const groups = r.array((): ListedGroup => {
-      const g = { groupId: r.string(), protocolType: r.string(), state: r.string(), type: r.string() };
-      r.tags();
-      return g;
-    });
-    return { errorCode, groups };
-  });
-}
-
-// ------------------------------------------------------------------ ConsumerGroupDescribe v0
-
-interface ConsumerGroupAnswer {
-  errorCode: number;
-  group: DescribedGroup;
-}
-
-/**
- * ConsumerGroupDescribe v0 (ConsumerGroupDescribeRequest.json / …Response.json, flexible; as the
- * 3.9 and 4.x brokers' generated classes read it):
- *
- *   request:  GroupIds compact [] compact string, IncludeAuthorizedOperations bool, tagged fields
- *   response: ThrottleTimeMs int32,
- *             Groups compact [] {
- *               ErrorCode int16, ErrorMessage compact nullable string, GroupId compact string,
- *               GroupState compact string, GroupEpoch int32, AssignmentEpoch int32,
- *               AssignorName compact string,
- *               Members compact [] {
- *                 MemberId compact string, InstanceId, RackId compact nullable string,
- *                 MemberEpoch int32, ClientId, ClientHost compact string,
- *                 SubscribedTopicNames compact [] compact string,
- *                 SubscribedTopicRegex compact nullable string,
- *                 Assignment, TargetAssignment: Assignment, tagged fields }
- *               AuthorizedOperations int32, tagged fields }
- *             tagged fields
- *   Assignment: TopicPartitions compact [] { TopicId uuid (16 bytes), TopicName compact string,
- *               Partitions compact [] int32, tagged fields }, tagged fields
- */
-function consumerGroupDescribeV0(groupIds: string[]) {
-  const body = Buffer.concat([
-    compactArray(groupIds, compactString),
-    Buffer.from([0, 0]), // include authorized operations: false; tagged fields
-  ]);
-  const assignment = (r: WireReader) => {
-    const topics = r.array(() => {
-      r.skip(16);
-      const t = { topic: r.string(), partitions: r.array(() => r.int32()) };
-      r.tags();
-      return t;
-    });
-    r.tags();
-    return topics;
-  };
-  return flexibleRequest(CONSUMER_GROUP_DESCRIBE, 0, 'ConsumerGroupDescribe', body, (r) => {
-    r.int32();
-    return r.array((): ConsumerGroupAnswer => {
-      const errorCode = r.int16();
-      r.nullableString();
-      const groupId = r.string();
-      const state = r.string();
-      const groupEpoch = r.int32();
-      const assignmentEpoch = r.int32();
-      r.string();
-      const members = r.array((): GroupMember => {
-        const memberId = r.string();
-        r.nullableString();
-        r.nullableString();
-        const memberEpoch = r.int32();
-        const clientId = r.string();
-        const host = r.string();
-        r.array(() => r.string());
-        r.nullableString();
-        const current = assignment(r);
-        assignment(r);
-        r.tags();
-        return { memberId, clientId, host, memberEpoch, assignment: current };
-      });
-      r.int32();
-      r.tags();
-      return {
-        errorCode,
-        group: { groupId, protocol: 'consumer', state, members, groupEpoch, assignmentEpoch },
-      };
-    });
-  });
-}
 
 // ------------------------------------------------------------------ the reader
 
