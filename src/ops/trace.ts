@@ -184,7 +184,10 @@ export async function traceOrder(
   // The Kafka DLQ is read from the order's placement on, known once the database answered.
   let placed: (at: number | undefined) => void = () => undefined;
   const placedAt = new Promise<number | undefined>((resolve) => (placed = resolve));
-  const deadLetters = deadLetterEntries(ctx, orderId, dead, placedAt);
+  // The first dead letter found, whichever DLQ: the rest of the partition is read from then on.
+  let letterFound: () => void = () => undefined;
+  const firstLetter = new Promise<true>((resolve) => (letterFound = () => resolve(true)));
+  const deadLetters = deadLetterEntries(ctx, orderId, dead, placedAt, () => letterFound());
   const marksRead = admin.fetchTopicOffsets(topic).catch((e: unknown) => {
     // kafkajs asks for the topic's metadata first: a missing topic is this, not a driver error.
     if (unknownTopic(e))
@@ -230,20 +233,29 @@ export async function traceOrder(
   ]);
   let untilOffset = endOffset;
   // The scan, the groups' positions and the dead letters at once.
-  const [scan, positions, hasDeadLetters] = await Promise.all([
-    scanPartition(ctx, topic, partition, orderId, fromOffset, untilOffset),
+  const windowScan = scanPartition(ctx, topic, partition, orderId, fromOffset, untilOffset);
+  // A dead letter may have been redriven (published again) at any time since: the rest of the
+  // partition is read too, after the window and as soon as one DLQ has a letter of the order (a
+  // deep RabbitMQ DLQ's search goes on for seconds after the letter that decides it).
+  const restScan =
+    window.until === null
+      ? Promise.resolve(null)
+      : windowScan
+          .then(() => Promise.race([firstLetter, deadLetters]))
+          .then((found) => (found ? scanPartition(ctx, topic, partition, orderId, untilOffset, high) : null));
+  restScan.catch(() => undefined);
+  const [scan, positions, , rest] = await Promise.all([
+    windowScan,
     groupCommits(ctx, topic, partition),
     deadLetters,
+    restScan,
   ]);
-  // A dead letter may have been redriven (published again) at any time since: read on to the end.
-  const widened = traceWindowTimes(times, { ...since, deadLetters: hasDeadLetters, now });
-  if (widened.until === null && window.until !== null) {
-    const rest = await scanPartition(ctx, topic, partition, orderId, untilOffset, high);
+  if (rest) {
     scan.entries.push(...rest.entries);
     scan.events.push(...rest.events);
     scan.records += rest.records;
     untilOffset = high;
-    window = widened;
+    window = traceWindowTimes(times, { ...since, deadLetters: true, now });
   }
   unavailable.push(...dead.unavailable, ...dbUnavailable);
   entries.push(...dead.entries, ...scan.entries);
@@ -350,6 +362,7 @@ async function deadLetterEntries(
   orderId: string,
   into: { entries: TraceEntry[]; unavailable: TraceResult['unavailable']; searches: DeadLetterSearch[] },
   placedAt: Promise<number | undefined>,
+  onFound: () => void,
 ): Promise<boolean> {
   const kafkaDlq = ctx.config.topics.orderEventsDlq;
   // The queues listed here are RabbitMQ's: browsed without asking every source for its DLQs.
@@ -374,6 +387,7 @@ async function deadLetterEntries(
         const r = await browseDlq(ctx, name, {
           filter,
           needle: orderId,
+          onMessage: onFound,
           limit: 100,
           maxRead: DEAD_LETTER_SEARCH,
           ...(kind ? { kind } : {}),
