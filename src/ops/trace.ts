@@ -187,7 +187,7 @@ export async function traceOrder(
   // The first dead letter found, whichever DLQ: the rest of the partition is read from then on.
   let letterFound: () => void = () => undefined;
   const firstLetter = new Promise<true>((resolve) => (letterFound = () => resolve(true)));
-  const deadLetters = deadLetterEntries(ctx, orderId, dead, placedAt, () => letterFound());
+  const deadLetters = deadLetterEntries(ctx, orderId, dead, placedAt, letterFound);
   const marksRead = admin.fetchTopicOffsets(topic).catch((e: unknown) => {
     // kafkajs asks for the topic's metadata first: a missing topic is this, not a driver error.
     if (unknownTopic(e))
@@ -243,7 +243,6 @@ export async function traceOrder(
       : windowScan
           .then(() => Promise.race([firstLetter, deadLetters]))
           .then((found) => (found ? scanPartition(ctx, topic, partition, orderId, untilOffset, high) : null));
-  restScan.catch(() => undefined);
   const [scan, positions, , rest] = await Promise.all([
     windowScan,
     groupCommits(ctx, topic, partition),
