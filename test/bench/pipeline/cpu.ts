@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { sleep } from './pacing.js';
 
@@ -41,4 +41,54 @@ export function cpuMsPerOrder(
   orders: number,
 ): number {
   return (Math.max(0, busyShare(m0, m1) - idle) * cpus().length * wallMs) / Math.max(1, orders);
+}
+
+/**
+ * CPU seconds (user + system) of every process on the machine so far, summed by what it is:
+ * PostgreSQL, each Java service (Kafka, the registry), RabbitMQ, the bench itself (the load
+ * generator), the bench's children by `childLabel(pid)`, the rest as "other". For the e2e
+ * benchmark's answer to "where does the machine's CPU go per order".
+ */
+export function cpuByComponent(childLabel: (pid: number) => string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    let stat: string;
+    let cmd: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      continue; // exited
+    }
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    const secs = (Number(f[11]) + Number(f[12])) / 100;
+    if (secs === 0) continue;
+    const label =
+      pid === process.pid
+        ? 'bench (load generator)'
+        : (childLabel(pid) ??
+          (cmd.includes('postgres')
+            ? 'postgresql'
+            : cmd.includes('beam.smp')
+              ? 'rabbitmq'
+              : cmd.includes('kafka.Kafka')
+                ? 'kafka'
+                : cmd.startsWith('java') || cmd.includes('/java ')
+                  ? 'registry (java)'
+                  : 'other'));
+    out[label] = (out[label] ?? 0) + secs;
+  }
+  return out;
+}
+
+/** `b − a` per component as % of one core over `secs`, largest first. */
+export function componentShares(a: Record<string, number>, b: Record<string, number>, secs: number): string {
+  return Object.entries(b)
+    .map(([k, v]) => [k, (100 * (v - (a[k] ?? 0))) / secs] as const)
+    .filter(([, pct]) => pct >= 0.5)
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, pct]) => `${k} ${Math.round(pct)}`)
+    .join(', ');
 }

@@ -1,7 +1,8 @@
 import { runLoad } from '../../../src/devstack/load/load.js';
 import type { TestPipeline } from '../../support/pipeline.js';
-import { busyShare, machineCpu } from './cpu.js';
-import { assertAlive, childCpu } from './processes.js';
+import { busyShare, componentShares, cpuByComponent, machineCpu } from './cpu.js';
+import { perOrder, pgCounters } from './pg-counters.js';
+import { assertAlive, childCpu, childLabelOf } from './processes.js';
 import { allShipped, stageBreakdown } from './progress.js';
 import { sustainedResult, type SustainedResult } from './sustained.js';
 import { E2E_SECONDS } from './settings.js';
@@ -19,6 +20,8 @@ export async function e2eRun(
 ): Promise<SustainedResult> {
   const ids: string[] = [];
   const cpu0 = childCpu();
+  const parts0 = cpuByComponent(childLabelOf);
+  const pg0 = await pgCounters(p);
   const machine0 = machineCpu();
   const t0 = Date.now();
   const load = await runLoad({
@@ -32,6 +35,7 @@ export async function e2eRun(
   const tEnd = Date.now();
   const cpu1 = childCpu();
   const machine1 = machineCpu();
+  const parts1 = cpuByComponent(childLabelOf);
   assertAlive();
   const secs = (tEnd - t0) / 1000;
   process.stderr.write(
@@ -39,11 +43,14 @@ export async function e2eRun(
       cpu1,
     )
       .map(([k, v]) => `${k} ${Math.round((100 * (v - (cpu0[k] ?? 0))) / secs)}`)
-      .join(', ')}\n`,
+      .join(', ')}\n    whole machine, % of one core: ${componentShares(parts0, parts1, secs)}\n`,
   );
   // The backlog drains before the latency is read, so the latency is every order's, not only
   // that of the orders that made it in time.
   await allShipped(p);
+  process.stderr.write(
+    `    database per order (placed to shipped): ${perOrder(pg0, await pgCounters(p), ids.length)}\n`,
+  );
   process.stderr.write(`    pipeline stages p50/p99 ms: ${await stageBreakdown(p, ids)}\n`);
   const r = await p.db.pool.query<{ placed: number; done: number | null }>(
     `SELECT extract(epoch FROM o.created_at) * 1000 AS placed, extract(epoch FROM t.recorded_at) * 1000 AS done

@@ -114,6 +114,12 @@ export function childCpu(): Record<string, number> {
   return out;
 }
 
+/** The label of the running child with this pid, if it is one. */
+export function childLabelOf(pid: number): string | undefined {
+  for (const c of children) if (c.pid === pid) return labels.get(c);
+  return undefined;
+}
+
 /**
  * A benchmark whose setup spawns processes: setup starts with no crash recorded, and one that
  * fails stops what it started (the harness runs teardown only after a setup that worked).
