@@ -7,6 +7,7 @@ import { isOrderbusError } from '../errors.js';
 import { EventHeaders, KafkaDlqHeaders, type EventEnvelope, type EventType } from '../events/types.js';
 import { retry, type BackoffPolicy } from '../retry.js';
 import type { Service, ServiceContext } from '../runtime/service.js';
+import { GroupCommit } from './group-commit.js';
 import { heartbeatingWhile, lostMembership } from './group-membership.js';
 import { isTransientDbError } from './outbox.js';
 
@@ -44,6 +45,17 @@ export interface EventConsumerOptions {
    */
   retryBatches?: boolean;
   /**
+   * Batch mode, for a handler that only writes to the database: the batches of different
+   * partitions that arrive while one is being handled are handled together, in one call (one
+   * transaction) — with a dozen partitions a fetch held a batch of one or two events per
+   * partition, and each paid a transaction of its own. Each partition's offsets still wait for
+   * the call that held its events. A merged call that fails is tried again one partition's batch
+   * at a time (unless the membership was lost), so a poison record, or an order whose call out
+   * keeps failing, holds up only its own partition. Not for a handler that mostly calls out: a
+   * slow call holds every partition merged with it.
+   */
+  mergePartitions?: boolean;
+  /**
    * Batch mode with `retryBatches`: handled offsets are committed at most this often (and once
    * more before a stop), not after every batch as kafkajs' auto-commit does — with a dozen
    * partitions that was a commit per partition per fetch, about four per order. A crash or
@@ -61,6 +73,12 @@ export interface EventConsumerOptions {
   /** Errors for which retrying until it works is right (a provider outage). */
   isTransient?: (e: unknown) => boolean;
   fromBeginning?: boolean;
+}
+
+/** One partition's events of a fetch, as handed to a merged handler call. */
+interface PartitionBatch {
+  events: EventEnvelope[];
+  heartbeat: () => Promise<void>;
 }
 
 /** A pipeline service on one consumer group (tests pass a group of their own). */
@@ -89,6 +107,8 @@ export class EventConsumer implements Service {
   /** Batch mode: commits every resolved offset not yet committed (kafkajs' current generation). */
   private commitResolved: (() => Promise<void>) | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Batch mode with `mergePartitions`: the handler's calls, grouped across partitions. */
+  private readonly merged: GroupCommit<PartitionBatch> | undefined;
   handled = 0;
   deadLettered = 0;
 
@@ -99,6 +119,22 @@ export class EventConsumer implements Service {
     private readonly codec: EventCodec = EventCodec.fromConfig(config),
   ) {
     this.name = options.name;
+    const handleBatch = options.handleBatch;
+    if (handleBatch && options.mergePartitions)
+      this.merged = new GroupCommit<PartitionBatch>(
+        (parts) =>
+          handleBatch(
+            parts.flatMap((b) => b.events),
+            (parts[0] as PartitionBatch).heartbeat,
+          ),
+        { retryAlone: (e) => !lostMembership(e) },
+      );
+  }
+
+  /** The handler on one partition's batch: merged with other partitions' when so configured. */
+  private handleEvents(events: EventEnvelope[], heartbeat: () => Promise<void>): Promise<void> {
+    if (this.merged) return this.merged.add({ events, heartbeat });
+    return (this.options.handleBatch as NonNullable<EventConsumerOptions['handleBatch']>)(events, heartbeat);
   }
 
   private get heartbeatIntervalMs(): number {
@@ -153,7 +189,6 @@ export class EventConsumer implements Service {
     });
     const concurrency = this.options.partitionsConsumedConcurrently ?? 3;
     if (this.options.handleBatch) {
-      const handleBatch = this.options.handleBatch;
       const retry = this.options.retryBatches ?? false;
       const commitIntervalMs = this.options.commitIntervalMs ?? 250;
       // With retries (the batch never throws while the work waits): offsets are resolved after
@@ -219,7 +254,7 @@ export class EventConsumer implements Service {
               await this.retrying(
                 heartbeat,
                 { partition: batch.partition, events: events.length },
-                () => handleBatch(events, heartbeat),
+                () => this.handleEvents(events, heartbeat),
                 { attempts: 1, transient: isTransientDbError },
               );
               this.handled += events.length;
@@ -329,7 +364,7 @@ export class EventConsumer implements Service {
     if (!handleBatch) return;
     try {
       await this.retrying(heartbeat, { partition, events: events.length }, () =>
-        handleBatch(events, heartbeat),
+        this.handleEvents(events, heartbeat),
       );
       this.handled += events.length;
       return;

@@ -25,6 +25,7 @@ export const inventoryService: ConsumerService = (config, pool, ctx, groupId = '
     types: ['payment.captured'],
     partitionsConsumedConcurrently: config.topics.partitions,
     retryBatches: true,
+    mergePartitions: true,
     handleBatch: async (batch) => {
       if ((await inTransaction(pool, (client) => reserveBatch(client, batch))) > 0) waker.poke();
     },

@@ -1,10 +1,11 @@
-import { inTransaction, type Pool } from '../adapters/postgres.js';
+import { inTransaction, type Pool, type PoolClient } from '../adapters/postgres.js';
 import type { OrderbusConfig } from '../config.js';
 import { nextEvent } from '../events/codec.js';
 import type { EventEnvelope } from '../events/types.js';
 import { callProvider, ProviderCallError } from '../providers/client.js';
 import { EventConsumer, type ConsumerService } from './event-consumer.js';
 import { forEachOrder, Limiter } from './for-each-order.js';
+import { GroupCommit } from './group-commit.js';
 import { appendOutbox, claimInbox, distinctEvents, wakerFor } from './outbox.js';
 
 /**
@@ -18,12 +19,23 @@ import { appendOutbox, claimInbox, distinctEvents, wakerFor } from './outbox.js'
  *
  * A fetched batch is handled at once: the charges of different orders run concurrently (no
  * database connection held meanwhile), then the inbox, payment and outbox rows of the whole batch
- * commit in one transaction, and only then the batch's offsets.
+ * commit in one transaction (shared with other partitions' batches ready at the same time), and
+ * only then the batch's offsets.
  */
 export const paymentService: ConsumerService = (config, pool, ctx, groupId = 'payment') => {
   // Provider calls in flight at once, across every partition of this process.
   const calls = new Limiter(32);
   const waker = wakerFor(pool, ctx);
+  // The batches of different partitions share their reads and writes: each batch's charges run on
+  // their own (a slow one holds only its partition), and the closed-order reads and the commits
+  // that come in while one runs go into the next statement together (GroupCommit).
+  const closedReads = new GroupCommit<EventEnvelope[], Set<string>>(async (batches) => {
+    const closed = await closedOrders(pool, batches.flat());
+    return batches.map(() => closed);
+  });
+  const commits = new GroupCommit<PaymentCommit, void>(async (batches) => {
+    if (await inTransaction(pool, (client) => commitPayments(client, batches))) waker.poke();
+  });
   return new EventConsumer(config, ctx, {
     name: 'payment',
     groupId,
@@ -38,40 +50,58 @@ export const paymentService: ConsumerService = (config, pool, ctx, groupId = 'pa
       const todo = distinctEvents(batch);
       // An order cancelled before its charge (say, by the sweeper during a long outage) is not
       // charged at all, rather than charged and refunded.
-      const closed = await closedOrders(pool, todo);
+      const closed = todo.length > 0 ? await closedReads.add(todo) : new Set<string>();
       const charges = await forEachOrder(
         todo.filter((e) => !closed.has(e.orderId.toLowerCase())),
         calls,
         (event) => charge(config, event),
       );
       await heartbeat();
-      await inTransaction(pool, async (client) => {
-        const fresh = new Set(await claimInbox(client, 'payment', todo));
-        // Looked at again with the charges recorded: a charge made for an order cancelled
-        // meanwhile is still recorded and emitted as captured, and the saga refunds it.
-        const skipped = todo.filter((e) => closed.has(e.orderId.toLowerCase())).map(skip);
-        const rows = [...charges, ...skipped].filter((c) => fresh.has(c.event));
-        if (rows.length === 0) return;
-        await client.query(
-          `INSERT INTO payments (order_id, charge_id, status, amount_cents)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (order_id) DO NOTHING`,
-          [
-            rows.map((c) => c.event.orderId),
-            rows.map((c) => c.chargeId),
-            rows.map((c) => c.status),
-            rows.map((c) => c.amountCents),
-          ],
-        );
-        await appendOutbox(
-          client,
-          rows.map((c) => c.next),
-          { quiet: true },
-        );
-      });
-      waker.poke();
+      // Looked at again with the charges recorded: a charge made for an order cancelled
+      // meanwhile is still recorded and emitted as captured, and the saga refunds it.
+      const skipped = todo.filter((e) => closed.has(e.orderId.toLowerCase())).map(skip);
+      await commits.add({ todo, charges: [...charges, ...skipped] });
     },
   });
 };
+
+/** One partition's batch, charged: its events and their charges (or skips). */
+interface PaymentCommit {
+  todo: EventEnvelope[];
+  charges: Charge[];
+}
+
+/**
+ * The inbox, payment and outbox rows of the given batches in one transaction (the caller's);
+ * whether it appended events.
+ */
+async function commitPayments(client: PoolClient, batches: PaymentCommit[]): Promise<boolean> {
+  const fresh = new Set(
+    await claimInbox(
+      client,
+      'payment',
+      batches.flatMap((b) => b.todo),
+    ),
+  );
+  const rows = batches.flatMap((b) => b.charges).filter((c) => fresh.has(c.event));
+  if (rows.length === 0) return false;
+  await client.query(
+    `INSERT INTO payments (order_id, charge_id, status, amount_cents)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (order_id) DO NOTHING`,
+    [
+      rows.map((c) => c.event.orderId),
+      rows.map((c) => c.chargeId),
+      rows.map((c) => c.status),
+      rows.map((c) => c.amountCents),
+    ],
+  );
+  await appendOutbox(
+    client,
+    rows.map((c) => c.next),
+    { quiet: true },
+  );
+  return true;
+}
 
 interface Charge {
   event: EventEnvelope;

@@ -35,6 +35,7 @@ export class SagaService implements Service {
       isTransient: (e) => e instanceof ProviderCallError && e.retriable,
       partitionsConsumedConcurrently: config.topics.partitions,
       retryBatches: true,
+      mergePartitions: true,
       handleBatch: (batch) => this.applyBatch(batch),
     });
   }

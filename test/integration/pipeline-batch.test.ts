@@ -175,6 +175,88 @@ describe('batch consumers (real Kafka, PostgreSQL, registry)', () => {
     }
   }, 120_000);
 
+  it('merges the batches of different partitions into one call; a partition whose batch keeps failing holds up only itself', async () => {
+    const codec = EventCodec.fromConfig(p.config);
+    await codec.register();
+    const partitions = p.config.topics.partitions;
+    // Three events per partition, sent at once: one fetch, a batch per partition.
+    const sent = Array.from({ length: partitions * 3 }, (_, i) => {
+      const id = randomUUID();
+      const e = nextEvent({ eventId: id, orderId: id, correlationId: id }, 'order.cancelled', 'test', {
+        reason: 'merge test',
+      });
+      return { e, partition: i % partitions };
+    });
+    const partitionOf = new Map(sent.map((x) => [x.e.eventId, x.partition]));
+    const poison = sent[1]?.e.eventId as string; // partition 1's first event fails every time
+    const calls: { partitions: number; ok: boolean }[] = [];
+    const handled = new Set<string>();
+    let hold = true;
+    /** How many records were dead-lettered when every other partition's events had been handled. */
+    let othersDoneWithDeadLetters: number | undefined;
+    const c: EventConsumer = new EventConsumer(
+      p.config,
+      { log: () => undefined },
+      {
+        name: 'merge',
+        groupId: 'merge',
+        types: ['order.cancelled'],
+        retryBatches: true,
+        mergePartitions: true,
+        attempts: 2,
+        partitionsConsumedConcurrently: partitions,
+        handleBatch: async (events: EventEnvelope[]) => {
+          const ok = !events.some((e) => e.eventId === poison);
+          calls.push({ partitions: new Set(events.map((e) => partitionOf.get(e.eventId))).size, ok });
+          // The first call is a slow transaction: the other partitions' batches of the fetch
+          // arrive while it runs, and go into the next call together.
+          if (hold) {
+            hold = false;
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          if (!ok) throw new Error('poison');
+          for (const e of events) handled.add(e.eventId);
+          if (
+            othersDoneWithDeadLetters === undefined &&
+            sent.every(({ e, partition }) => partition === 1 || handled.has(e.eventId))
+          )
+            othersDoneWithDeadLetters = c.deadLettered;
+        },
+      },
+      codec,
+    );
+    const producer = idempotentProducer(kafkaClient(p.config, `${p.ns}-merge`));
+    await producer.connect();
+    try {
+      await c.start();
+      await producer.send({
+        topic: p.config.topics.orderEvents,
+        acks: -1,
+        messages: await Promise.all(
+          sent.map(async ({ e, partition }) => ({
+            key: e.orderId,
+            partition,
+            value: await codec.encode(e),
+            headers: eventHeaders(e),
+          })),
+        ),
+      });
+      await waitUntil(
+        'every event but the poison handled, the poison dead-lettered',
+        () => sent.every(({ e }) => e.eventId === poison || handled.has(e.eventId)) && c.deadLettered === 1,
+        { timeoutMs: 60_000 },
+      );
+      expect(handled.has(poison)).toBe(false);
+      // Calls held more than one partition's batch…
+      expect(Math.max(...calls.map((x) => x.partitions))).toBeGreaterThanOrEqual(2);
+      // …and the other partitions were done while the poison's was still being retried.
+      expect(othersDoneWithDeadLetters).toBe(0);
+    } finally {
+      await c.stop();
+      await producer.disconnect();
+    }
+  }, 120_000);
+
   it('a consumer kafkajs gives up on (a TypeError in its handler) is restarted and handles the record', async () => {
     const codec = EventCodec.fromConfig(p.config);
     await codec.register();
