@@ -41,8 +41,10 @@ const DB_ERROR_RETRY_MS = 1000;
  *
  * Round trips per job are few: the lease reads each job's order status with it (a cancelled
  * order's jobs are closed in one statement for the lease), the finishes that come in while one
- * is written share the next statement (GroupCommit), and a batch of new jobs wakes the lease loop
- * at once instead of at its next 100 ms poll.
+ * is written share the next statement (GroupCommit), which also tells a job whose order was
+ * cancelled during its call (no read of the order per job), and a batch of new jobs, or half the
+ * workers free after a lease that took all there were, wakes the lease loop at once instead of at
+ * its next 100 ms poll.
  */
 export class ShippingService implements Service {
   readonly name = 'shipping';
@@ -51,9 +53,14 @@ export class ShippingService implements Service {
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   private readonly waker: OutboxWaker;
-  private readonly finishes: GroupCommit<Finish>;
+  private readonly finishes: GroupCommit<Finish, FinishOutcome>;
   /** Set when new jobs were recorded; ends the lease loop's pause early. */
   private kicked = false;
+  /**
+   * The last lease filled every free slot, so more jobs may be due: the loop is woken once half the
+   * slots are free again rather than at its next poll.
+   */
+  private saturated = false;
   private wake: (() => void) | undefined;
   created = 0;
   failed = 0;
@@ -65,13 +72,14 @@ export class ShippingService implements Service {
     private readonly options: ShippingOptions = {},
   ) {
     this.waker = wakerFor(pool, ctx);
-    this.finishes = new GroupCommit((items) => this.writeFinishes(items));
+    this.finishes = new GroupCommit<Finish, FinishOutcome>((items) => this.writeFinishes(items));
     this.consumer = new EventConsumer(config, ctx, {
       name: 'shipping',
       groupId: options.groupId ?? 'shipping',
       types: ['inventory.reserved'],
       partitionsConsumedConcurrently: config.topics.partitions,
       retryBatches: true,
+      mergePartitions: true,
       // A batch's jobs, inbox rows and nothing else: one transaction, one statement each.
       handleBatch: async (batch) => {
         await inTransaction(pool, async (client) => {
@@ -125,6 +133,7 @@ export class ShippingService implements Service {
       if (free > 0) {
         try {
           leased = await this.lease(free);
+          this.saturated = leased.length >= free;
           const cancelled = leased.filter((j) => j.cancelled);
           if (cancelled.length > 0) {
             leased = leased.filter((j) => !j.cancelled);
@@ -138,10 +147,18 @@ export class ShippingService implements Service {
         }
       }
       for (const job of leased) {
-        const p = this.ship(job).finally(() => this.inFlight.delete(p));
+        const p = this.ship(job).finally(() => {
+          this.inFlight.delete(p);
+          if (this.saturated && this.inFlight.size <= concurrency / 2) {
+            this.saturated = false;
+            this.wake?.();
+          }
+        });
         this.inFlight.add(p);
       }
-      if (leased.length === 0 && !this.kicked && !this.stopped)
+      // A lease that left slots free took every due job: nothing is asked again until new jobs
+      // are recorded, half the workers are free after a full lease, or the poll comes round.
+      if (!this.kicked && !this.stopped)
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, leaseFailures > 0 ? backoffDelay(leaseFailures, LEASE_RETRY) : 100);
           this.wake = () => {
@@ -252,14 +269,10 @@ export class ShippingService implements Service {
       return;
     }
     // The label exists now; a database error from here on retries the job, and the provider
-    // replays the same label for the key. An order cancelled during the call gets no label: it is
-    // voided and the job closed (the finish below checks again, in its statement).
-    if (await this.orderClosed(job.order_id)) {
-      await this.voidLabel(job.order_id, res.body.labelId ?? null);
-      await this.close([job.order_id]);
-      return;
-    }
-    await this.finish(
+    // replays the same label for the key. An order cancelled during the call gets no label: the
+    // finish's statement sees it, keeps the job pending, and the label is voided and the job
+    // closed here.
+    const finished = await this.finish(
       job,
       'created',
       // Strings always (the event's schema requires them), whatever the provider answered.
@@ -269,16 +282,12 @@ export class ShippingService implements Service {
       }),
       res.body.trackingNumber ?? null,
     );
+    if (finished === 'held') {
+      await this.voidLabel(job.order_id, res.body.labelId ?? null);
+      await this.close([job.order_id]);
+      return;
+    }
     this.created++;
-  }
-
-  /** Whether the order was cancelled (or failed) since its job was recorded. */
-  private async orderClosed(orderId: string): Promise<boolean> {
-    const r = await this.pool.query<{ closed: boolean }>(
-      `SELECT status IN (${CLOSED}) AS closed FROM orders WHERE id = $1`,
-      [orderId],
-    );
-    return r.rows[0]?.closed ?? false;
   }
 
   /** Voids the order's label at the provider (idempotent by key; no label there is no error). */
@@ -300,14 +309,17 @@ export class ShippingService implements Service {
     return backoffDelay(job.attempts, this.options.backoff ?? LABEL_RETRY);
   }
 
-  /** Marks the job done and appends its event, in the next group statement (see writeFinishes). */
+  /**
+   * Marks the job done and appends its event, in the next group statement (see writeFinishes);
+   * 'held' when its order was closed meanwhile and the job was kept pending with its label.
+   */
   private finish(
     job: Job,
     status: 'created' | 'failed',
     event: EventEnvelope,
     tracking: string | null,
     error?: string,
-  ): Promise<void> {
+  ): Promise<FinishOutcome> {
     return this.finishes.add({ orderId: job.order_id, status, event, tracking, error: error ?? null });
   }
 
@@ -315,13 +327,14 @@ export class ShippingService implements Service {
    * Marks jobs done and appends their events in one statement (one round trip, an implicit
    * transaction), without the trigger's NOTIFY: one wake-up covers the batch. A job that is no
    * longer pending (finished by an earlier lease holder) appends nothing; so does a second finish
-   * of one job in a batch. Nor does a label whose order was cancelled after the check in attempt:
-   * its job keeps the tracking number and stays leased; the next lease voids the label and closes it.
+   * of one job in a batch. Nor does a label whose order was cancelled during the call: its job keeps
+   * the tracking number and stays pending ('held'); attempt voids the label and closes the job, or,
+   * should that fail, the next lease does once the lease has expired.
    */
-  private async writeFinishes(items: Finish[]): Promise<void> {
+  private async writeFinishes(items: Finish[]): Promise<FinishOutcome[]> {
     const seen = new Set<string>();
     const batch = items.filter((f) => !seen.has(f.orderId) && seen.add(f.orderId));
-    const r = await this.pool.query(
+    const r = await this.pool.query<{ inserted: number; held: string[] }>(
       `WITH quiet AS (SELECT set_config('orderbus.outbox_notify', 'off', true)),
        d AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::jsonb[])
@@ -334,12 +347,16 @@ export class ShippingService implements Service {
        held AS (
          UPDATE shipments s SET tracking_number = d.tracking, last_error = 'label made after the order was cancelled', updated_at = now()
          FROM d WHERE s.order_id = d.order_id AND s.status = 'pending' AND d.status = 'created'
-           AND EXISTS (SELECT 1 FROM orders o WHERE o.id = d.order_id AND o.status IN (${CLOSED})))
-       INSERT INTO outbox (shard, event_id, order_id, type, envelope)
-       SELECT d.shard, d.event_id, d.order_id, d.type, d.envelope
-       FROM d JOIN done ON done.order_id = d.order_id CROSS JOIN quiet
-       ORDER BY d.n
-       ON CONFLICT (event_id) DO NOTHING`,
+           AND EXISTS (SELECT 1 FROM orders o WHERE o.id = d.order_id AND o.status IN (${CLOSED}))
+         RETURNING s.order_id),
+       appended AS (
+         INSERT INTO outbox (shard, event_id, order_id, type, envelope)
+         SELECT d.shard, d.event_id, d.order_id, d.type, d.envelope
+         FROM d JOIN done ON done.order_id = d.order_id CROSS JOIN quiet
+         ORDER BY d.n
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM appended)::int AS inserted, ARRAY(SELECT order_id::text FROM held) AS held`,
       [
         batch.map((f) => f.orderId),
         batch.map((f) => f.status),
@@ -351,9 +368,15 @@ export class ShippingService implements Service {
         batch.map((f) => JSON.stringify(f.event)),
       ],
     );
-    if ((r.rowCount ?? 0) > 0) this.waker.poke();
+    const row = r.rows[0];
+    if ((row?.inserted ?? 0) > 0) this.waker.poke();
+    const held = new Set((row?.held ?? []).map((id) => id.toLowerCase()));
+    return items.map((f) => (held.has(f.orderId.toLowerCase()) ? 'held' : 'done'));
   }
 }
+
+/** A finish written ('done': or found already finished), or kept pending for a closed order. */
+type FinishOutcome = 'done' | 'held';
 
 interface Finish {
   orderId: string;
