@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withClient, type Pool } from '../../src/adapters/postgres.js';
+import { createPool, withClient, type Pool } from '../../src/adapters/postgres.js';
 import { testDatabase } from '../support/database.js';
 import { testNamespace } from '../support/namespace.js';
 
@@ -53,5 +53,16 @@ describe('named statements (real PostgreSQL)', () => {
       const again = await client.query<{ n: number }>(text, [[]]);
       expect(again.rows).toEqual([{ n: 0 }]);
     });
+    // Through the pool's own query (one connection, so every call meets the loss): the pool drops
+    // a connection whose query failed, and the next call prepares the statement on a new one.
+    const one = createPool(db.config, { max: 1 });
+    try {
+      await one.query(text, [[]]);
+      await one.query('DEALLOCATE ALL');
+      await expect(one.query(text, [[]])).rejects.toMatchObject({ code: '26000' });
+      expect((await one.query<{ n: number }>(text, [[]])).rows).toEqual([{ n: 0 }]);
+    } finally {
+      await one.end();
+    }
   });
 });
