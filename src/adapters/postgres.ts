@@ -75,10 +75,10 @@ export function createPool(config: OrderbusConfig, options: PoolOptions = {}): P
 /**
  * A statement with parameters is sent as a named prepared statement, one name per text: each
  * connection parses and analyses it once instead of at every call (each call is still planned
- * with its values: plan_cache_mode in createPool). On the pipeline's hot path, parse, analysis and planning took a
- * quarter of PostgreSQL's CPU (test/bench/NOTES.md). PostgreSQL itself replans a statement whose
- * tables changed or whose search_path differs. Texts beyond the first MAX_NAMED (built SQL in an
- * operations command) are sent unnamed, as before.
+ * with its values: plan_cache_mode in createPool). On the pipeline's hot path, parse, analysis
+ * and planning took a quarter of PostgreSQL's CPU (test/bench/NOTES.md). PostgreSQL itself
+ * replans a statement whose tables changed or whose search_path differs. Texts beyond the first
+ * MAX_NAMED (built SQL in an operations command) are sent unnamed, as before.
  */
 const MAX_NAMED = 2000;
 const statementNames = new Map<string, string>();

@@ -124,6 +124,8 @@ export function fmt(n: number, resolution = 0): string {
 
 /** CPU seconds (user + system) the process `pid` has used so far (/proc/PID/stat); throws once it exited. */
 export function processCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // After the last ') ': the command name before it may itself hold one.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 }

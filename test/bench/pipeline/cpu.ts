@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { processCpuSeconds } from '../harness.js';
 import { sleep } from './pacing.js';
 
 /** Machine CPU accounting from /proc/stat, for the e2e benchmark's CPU per order. */
@@ -54,16 +55,14 @@ export function cpuByComponent(childLabel: (pid: number) => string | undefined):
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
-    let stat: string;
+    let secs: number;
     let cmd: string;
     try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      secs = processCpuSeconds(pid);
       cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
     } catch {
       continue; // exited
     }
-    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-    const secs = (Number(f[11]) + Number(f[12])) / 100;
     if (secs === 0) continue;
     const label =
       pid === process.pid

@@ -10,9 +10,9 @@ import type { TestPipeline } from '../../support/pipeline.js';
 export type PgCounters = Record<string, number>;
 
 export async function pgCounters(p: TestPipeline): Promise<PgCounters> {
-  // The statistics collector publishes a backend's counts when its transaction ends (at most
-  // once a second); a fresh snapshot is asked for so the reading is not a cached one.
-  await p.db.pool.query('SELECT pg_stat_clear_snapshot()');
+  // Each query is a transaction of its own, so each reads the statistics afresh (they are cached
+  // only until a transaction ends). A backend publishes its counts when its transaction ends, at
+  // most once a second.
   const db = await p.db.pool.query<{ commits: string; rollbacks: string }>(
     'SELECT xact_commit AS commits, xact_rollback AS rollbacks FROM pg_stat_database WHERE datname = current_database()',
   );
