@@ -1,6 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { connectAdmin, idempotentProducer, kafkaClient } from '../../src/adapters/kafka.js';
+import {
+  connectAdmin,
+  createTopicsAndWait,
+  idempotentProducer,
+  kafkaClient,
+} from '../../src/adapters/kafka.js';
 import type { OrderbusConfig } from '../../src/config.js';
 import { dataDir } from '../../src/paths.js';
 import { readState } from '../../src/devstack/stack/state.js';
@@ -55,10 +60,11 @@ export async function warmUpBrokers(
   const started = Date.now();
   let stop = false;
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: 12, replicationFactor: Math.min(3, pids.length) }],
-    });
+    // Waits until every partition answers (kafkajs' waitForLeaders failed on a topic of this name
+    // deleted by the previous run moments before: UNKNOWN_TOPIC_OR_PARTITION).
+    await createTopicsAndWait(admin, [
+      { topic, numPartitions: 12, replicationFactor: Math.min(3, pids.length) },
+    ]);
     await producer.connect();
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });

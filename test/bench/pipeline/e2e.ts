@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { connectAdmin } from '../../../src/adapters/kafka.js';
 import { CORE, startTestPipeline, type TestPipeline } from '../../support/pipeline.js';
 import type { Benchmark, Sample } from '../harness.js';
 import { chainSustained } from './chain.js';
@@ -23,6 +24,11 @@ const cmd = 'npm run bench -- e2e';
 const CONSUMER_NICE = consumerNice('0');
 const CONSUMERS = CORE.filter((n) => n !== 'checkout-api');
 
+const LAYOUT_TEXT: Record<E2eLayout, string> = {
+  each: 'one `orderbus run --service X` process per core service',
+  one: 'the core consumers (relay, payment, inventory, shipping, saga) in one `orderbus run` process, checkout-api in its own',
+};
+
 /** The core consumers as `layout` says: a process each, or all of them in one. */
 function spawnConsumers(p: TestPipeline, layout: E2eLayout): ChildProcess[] {
   return layout === 'one'
@@ -35,13 +41,19 @@ export function e2eBenchmark(): Benchmark {
   let url = '';
   let runNo = 0;
   let consumers: ChildProcess[] = [];
-  let layout: E2eLayout = E2E_LAYOUTS[0] ?? 'each';
+  let layout: E2eLayout = E2E_LAYOUTS[0] ?? 'one';
+  // The cluster the figures came from, as its controller reports it (read in setup).
+  let cluster = "the stack's Kafka";
   return supervisedBenchmark({
     name: 'e2e',
-    description: `orders from POST /api/checkout to shipping.created: 12 partitions, one \`orderbus run --service X\` process per core service (the consumers and the relay at nice ${CONSUMER_NICE.join(' / ')}), providers at zero latency; ${E2E_RATE} orders/s offered for ${E2E_SECONDS} s (ORDERBUS_BENCH_E2E_RATE, ORDERBUS_BENCH_E2E_SECONDS), completions counted per 10 s window, then drained; reference, same run and rate: the four hops (payment, inventory, shipping, saga) as bare kafkajs consumers that produce the next event (one process each, acks=all) with no database, providers or registry, fed by a producer in the benchmark`,
+    get description() {
+      const layouts = E2E_LAYOUTS.map((l) => LAYOUT_TEXT[l]).join(', alternating run by run with ');
+      return `orders from POST /api/checkout to shipping.created: 12 partitions on ${cluster}, ${layouts} (the consumers and the relay at nice ${CONSUMER_NICE.join(' / ')}), providers at zero latency; ${E2E_RATE} orders/s offered for ${E2E_SECONDS} s (ORDERBUS_BENCH_E2E_RATE, ORDERBUS_BENCH_E2E_SECONDS), completions counted per 10 s window, then drained; reference, same run and rate: the four hops (payment, inventory, shipping, saga) as bare kafkajs consumers that produce the next event (one process each, acks=all) with no database, providers or registry, fed by a producer in the benchmark`;
+    },
     runs: RUNS,
     async setup() {
       p = await startTestPipeline({ label: 'bench-e2e', partitions: 12 });
+      cluster = await describeBrokers(p);
       await spawnProviders(p);
       url = (await spawnCheckout(p)).url;
       consumers = spawnConsumers(p, layout);
@@ -53,7 +65,7 @@ export function e2eBenchmark(): Benchmark {
     async run() {
       if (!p) throw new Error('setup did not run');
       const nice = CONSUMER_NICE[runNo % CONSUMER_NICE.length] ?? 0;
-      const want = E2E_LAYOUTS[runNo % E2E_LAYOUTS.length] ?? 'each';
+      const want = E2E_LAYOUTS[runNo % E2E_LAYOUTS.length] ?? 'one';
       if (want !== layout) {
         // Stopped gracefully (their groups left, offsets committed), then the other layout, warmed.
         await Promise.all(consumers.map(stopChild));
@@ -73,6 +85,18 @@ export function e2eBenchmark(): Benchmark {
       return e2eFigures(ours, ref);
     },
   });
+}
+
+/** "3 Kafka brokers (replication factor 3, acks=all)": what the figures depend on most after the CPU. */
+async function describeBrokers(p: TestPipeline): Promise<string> {
+  const admin = await connectAdmin(p.config);
+  try {
+    const { brokers } = await admin.describeCluster();
+    const n = brokers.length;
+    return `${n} Kafka broker${n === 1 ? '' : 's'} (replication factor ${p.config.topics.replicationFactor}, acks=all)`;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function e2eFigures(ours: SustainedResult, ref: SustainedResult): Sample[] {

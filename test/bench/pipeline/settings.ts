@@ -20,12 +20,13 @@ export const consumerNice = (fallback: string): number[] =>
 
 /**
  * How the e2e benchmark runs the core consumers (outbox-relay, payment, inventory, shipping,
- * saga): `each` in a process of its own (what BENCHMARKS.md reported so far), `one` all in one
- * `orderbus run` process. ORDERBUS_BENCH_E2E_LAYOUT=each,one alternates them run by run (the
- * consumers are restarted between runs), an A/B in the same benchmark.
+ * saga): `one`, all in one `orderbus run` process (the default, as `orderbus run` and `npm start`
+ * run them), or `each` in a process of its own (what BENCHMARKS.md reported up to 2026-12-03).
+ * ORDERBUS_BENCH_E2E_LAYOUT=each,one alternates them run by run (the consumers are restarted
+ * between runs), an A/B in the same benchmark.
  */
 export type E2eLayout = 'each' | 'one';
-export const E2E_LAYOUTS: E2eLayout[] = (process.env.ORDERBUS_BENCH_E2E_LAYOUT ?? 'each')
+export const E2E_LAYOUTS: E2eLayout[] = (process.env.ORDERBUS_BENCH_E2E_LAYOUT ?? 'one')
   .split(',')
   .map((l) => {
     if (l !== 'each' && l !== 'one') throw new Error(`ORDERBUS_BENCH_E2E_LAYOUT: each or one, not ${l}`);
