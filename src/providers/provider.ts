@@ -180,12 +180,30 @@ export class Provider {
       const r = await this.route(request, this);
       return sendJson(res, r.status, r.body);
     }
-    const replay = await this.storedResponse(key);
-    if (replay) return sendJson(res, replay.status, replay.body, { 'idempotent-replayed': 'true' });
-    const result = await this.route(request, this);
-    if (result.status >= 500) return sendJson(res, result.status, result.body);
+    // The answer is made first and stored unless the key has one already (then that one is
+    // replayed): one statement for a new key, where a lookup first made two. The routes are pure
+    // (no I/O), so making an answer that a replay then discards changes nothing.
+    let result: ProviderResult;
+    try {
+      result = await this.route(request, this);
+    } catch (e) {
+      // A request the route refuses (400, 404) still gets the stored answer of its key.
+      if (await this.replay(key, res)) return;
+      throw e;
+    }
+    if (result.status >= 500) {
+      if (await this.replay(key, res)) return;
+      return sendJson(res, result.status, result.body);
+    }
     const stored = await this.record(key, result);
     sendJson(res, stored.status, stored.body, stored.replayed ? { 'idempotent-replayed': 'true' } : {});
+  }
+
+  /** Sends the key's stored answer, if it has one. */
+  private async replay(key: string, res: ServerResponse): Promise<boolean> {
+    const stored = await this.storedResponse(key);
+    if (stored) sendJson(res, stored.status, stored.body, { 'idempotent-replayed': 'true' });
+    return stored !== undefined;
   }
 
   private async storedResponse(
@@ -200,7 +218,8 @@ export class Provider {
 
   /**
    * Stores the response and its ledger entry in one statement (one round trip, an implicit
-   * transaction); a concurrent twin that stored first is replayed instead. The commit does not
+   * transaction); when the key has an answer already (a retry, a redelivery, a concurrent twin
+   * that stored first), nothing is stored and that answer is replayed. The commit does not
    * wait for the WAL flush (`synchronous_commit` off for this transaction only): the simulator
    * stands in for a gateway whose durability is its own, and its per-request fsync was a third
    * of the pipeline's WAL flushes — flushes every one of our own commits queues behind. Only a

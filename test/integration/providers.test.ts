@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createProvider, type Provider } from '../../src/providers/index.js';
 import { callProvider, providerAdmin, ProviderCallError } from '../../src/providers/client.js';
 import { testNamespace } from '../support/namespace.js';
@@ -41,6 +41,32 @@ describe('simulated providers', () => {
     const ledger = await providerAdmin.ledger(payment.adminUrl);
     expect(ledger.counts.charge).toBe(1);
     expect(ledger.duplicates).toBe(0);
+  });
+
+  it('answers a new key with one statement, and a refused retry of a stored key with its stored answer', async () => {
+    const queries = vi.spyOn(db.pool, 'query');
+    try {
+      const first = await callProvider<{ chargeId: string }>(
+        `${payment.url}/charges`,
+        { orderId: 'o-5', amountCents: 700 },
+        'payment-o-5',
+      );
+      expect(first.status).toBe(201);
+      // The answer and its ledger entry in one round trip: no lookup of the key before it.
+      expect(queries).toHaveBeenCalledTimes(1);
+      queries.mockClear();
+      // A retry whose body the route would refuse (no amount) still gets the first answer.
+      const retry = await callProvider<{ chargeId: string }>(
+        `${payment.url}/charges`,
+        { orderId: 'o-5' },
+        'payment-o-5',
+      );
+      expect(retry).toMatchObject({ status: 201, replayed: true, body: { chargeId: first.body.chargeId } });
+    } finally {
+      queries.mockRestore();
+    }
+    const ledger = await providerAdmin.ledger(payment.adminUrl);
+    expect(ledger.entries.filter((e) => e.orderId === 'o-5')).toHaveLength(1);
   });
 
   it('declines a declining card with 402 and records it', async () => {
